@@ -1,0 +1,3 @@
+from freeze.cli import main
+
+raise SystemExit(main())

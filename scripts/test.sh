@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this).
+#   stage 1: fast tier - unit tests, then integration tests on real files and a
+#            real PostgreSQL server started by the tests
+#   stage 2: lint - yamllint and ansible-lint over roles and playbooks
+#   stage 3: lab tier - boots the Debian 12 VM fleet once, converges the roles on
+#            several hosts in parallel, checks idempotence and check mode, runs
+#            testinfra (scripts/test-lab.sh)
+# Set FREEZE_SKIP_LAB=1 to run only stages 1-2 (e.g. on a laptop without qemu).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+export PATH="$PWD/.venv/bin:$PATH"
+mkdir -p artifacts
+start=$(date +%s)
+
+echo "== stage 1: unit and integration tests"
+python -m pytest -m "not lab" -n 2 tests/unit tests/integration
+
+echo "== stage 2: lint"
+yamllint -s roles playbooks inventories
+ansible-lint -q roles playbooks
+
+if [ "${FREEZE_SKIP_LAB:-0}" != 1 ] && [ -x scripts/test-lab.sh ]; then
+  echo "== stage 3: lab tier (Debian 12 VMs)"
+  scripts/test-lab.sh
+fi
+echo "== all stages passed in $(( $(date +%s) - start )) s"
