@@ -1,0 +1,43 @@
+"""Collectors: one module per kind of state, and `take_snapshot` that runs them.
+
+System collectors (files, packages, services, accounts, network, kernel) are
+standard-library only and run where the transport says (this host, or a remote
+one through SSH); the PostgreSQL collector runs here and connects to the DSN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freeze.errors import FreezeError, InputError, NoInputError, UnavailableError
+from freeze.manifest import Manifest
+from freeze.profile import Profile
+
+_ERROR_KINDS = {"noinput": NoInputError, "unavailable": UnavailableError, "dataerr": InputError}
+
+
+def error_for(kind: str, message: str) -> FreezeError:
+    cls = _ERROR_KINDS.get(kind)
+    return cls(message) if cls is not None else FreezeError(message)
+
+
+def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = None,
+                  growing: dict[str, int] | None = None, dsn: str | None = None) -> Manifest:
+    """Collect everything `profile` covers and return a Manifest (not yet written)."""
+    from freeze.transport import LocalTransport
+
+    transport = transport or LocalTransport()
+    doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress)
+    sections = doc["sections"]
+    unavailable = doc["unavailable"]
+    facts = doc["facts"]
+    if profile.database is not None:
+        from freeze.collect import postgres
+
+        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database)
+        sections.update(db["sections"])
+        unavailable.update(db["unavailable"])
+        facts.update(db["facts"])
+    return Manifest(host=doc["host"], profile_name=profile.name,
+                    profile_digest=profile.digest, sections=sections,
+                    unavailable=unavailable, facts=facts)

@@ -1,0 +1,262 @@
+"""Files: metadata AIDE records plus the SHA-256 of every regular file.
+
+Standard library only (runs remotely through `python3 -`).
+
+What is recorded per path (absolute, as seen on the frozen system even when the
+profile's `root` points at a mounted image): type, mode, uid, gid, size, mtime_ns,
+ctime_ns, inode, nlink, symlink target, device numbers, extended attributes,
+POSIX ACLs (system.posix_acl_*), file capabilities (security.capability) and,
+for regular files, sha256 of the content.
+
+The content is ALWAYS hashed, also when size and mtime look unchanged: an
+attacker who rewrites a file and restores its mtime (touch -r) keeps size and
+inode (the osquery cache pitfall). Symlinks are never followed (lstat,
+O_NOFOLLOW), so a mounted image's absolute links cannot lead outside it.
+
+Speed and memory: a walker thread lists directories; a pool of threads does the
+per-file work (lstat, xattrs, hashing with a reused buffer; hashlib releases the
+GIL, OpenSSL uses SHA-NI). At most `max_inflight` files are in flight, so memory
+for the pipeline stays flat however large the tree; only the result entries grow
+with it.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import fnmatch
+import hashlib
+import os
+import stat
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from freeze.collect.common import NOINPUT, CollectError, Collected, Progress, text_key, under_root
+
+_BUF_SIZE = 1 << 20
+_local = threading.local()
+_ACL_XATTRS = {"system.posix_acl_access": "acl_access", "system.posix_acl_default": "acl_default"}
+_CAPS_XATTR = "security.capability"
+_O_NOATIME = getattr(os, "O_NOATIME", 0)
+
+_TYPES = (
+    (stat.S_ISREG, "file"), (stat.S_ISDIR, "dir"), (stat.S_ISLNK, "symlink"),
+    (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "char"),
+    (stat.S_ISBLK, "block"),
+)
+
+
+def file_type(mode: int) -> str:
+    for test, name in _TYPES:
+        if test(mode):
+            return name
+    return "unknown"
+
+
+def _buffer() -> memoryview:
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        buf = memoryview(bytearray(_BUF_SIZE))
+        _local.buf = buf
+    return buf
+
+
+def _open_noatime(real: str) -> int:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    if _O_NOATIME:
+        try:
+            return os.open(real, flags | _O_NOATIME)
+        except PermissionError:
+            pass  # O_NOATIME needs ownership or CAP_FOWNER
+    return os.open(real, flags)
+
+
+def hash_fd(fd: int, limit: int | None = None) -> str:
+    """sha256 of the file's content (or of its first `limit` bytes), streamed."""
+    h = hashlib.sha256()
+    buf = _buffer()
+    remaining = limit
+    while True:
+        want = _BUF_SIZE if remaining is None else min(_BUF_SIZE, remaining)
+        if want == 0:
+            break
+        n = os.readv(fd, [buf[:want]])
+        if n == 0:
+            break
+        h.update(buf[:n])
+        if remaining is not None:
+            remaining -= n
+    return h.hexdigest()
+
+
+def _xattrs(real: str, entry: dict[str, Any]) -> None:
+    try:
+        names = os.listxattr(real, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOENT):
+            return
+        raise
+    other: dict[str, str] = {}
+    for name in sorted(names):
+        try:
+            value = os.getxattr(real, name, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in (errno.ENODATA, errno.ENOTSUP, errno.ENOENT):
+                continue
+            raise
+        if name in _ACL_XATTRS:
+            entry[_ACL_XATTRS[name]] = value.hex()
+        elif name == _CAPS_XATTR:
+            entry["caps"] = value.hex()
+        elif len(value) > 256:
+            other[name] = "sha256:" + hashlib.sha256(value).hexdigest()
+        else:
+            other[name] = value.hex()
+    if other:
+        entry["xattrs"] = other
+
+
+def describe(real: str, *, prefix_size: int | None = None, with_hash: bool = True
+             ) -> dict[str, Any] | None:
+    """All recorded attributes of one path; None if it vanished meanwhile."""
+    try:
+        st = os.lstat(real)
+    except FileNotFoundError:
+        return None
+    kind = file_type(st.st_mode)
+    entry: dict[str, Any] = {
+        "type": kind,
+        "mode": f"{stat.S_IMODE(st.st_mode):04o}",
+        "uid": st.st_uid,
+        "gid": st.st_gid,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+        "nlink": st.st_nlink,
+    }
+    if kind == "symlink":
+        entry["target"] = text_key(os.readlink(real))
+    elif kind in ("char", "block"):
+        entry["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    _xattrs(real, entry)
+    if kind == "file" and with_hash:
+        try:
+            fd = _open_noatime(real)
+        except FileNotFoundError:
+            return None
+        try:
+            fst = os.fstat(fd)
+            if (fst.st_ino, fst.st_dev) != (st.st_ino, st.st_dev):
+                # replaced between lstat and open: describe what is there now
+                return describe(real, prefix_size=prefix_size)
+            if prefix_size is not None:
+                entry["prefix_sha256"] = hash_fd(fd, prefix_size)
+                os.lseek(fd, 0, os.SEEK_SET)
+            entry["sha256"] = hash_fd(fd)
+        finally:
+            os.close(fd)
+    return entry
+
+
+def _matches(path: str, globs: tuple[str, ...] | list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, g) for g in globs)
+
+
+def iter_paths(root: str, rules: list[dict[str, Any]]):
+    """Yield (path, rule) for every path the rules cover, directories first.
+
+    Nested rules: a directory that is itself another rule's path is left to that
+    rule (so the longest rule governs, and `excluded` prunes whole subtrees).
+    """
+    rule_paths = {r["path"]: r for r in rules}
+    for rule in sorted(rules, key=lambda r: r["path"]):
+        if rule["volatility"] == "excluded":
+            continue
+        top = rule["path"]
+        real_top = under_root(root, top)
+        try:
+            st = os.lstat(real_top)
+        except FileNotFoundError:
+            raise CollectError(f"{top}: no such file or directory (named in the profile)",
+                               NOINPUT) from None
+        except PermissionError:
+            raise CollectError(f"{top}: permission denied", NOINPUT) from None
+        include, exclude = rule.get("include") or [], rule.get("exclude") or []
+        if not _matches(top, exclude) and (not include or _matches(top, include)):
+            yield top, rule
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        stack = [(top, 0)]
+        while stack:
+            d, depth = stack.pop()
+            if depth >= 1 and not rule.get("recursive", True):
+                continue
+            try:
+                with os.scandir(under_root(root, d)) as it:
+                    children = [(text_key(e.name), e.is_dir(follow_symlinks=False)) for e in it]
+            except FileNotFoundError:
+                continue
+            except PermissionError:
+                raise CollectError(f"{d}: permission denied (cannot list directory)",
+                                   NOINPUT) from None
+            base = d.rstrip("/")
+            subdirs = []
+            for name, is_dir in sorted(children):
+                p = f"{base}/{name}"
+                if p in rule_paths and p != top:
+                    continue  # governed by its own, more specific rule
+                if _matches(p, exclude):
+                    continue  # pruned, like AIDE's negative rules
+                if not include or _matches(p, include):
+                    yield p, rule
+                if is_dir:
+                    subdirs.append(p)
+            stack.extend((s, depth + 1) for s in reversed(subdirs))
+
+
+def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
+            progress: Progress | None = None, workers: int | None = None,
+            max_inflight: int = 512) -> Collected:
+    """Walk and hash every path the profile covers -> section `files`."""
+    root = spec.get("root", "/")
+    rules = spec.get("paths") or []
+    growing = growing or {}
+    entries: dict[str, dict[str, Any]] = {}
+    workers = workers or min(8, max(2, os.cpu_count() or 2))
+    done_files = done_bytes = 0
+    inflight: collections.deque[tuple[str, Future]] = collections.deque()
+
+    def finish(path: str, fut: Future) -> None:
+        nonlocal done_files, done_bytes
+        try:
+            entry = fut.result()
+        except PermissionError:
+            raise CollectError(f"{path}: permission denied", NOINPUT) from None
+        except OSError as exc:
+            raise CollectError(f"{path}: {exc.strerror or exc}", NOINPUT) from None
+        if entry is not None:
+            entries[path] = entry
+            done_files += 1
+            if entry["type"] == "file":
+                done_bytes += entry["size"]
+            if progress is not None and done_files % 256 == 0:
+                progress(done_files, done_bytes)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freeze-hash") as pool:
+        try:
+            for path, _rule in iter_paths(root, rules):
+                fut = pool.submit(describe, under_root(root, path), prefix_size=growing.get(path))
+                inflight.append((path, fut))
+                while len(inflight) > max_inflight or (inflight and inflight[0][1].done()):
+                    finish(*inflight.popleft())
+            while inflight:
+                finish(*inflight.popleft())
+        except BaseException:
+            for _p, fut in inflight:
+                fut.cancel()
+            raise
+    if progress is not None:
+        progress(done_files, done_bytes)
+    return Collected(sections={"files": entries})

@@ -1,0 +1,52 @@
+"""Enabled and running systemd units (services, timers, sockets, paths).
+
+Standard library only. Unit file states come from `systemctl list-unit-files`
+(works without a running systemd, e.g. a container or mounted image with
+--root); active states from `systemctl list-units`, which needs systemd as PID 1
+and is recorded as unavailable otherwise.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+from freeze.collect.common import Collected, first_line, run
+
+_TYPES = "service,timer,socket,path"
+
+
+def collect(spec: dict[str, Any]) -> Collected:
+    out = Collected()
+    if not (spec.get("services") or {}).get("enabled", True):
+        return out
+    if not shutil.which("systemctl"):
+        out.unavailable["services"] = "systemctl not installed"
+        return out
+    root = spec.get("root", "/")
+    base = ["systemctl", "--no-pager", "--no-legend", "--plain"]
+    files_argv = base + ["list-unit-files", f"--type={_TYPES}"]
+    if root not in ("", "/"):
+        files_argv.insert(1, f"--root={root}")
+    rc, stdout, stderr = run(files_argv)
+    if rc != 0:
+        out.unavailable["services"] = f"systemctl list-unit-files failed: {first_line(stderr)}"
+        return out
+    entries: dict[str, dict[str, Any]] = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and "." in parts[0]:
+            entries[parts[0]] = {"enabled": parts[1]}
+    if root in ("", "/"):
+        rc, stdout, stderr = run(base + ["list-units", "--all", f"--type={_TYPES}"])
+        if rc == 0:
+            for line in stdout.splitlines():
+                parts = line.split(None, 4)
+                if len(parts) >= 4 and "." in parts[0]:
+                    unit = entries.setdefault(parts[0], {"enabled": "transient"})
+                    unit["active"] = f"{parts[2]}/{parts[3]}"
+        else:
+            out.facts["services_active"] = ("unavailable: systemd is not running "
+                                            f"({first_line(stderr) or rc})")
+    out.sections["services"] = entries
+    return out

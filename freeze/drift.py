@@ -1,0 +1,231 @@
+"""Drift: what differs between a manifest and the live system.
+
+`compare(old, new, profile)` is pure: two manifests in, a `DriftReport` out.
+`verify(manifest, profile, ...)` re-collects the live system with the operator's
+profile (never anything taken from the manifest: the manifest is data, and the
+only things taken from it are the sizes of growing files, to know how many bytes
+to re-hash) and compares.
+
+Categories and exit bitmask follow AIDE: 1 added, 2 removed, 4 changed.
+
+Volatility (from the operator's profile, whose digest must match the one the
+manifest recorded):
+  * static   - every attribute must match.
+  * growing  - a regular file may grow: same inode, size not smaller, and the
+               first `old.size` bytes must hash to the recorded sha256; mode,
+               owner, links... still must match. A directory may gain or lose
+               entries (its own mtime/ctime/size/nlink are not judged); the
+               entries themselves are still reported when added or removed.
+  * excluded - never recorded, never judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from freeze.errors import EXIT_ADDED, EXIT_CHANGED, EXIT_REMOVED, VerificationError
+from freeze.manifest import Manifest, kind_of
+from freeze.profile import Profile
+
+ADDED, REMOVED, CHANGED = "added", "removed", "changed"
+
+# Attributes computed only for the comparison, never compared themselves.
+_HELPER_ATTRS = frozenset({"prefix_sha256"})
+# A growing file's attributes that may change as it grows.
+_GROWING_FILE_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
+_GROWING_DIR_ATTRS = frozenset({"size", "mtime_ns", "ctime_ns", "nlink"})
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    attribute: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attribute": self.attribute, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class DriftEntry:
+    category: str  # added | removed | changed
+    kind: str  # file, package, service, user, socket, db_row, db_column, grant, ...
+    key: str
+    section: str
+    changes: tuple[AttributeChange, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "category": self.category,
+            "kind": self.kind,
+            "key": self.key,
+            "section": self.section,
+            "changes": [c.to_dict() for c in self.changes],
+        }
+
+
+@dataclass
+class DriftReport:
+    entries: list[DriftEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    manifest_digest: str = ""
+    host: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        code = 0
+        for e in self.entries:
+            code |= {ADDED: EXIT_ADDED, REMOVED: EXIT_REMOVED, CHANGED: EXIT_CHANGED}[e.category]
+        return code
+
+    @property
+    def is_clean(self) -> bool:
+        return not self.entries
+
+    def counts(self) -> dict[str, int]:
+        out = {ADDED: 0, REMOVED: 0, CHANGED: 0}
+        for e in self.entries:
+            out[e.category] += 1
+        return out
+
+    def by_kind(self, kind: str) -> list[DriftEntry]:
+        return [e for e in self.entries if e.kind == kind]
+
+    def find(self, category: str, kind: str, key: str) -> DriftEntry | None:
+        for e in self.entries:
+            if e.category == category and e.kind == kind and e.key == key:
+                return e
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "clean": self.is_clean,
+            "exit_code": self.exit_code,
+            "counts": self.counts(),
+            "manifest_digest": self.manifest_digest,
+            "host": self.host,
+            "entries": [e.to_dict() for e in self.entries],
+            "notes": list(self.notes),
+        }
+
+
+def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
+                profile: Profile | None) -> list[AttributeChange]:
+    rule = profile.rule_for(path) if profile is not None else None
+    volatility = rule.volatility if rule is not None else "static"
+    ignore: frozenset[str] = _HELPER_ATTRS
+    extra: list[AttributeChange] = []
+    if volatility == "excluded":
+        return []
+    if volatility == "growing" and old.get("type") == new.get("type"):
+        if old.get("type") == "dir":
+            ignore = ignore | _GROWING_DIR_ATTRS
+        elif old.get("type") == "file":
+            ignore = ignore | _GROWING_FILE_ATTRS
+            old_size, new_size = old.get("size", 0), new.get("size", 0)
+            if new_size < old_size:
+                extra.append(AttributeChange("size (growing: shrank)", old_size, new_size))
+            elif old.get("inode") != new.get("inode"):
+                pass  # reported as an inode change below
+            elif new.get("prefix_sha256") not in (None, old.get("sha256")):
+                extra.append(AttributeChange("content (growing: recorded bytes rewritten)",
+                                             old.get("sha256"), new.get("prefix_sha256")))
+            elif new.get("prefix_sha256") is None and new.get("sha256") != old.get("sha256") \
+                    and new_size == old_size:
+                extra.append(AttributeChange("sha256", old.get("sha256"), new.get("sha256")))
+    return extra + _attr_changes(old, new, ignore)
+
+
+def _attr_changes(old: dict[str, Any], new: dict[str, Any],
+                  ignore: frozenset[str] = _HELPER_ATTRS) -> list[AttributeChange]:
+    changes = []
+    for attr in sorted(set(old) | set(new)):
+        if attr in ignore:
+            continue
+        a, b = old.get(attr), new.get(attr)
+        if a != b:
+            changes.append(AttributeChange(attr, a, b))
+    return changes
+
+
+_JUDGES: dict[str, Callable[[str, dict[str, Any], dict[str, Any], Profile | None],
+                            list[AttributeChange]]] = {
+    "files": _judge_file,
+}
+
+
+def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> DriftReport:
+    """Everything that differs between `old` (the frozen state) and `new` (now)."""
+    report = DriftReport(manifest_digest=old.digest(), host=dict(new.host))
+    for attr in ("hostname", "machine_id"):
+        if old.host.get(attr) != new.host.get(attr):
+            report.entries.append(DriftEntry(CHANGED, "host", attr, "host", (
+                AttributeChange(attr, old.host.get(attr), new.host.get(attr)),)))
+    if old.profile_digest != new.profile_digest:
+        report.notes.append("the two manifests were taken with different profiles")
+
+    for section in sorted(set(old.sections) | set(new.sections) | set(old.unavailable)
+                          | set(new.unavailable)):
+        kind = kind_of(section)
+        was_unavailable = section in old.unavailable
+        now_unavailable = section in new.unavailable
+        if now_unavailable and not was_unavailable:
+            report.entries.append(DriftEntry(CHANGED, "collector", section, section, (
+                AttributeChange("available", True, new.unavailable[section]),)))
+            continue
+        if was_unavailable and not now_unavailable:
+            report.entries.append(DriftEntry(CHANGED, "collector", section, section, (
+                AttributeChange("available", old.unavailable[section], True),)))
+            continue
+        if was_unavailable and now_unavailable:
+            report.notes.append(f"{section}: not checked ({new.unavailable[section]})")
+            continue
+        a = old.sections.get(section, {})
+        b = new.sections.get(section, {})
+        judge = _JUDGES.get(section)
+        for key in sorted(set(a) | set(b)):
+            if key not in b:
+                report.entries.append(DriftEntry(REMOVED, kind, key, section))
+            elif key not in a:
+                report.entries.append(DriftEntry(ADDED, kind, key, section))
+            else:
+                changes = (judge(key, a[key], b[key], profile) if judge
+                           else _attr_changes(a[key], b[key]))
+                if changes:
+                    report.entries.append(DriftEntry(CHANGED, kind, key, section, tuple(changes)))
+    return report
+
+
+def check_profile_matches(manifest: Manifest, profile: Profile) -> None:
+    """A manifest is only judged with the policy it was taken with."""
+    if manifest.profile_digest != profile.digest:
+        raise VerificationError(
+            f"profile mismatch: the manifest was taken with profile {manifest.profile_name!r} "
+            f"sha256:{manifest.profile_digest[:16]}..., but {profile.source or 'the profile'} "
+            f"is sha256:{profile.digest[:16]}...; verify with the profile the manifest was "
+            f"taken with"
+        )
+
+
+def growing_sizes(manifest: Manifest, profile: Profile) -> dict[str, int]:
+    """Sizes of growing regular files: how many bytes the verifier must re-hash."""
+    out: dict[str, int] = {}
+    for path, attrs in manifest.sections.get("files", {}).items():
+        rule = profile.rule_for(path)
+        if rule is not None and rule.volatility == "growing" and attrs.get("type") == "file":
+            size = attrs.get("size")
+            if isinstance(size, int) and size >= 0:
+                out[path] = size
+    return out
+
+
+def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
+           progress: Any = None, dsn: str | None = None) -> DriftReport:
+    """Re-collect the live system with `profile` and compare with `manifest`."""
+    from freeze.collect import take_snapshot  # collectors are heavy; import on use
+
+    check_profile_matches(manifest, profile)
+    fresh = take_snapshot(profile, transport=transport, progress=progress, dsn=dsn,
+                          growing=growing_sizes(manifest, profile))
+    return compare(manifest, fresh, profile)

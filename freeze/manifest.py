@@ -1,0 +1,180 @@
+"""The manifest: what the counting system looked like at one moment.
+
+Data model only (no file or network I/O). Its bytes are canonical JSON
+(`freeze.canonical`), so `digest()` is stable and is what evidence signs.
+
+Layout (schema ``freeze-manifest/v1``)::
+
+    {
+      "schema": "freeze-manifest/v1",
+      "tool": {"name": "freeze", "version": "0.1.0"},
+      "host": {"hostname": "...", "machine_id": "..."},       # boot-independent identity
+      "created": "2026-11-22T07:30:00Z",                      # UTC, seconds
+      "profile": {"name": "...", "digest": "<sha256 hex of the profile file bytes>"},
+      "sections": {"files": {"/etc/passwd": {...attributes...}, ...}, "packages": {...}, ...},
+      "unavailable": {"nftables": "nft: not installed", ...}, # parts that could not be read
+      "facts": {...}                                          # recorded, never compared
+    }
+
+Each section maps a key (path, package name, socket address...) to a flat object
+of attributes; drift compares sections key by key and attribute by attribute.
+`facts` holds things that change by themselves (database snapshot id, boot id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from freeze import __version__, canonical
+from freeze.errors import InputError
+
+SCHEMA = "freeze-manifest/v1"
+
+# section name -> kind of one entry, as drift reports name it
+SECTION_KINDS: dict[str, str] = {
+    "files": "file",
+    "packages": "package",
+    "services": "service",
+    "users": "user",
+    "groups": "group",
+    "sudoers": "sudoers",
+    "cron": "cron",
+    "sockets": "socket",
+    "interfaces": "interface",
+    "addresses": "address",
+    "routes": "route",
+    "nftables": "firewall",
+    "sysctls": "sysctl",
+    "modules": "kernel_module",
+    "system": "system",
+    "db_cluster": "db_cluster",
+    "db_schemas": "db_schema",
+    "db_relations": "db_table",
+    "db_columns": "db_column",
+    "db_constraints": "db_constraint",
+    "db_indexes": "db_index",
+    "db_functions": "db_function",
+    "db_triggers": "db_trigger",
+    "db_roles": "db_role",
+    "db_grants": "grant",
+    "db_tables": "db_table_content",
+    "db_rows": "db_row",
+}
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def kind_of(section: str) -> str:
+    return SECTION_KINDS.get(section, section)
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class Manifest:
+    host: dict[str, str]
+    profile_name: str
+    profile_digest: str
+    sections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+    created: str = field(default_factory=utc_now)
+    tool_version: str = __version__
+    schema: str = SCHEMA
+
+    # ------------------------------------------------------------------ bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "tool": {"name": "freeze", "version": self.tool_version},
+            "host": dict(self.host),
+            "created": self.created,
+            "profile": {"name": self.profile_name, "digest": self.profile_digest},
+            "sections": self.sections,
+            "unavailable": dict(self.unavailable),
+            "facts": self.facts,
+        }
+
+    def to_bytes(self) -> bytes:
+        """Canonical JSON bytes (rules in `freeze.canonical`)."""
+        return canonical.dumps(self.to_dict())
+
+    def digest(self) -> str:
+        """sha256 hex of `to_bytes()`: the identity evidence signs."""
+        return hashlib.sha256(self.to_bytes()).hexdigest()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str = "manifest") -> Manifest:
+        """Parse and validate; anything corrupt, truncated or unknown is an InputError."""
+        if not data:
+            raise InputError(f"{source}: empty file, not a manifest")
+        try:
+            doc = canonical.loads(data)
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"{source}: not a valid manifest (corrupt or truncated JSON: "
+                             f"{str(exc).splitlines()[0][:120]})") from None
+        if not isinstance(doc, dict):
+            raise InputError(f"{source}: not a manifest (top level is not an object)")
+        schema = doc.get("schema")
+        if schema != SCHEMA:
+            shown = schema if isinstance(schema, str) else type(schema).__name__
+            raise InputError(f"{source}: unknown manifest schema {shown[:80]!r} "
+                             f"(this freeze reads {SCHEMA})")
+        expected = {"schema", "tool", "host", "created", "profile", "sections",
+                    "unavailable", "facts"}
+        if set(doc) != expected:
+            extra = sorted(set(doc) - expected)
+            missing = sorted(expected - set(doc))
+            raise InputError(f"{source}: malformed manifest (missing {missing}, unknown {extra})")
+
+        def need(cond: bool, what: str) -> None:
+            if not cond:
+                raise InputError(f"{source}: malformed manifest: {what}")
+
+        tool, host, prof = doc["tool"], doc["host"], doc["profile"]
+        need(isinstance(tool, dict) and isinstance(tool.get("version"), str), "tool.version")
+        need(isinstance(host, dict) and all(isinstance(v, str) for v in host.values()), "host")
+        need(isinstance(doc["created"], str) and bool(_CREATED.match(doc["created"])), "created")
+        need(isinstance(prof, dict) and isinstance(prof.get("name"), str)
+             and isinstance(prof.get("digest"), str) and bool(_HEX64.match(prof["digest"])),
+             "profile")
+        sections = doc["sections"]
+        need(isinstance(sections, dict), "sections")
+        for name, entries in sections.items():
+            need(isinstance(entries, dict), f"sections.{name}")
+            for key, attrs in entries.items():
+                need(isinstance(attrs, dict), f"sections.{name}[{key[:80]!r}]")
+        need(isinstance(doc["unavailable"], dict)
+             and all(isinstance(v, str) for v in doc["unavailable"].values()), "unavailable")
+        need(isinstance(doc["facts"], dict), "facts")
+        return cls(
+            host=host,
+            profile_name=prof["name"],
+            profile_digest=prof["digest"],
+            sections=sections,
+            unavailable=doc["unavailable"],
+            facts=doc["facts"],
+            created=doc["created"],
+            tool_version=tool["version"],
+            schema=schema,
+        )
+
+
+def local_host_identity(root: str = "/") -> dict[str, str]:
+    """hostname + machine-id: both survive reboots (boot_id does not, so it is a fact)."""
+    ident = {"hostname": socket.gethostname(), "machine_id": ""}
+    try:
+        with open(root.rstrip("/") + "/etc/machine-id", encoding="ascii") as fh:
+            ident["machine_id"] = fh.read().strip()
+    except (OSError, UnicodeDecodeError):
+        pass
+    return ident

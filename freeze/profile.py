@@ -1,0 +1,405 @@
+"""The freeze profile: which parts of the counting system a manifest covers.
+
+A profile is the operator's policy, written in YAML and itself hashed into every
+manifest (`Profile.digest`), so a verifier can tell that a manifest was taken with
+the policy it is being checked against. Validation is strict: an unknown key is a
+typo that would silently leave something unchecked, so it is an error naming the
+key path (``profile.yml: paths[2].volatility: must be one of static, growing, excluded``).
+The only exceptions are the top-level ``zero`` and ``evidence`` sections, which the
+zero and evidence modules validate themselves; they are passed through raw.
+
+Path rules follow AIDE's spirit:
+  * every ``paths`` entry names a directory or file tree, with ``include`` and
+    ``exclude`` globs (fnmatch, matched against the full path; ``**`` is not special,
+    ``*`` matches ``/`` too) and ``recursive: false`` to cover a directory and its
+    direct entries only;
+  * a volatility class per entry: ``static`` (any change is drift), ``growing``
+    (log-like: may only grow, same inode, and the bytes recorded before must hash
+    the same), ``excluded`` (not recorded at all);
+  * when entries nest, the longest matching path governs (``/var/lib`` static with
+    ``/var/lib/postgresql`` excluded).
+
+Secrets: the database DSN never comes from the command line (it would show in
+`ps` and shell history). It comes from an environment variable named in the
+profile or from a file only its owner can read; errors never print it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from freeze.errors import InputError, NoInputError, RefusedError
+
+VOLATILITY_CLASSES = ("static", "growing", "excluded")
+
+# Kernel parameters that say something about the attack surface of a counting server.
+DEFAULT_SYSCTLS = (
+    "kernel.kptr_restrict",
+    "kernel.dmesg_restrict",
+    "kernel.yama.ptrace_scope",
+    "kernel.unprivileged_bpf_disabled",
+    "kernel.kexec_load_disabled",
+    "kernel.randomize_va_space",
+    "kernel.modules_disabled",
+    "kernel.sysrq",
+    "fs.protected_hardlinks",
+    "fs.protected_symlinks",
+    "fs.suid_dumpable",
+    "net.ipv4.ip_forward",
+    "net.ipv6.conf.all.forwarding",
+    "net.ipv4.conf.all.accept_redirects",
+    "net.ipv4.conf.all.send_redirects",
+    "net.ipv4.conf.all.accept_source_route",
+    "net.ipv4.conf.all.rp_filter",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv6.conf.all.accept_ra",
+)
+
+
+@dataclass(frozen=True)
+class PathRule:
+    """One ``paths`` entry."""
+
+    path: str
+    volatility: str = "static"
+    recursive: bool = True
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "volatility": self.volatility,
+            "recursive": self.recursive,
+            "include": list(self.include),
+            "exclude": list(self.exclude),
+        }
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """Where the counting database is and which part of it a manifest covers."""
+
+    dsn_env: str | None = None
+    dsn_file: str | None = None
+    schemas: tuple[str, ...] = ("public",)
+    tables: tuple[str, ...] = ()  # "schema.table"; empty = every table of `schemas`
+    exclude_tables: tuple[str, ...] = ()
+    # Per-row digests (so drift names the row) for tables up to this many rows.
+    row_detail_limit: int = 10000
+
+    def resolve_dsn(self) -> str:
+        """Return the DSN from the environment or from an owner-only file.
+
+        Raises InputError/NoInputError/RefusedError with messages that name the
+        variable or file but never its content.
+        """
+        if self.dsn_env:
+            value = os.environ.get(self.dsn_env, "")
+            if not value.strip():
+                raise InputError(
+                    f"database.dsn_env: environment variable {self.dsn_env} is not set or empty"
+                )
+            return value.strip()
+        assert self.dsn_file is not None  # enforced by validation
+        path = Path(self.dsn_file)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise NoInputError(f"database.dsn_file: {path}: no such file") from None
+        except OSError as exc:
+            raise NoInputError(f"database.dsn_file: {path}: {exc.strerror}") from None
+        try:
+            st = os.fstat(fd)
+            if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise RefusedError(
+                    f"database.dsn_file: {path}: readable or writable by group/others "
+                    f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
+                )
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                raw = fh.read(64 * 1024)
+        finally:
+            os.close(fd)
+        try:
+            value = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise InputError(f"database.dsn_file: {path}: not UTF-8 text") from None
+        if not value:
+            raise InputError(f"database.dsn_file: {path}: empty")
+        return value
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "schemas": list(self.schemas),
+            "tables": list(self.tables),
+            "exclude_tables": list(self.exclude_tables),
+            "row_detail_limit": self.row_detail_limit,
+        }
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated freeze profile. `raw` is the parsed YAML, `digest` its sha256."""
+
+    name: str
+    root: str
+    paths: tuple[PathRule, ...]
+    packages: dict[str, Any]
+    services: dict[str, Any]
+    accounts: dict[str, Any]
+    network: dict[str, Any]
+    kernel: dict[str, Any]
+    database: DatabaseSpec | None
+    zero: dict[str, Any] | None = None
+    evidence: dict[str, Any] | None = None
+    digest: str = ""
+    source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def rule_for(self, path: str) -> PathRule | None:
+        """The governing rule for `path`: the longest rule path that contains it."""
+        best: PathRule | None = None
+        for rule in self.paths:
+            if _contains(rule.path, path) and (best is None or len(rule.path) > len(best.path)):
+                best = rule
+        return best
+
+    def collect_spec(self) -> dict[str, Any]:
+        """Plain-data instructions for the stdlib-only collectors (local or remote)."""
+        return {
+            "root": self.root,
+            "paths": [r.to_spec() for r in self.paths],
+            "packages": dict(self.packages),
+            "services": dict(self.services),
+            "accounts": dict(self.accounts),
+            "network": dict(self.network),
+            "kernel": dict(self.kernel),
+        }
+
+
+def _contains(parent: str, path: str) -> bool:
+    return path == parent or parent == "/" or path.startswith(parent.rstrip("/") + "/")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _V:
+    """Validation helpers that build `file: key.path: message` errors."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, msg: str) -> InputError:
+        return InputError(f"{self.source}: {where}: {msg}" if where else f"{self.source}: {msg}")
+
+    def mapping(self, value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(where, "must be a mapping")
+        for key in value:
+            if not isinstance(key, str):
+                raise self.fail(where, f"key {key!r} must be a string")
+            if key not in allowed:
+                raise self.fail(
+                    f"{where}.{key}" if where else key,
+                    f"unknown key (allowed: {', '.join(sorted(allowed))})",
+                )
+        return value
+
+    def boolean(self, value: Any, where: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(where, "must be true or false")
+        return value
+
+    def string(self, value: Any, where: str, *, default: str | None = None) -> str:
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, str) or not value:
+            raise self.fail(where, "must be a non-empty string")
+        if "\x00" in value:
+            raise self.fail(where, "must not contain NUL")
+        return value
+
+    def abspath(self, value: Any, where: str, *, default: str | None = None) -> str:
+        s = self.string(value, where, default=default)
+        if not s.startswith("/"):
+            raise self.fail(where, "must be an absolute path")
+        norm = os.path.normpath(s)
+        return "/" if norm in ("/", "//") else norm
+
+    def strings(self, value: Any, where: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, list):
+            raise self.fail(where, "must be a list of strings")
+        return tuple(self.string(v, f"{where}[{i}]") for i, v in enumerate(value))
+
+    def integer(self, value: Any, where: str, default: int, minimum: int = 0) -> int:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(where, f"must be an integer >= {minimum}")
+        return value
+
+
+_TOP_KEYS = {
+    "version", "name", "root", "paths", "packages", "services", "accounts",
+    "network", "kernel", "database", "zero", "evidence",
+}
+
+
+def parse_profile(data: bytes, source: str = "profile") -> Profile:
+    """Validate profile bytes (YAML). Pure: no file system access."""
+    v = _V(source)
+    try:
+        raw = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise v.fail(where, f"invalid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise v.fail("", "must be a YAML mapping at the top level")
+    top = v.mapping(raw, "", _TOP_KEYS)
+    version = top.get("version", 1)
+    if version != 1:
+        raise v.fail("version", "must be 1")
+    name = v.string(top.get("name"), "name", default="unnamed")
+    root = v.abspath(top.get("root"), "root", default="/")
+
+    rules: list[PathRule] = []
+    paths_raw = top.get("paths")
+    if paths_raw is None:
+        paths_raw = []
+    if not isinstance(paths_raw, list):
+        raise v.fail("paths", "must be a list")
+    seen: set[str] = set()
+    for i, item in enumerate(paths_raw):
+        where = f"paths[{i}]"
+        if isinstance(item, str):
+            item = {"path": item}
+        m = v.mapping(item, where, {"path", "volatility", "recursive", "include", "exclude"})
+        p = v.abspath(m.get("path"), f"{where}.path")
+        if p in seen:
+            raise v.fail(f"{where}.path", f"{p} is listed twice")
+        seen.add(p)
+        vol = m.get("volatility", "static")
+        if vol not in VOLATILITY_CLASSES:
+            raise v.fail(f"{where}.volatility", "must be one of " + ", ".join(VOLATILITY_CLASSES))
+        rules.append(PathRule(
+            path=p,
+            volatility=vol,
+            recursive=v.boolean(m.get("recursive"), f"{where}.recursive", True),
+            include=v.strings(m.get("include"), f"{where}.include"),
+            exclude=v.strings(m.get("exclude"), f"{where}.exclude"),
+        ))
+
+    pk = v.mapping(top.get("packages"), "packages", {"enabled", "dpkg_admindir", "rpm"})
+    packages = {
+        "enabled": v.boolean(pk.get("enabled"), "packages.enabled", True),
+        "dpkg_admindir": v.abspath(pk.get("dpkg_admindir"), "packages.dpkg_admindir",
+                                   default="/var/lib/dpkg"),
+        "rpm": v.boolean(pk.get("rpm"), "packages.rpm", True),
+    }
+    sv = v.mapping(top.get("services"), "services", {"enabled"})
+    services = {"enabled": v.boolean(sv.get("enabled"), "services.enabled", True)}
+    ac = v.mapping(top.get("accounts"), "accounts", {"enabled", "cron", "sudoers"})
+    accounts = {
+        "enabled": v.boolean(ac.get("enabled"), "accounts.enabled", True),
+        "cron": v.boolean(ac.get("cron"), "accounts.cron", True),
+        "sudoers": v.boolean(ac.get("sudoers"), "accounts.sudoers", True),
+    }
+    nw = v.mapping(top.get("network"), "network",
+                   {"enabled", "sockets", "routes", "addresses", "nftables"})
+    network = {
+        key: v.boolean(nw.get(key), f"network.{key}", True)
+        for key in ("enabled", "sockets", "routes", "addresses", "nftables")
+    }
+    kn = v.mapping(top.get("kernel"), "kernel", {"enabled", "sysctls", "modules"})
+    sysctls = v.strings(kn.get("sysctls"), "kernel.sysctls") if "sysctls" in kn else DEFAULT_SYSCTLS
+    for i, s in enumerate(sysctls):
+        if "/" in s or ".." in s.split("."):
+            raise v.fail(f"kernel.sysctls[{i}]", "must be a dotted name like net.ipv4.ip_forward")
+    kernel = {
+        "enabled": v.boolean(kn.get("enabled"), "kernel.enabled", True),
+        "sysctls": list(sysctls),
+        "modules": v.boolean(kn.get("modules"), "kernel.modules", True),
+    }
+
+    database: DatabaseSpec | None = None
+    if top.get("database") is not None:
+        db = v.mapping(top["database"], "database",
+                       {"dsn_env", "dsn_file", "schemas", "tables", "exclude_tables",
+                        "row_detail_limit"})
+        if "dsn" in db or "password" in db:  # pragma: no cover - caught by mapping()
+            raise v.fail("database", "secrets do not belong in a profile")
+        has_env, has_file = db.get("dsn_env") is not None, db.get("dsn_file") is not None
+        if has_env == has_file:
+            raise v.fail("database", "set exactly one of dsn_env, dsn_file")
+        tables = v.strings(db.get("tables"), "database.tables")
+        excl = v.strings(db.get("exclude_tables"), "database.exclude_tables")
+        for label, seq in (("tables", tables), ("exclude_tables", excl)):
+            for i, t in enumerate(seq):
+                if t.count(".") != 1:
+                    raise v.fail(f"database.{label}[{i}]", "must be schema.table")
+        schemas = v.strings(db.get("schemas"), "database.schemas") if "schemas" in db else ("public",)
+        if not schemas:
+            raise v.fail("database.schemas", "must list at least one schema")
+        database = DatabaseSpec(
+            dsn_env=v.string(db["dsn_env"], "database.dsn_env") if has_env else None,
+            dsn_file=v.abspath(db["dsn_file"], "database.dsn_file") if has_file else None,
+            schemas=schemas,
+            tables=tables,
+            exclude_tables=excl,
+            row_detail_limit=v.integer(db.get("row_detail_limit"), "database.row_detail_limit",
+                                       10000),
+        )
+
+    zero = top.get("zero")
+    if zero is not None and not isinstance(zero, dict):
+        raise v.fail("zero", "must be a mapping")
+    evidence = top.get("evidence")
+    if evidence is not None and not isinstance(evidence, dict):
+        raise v.fail("evidence", "must be a mapping")
+
+    return Profile(
+        name=name,
+        root=root,
+        paths=tuple(rules),
+        packages=packages,
+        services=services,
+        accounts=accounts,
+        network=network,
+        kernel=kernel,
+        database=database,
+        zero=zero,
+        evidence=evidence,
+        digest=hashlib.sha256(data).hexdigest(),
+        source=source,
+        raw=raw,
+    )
+
+
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    """Read and validate a profile file. Errors name the file and the key path."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise NoInputError(f"{p}: no such profile") from None
+    except IsADirectoryError:
+        raise NoInputError(f"{p}: is a directory, not a profile") from None
+    except OSError as exc:
+        raise NoInputError(f"{p}: cannot read profile: {exc.strerror}") from None
+    return parse_profile(data, source=p.name)

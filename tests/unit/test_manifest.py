@@ -1,0 +1,60 @@
+import hashlib
+import json
+
+import pytest
+
+from freeze.canonical import dumps, loads
+from freeze.errors import InputError
+from freeze.manifest import SCHEMA, Manifest
+
+
+def _manifest() -> Manifest:
+    return Manifest(host={"hostname": "count-1", "machine_id": "ab" * 16},
+                    profile_name="lab", profile_digest="0" * 64,
+                    sections={"files": {"/etc/ü": {"type": "file", "sha256": "1" * 64}},
+                              "packages": {"deb:bash:amd64": {"version": "5.2"}}},
+                    facts={"boot_id": "x"}, created="2026-11-22T07:00:00Z")
+
+
+def test_canonical_bytes_are_sorted_compact_utf8():
+    assert dumps({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    with pytest.raises(InputError):
+        dumps({"a": 1.5})
+
+
+def test_round_trip_and_digest():
+    m = _manifest()
+    data = m.to_bytes()
+    assert data.startswith(b'{"created"') and b" " not in data.replace(b"count-1", b"")
+    assert m.digest() == hashlib.sha256(data).hexdigest()
+    again = Manifest.from_bytes(data)
+    assert again.to_bytes() == data and again.schema == SCHEMA
+
+
+def test_reencoded_with_whitespace_still_reads_and_hashes_same():
+    m = _manifest()
+    pretty = json.dumps(json.loads(m.to_bytes()), indent=2).encode()
+    assert Manifest.from_bytes(pretty).digest() == m.digest()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda b: b[: len(b) // 2], "corrupt or truncated"),
+    (lambda b: b"", "empty"),
+    (lambda b: b"\xff\xfe" + b, "corrupt or truncated"),
+    (lambda b: b.replace(SCHEMA.encode(), b"freeze-manifest/v9"), "unknown manifest schema"),
+    (lambda b: b.replace(b'"created":"2026-11-22T07:00:00Z"', b'"created":"yesterday"'),
+     "created"),
+    (lambda b: b.replace(b'"facts":{', b'"facts":{"x":1.5,'), "corrupt"),
+    (lambda b: b"[1,2]", "top level"),
+    (lambda b: b.replace(b'{"boot_id"', b'{"boot_id":"y","boot_id"'), "duplicate"),
+])
+def test_corrupt_manifests_are_input_errors(mutate, message):
+    with pytest.raises(InputError) as exc:
+        Manifest.from_bytes(mutate(_manifest().to_bytes()))
+    assert message in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_loads_rejects_nan():
+    with pytest.raises(ValueError):
+        loads(b'{"a": NaN}')

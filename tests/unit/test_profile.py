@@ -1,0 +1,97 @@
+import os
+
+import pytest
+
+from freeze.errors import InputError, NoInputError, RefusedError
+from freeze.profile import DEFAULT_SYSCTLS, load_profile, parse_profile
+
+
+def _parse(text: str):
+    return parse_profile(text.encode(), source="profile.yml")
+
+
+def test_minimal_profile_gets_defaults():
+    p = _parse("name: lab\npaths: [/etc]\n")
+    assert p.name == "lab" and p.root == "/"
+    assert p.paths[0].path == "/etc" and p.paths[0].volatility == "static"
+    assert p.paths[0].recursive is True
+    assert p.packages["dpkg_admindir"] == "/var/lib/dpkg"
+    assert p.kernel["sysctls"] == list(DEFAULT_SYSCTLS)
+    assert p.database is None and p.zero is None and p.evidence is None
+    assert len(p.digest) == 64
+
+
+@pytest.mark.parametrize("text, message", [
+    ("paths:\n  - /etc\n  - /var\n  - {path: /srv, volatility: sometimes}\n",
+     "profile.yml: paths[2].volatility: must be one of static, growing, excluded"),
+    ("paths: [etc]\n", "profile.yml: paths[0].path: must be an absolute path"),
+    ("pathz: [/etc]\n", "profile.yml: pathz: unknown key"),
+    ("paths: [{path: /etc, recursiv: false}]\n", "profile.yml: paths[0].recursiv: unknown key"),
+    ("network: {sockets: maybe}\n", "profile.yml: network.sockets: must be true or false"),
+    ("database: {schemas: [public]}\n", "profile.yml: database: set exactly one of"),
+    ("database: {dsn_env: A, dsn: 'host=x password=y'}\n", "profile.yml: database.dsn: unknown key"),
+    ("database: {dsn_env: A, tables: [votes]}\n", "profile.yml: database.tables[0]: must be schema.table"),
+    ("paths: [/etc, /etc/]\n", "profile.yml: paths[1].path: /etc is listed twice"),
+    ("version: 2\n", "profile.yml: version: must be 1"),
+    ("- just\n- a list\n", "profile.yml: must be a YAML mapping"),
+    ("paths: [/etc\n", "profile.yml: line"),
+    ("zero: 3\n", "profile.yml: zero: must be a mapping"),
+])
+def test_invalid_profiles_give_one_line_errors_naming_the_key(text, message):
+    with pytest.raises(InputError) as exc:
+        _parse(text)
+    assert str(exc.value).startswith(message)
+    assert "\n" not in str(exc.value)
+
+
+def test_zero_and_evidence_pass_through_raw():
+    p = _parse("zero: {tables: [public.votes], anything: [1, 2]}\nevidence: {root: x}\n")
+    assert p.zero == {"tables": ["public.votes"], "anything": [1, 2]}
+    assert p.evidence == {"root": "x"}
+
+
+def test_longest_rule_governs():
+    p = _parse("paths:\n  - /var/lib\n  - {path: /var/lib/postgresql, volatility: excluded}\n"
+               "  - {path: /var/log, volatility: growing}\n")
+    assert p.rule_for("/var/lib/dpkg/status").path == "/var/lib"
+    assert p.rule_for("/var/lib/postgresql/15/main").volatility == "excluded"
+    assert p.rule_for("/var/log/syslog").volatility == "growing"
+    assert p.rule_for("/var/libfoo") is None
+
+
+def test_dsn_from_environment(monkeypatch):
+    p = _parse("database: {dsn_env: FREEZE_TEST_DSN}\n")
+    monkeypatch.setenv("FREEZE_TEST_DSN", "host=db password=s3cret")
+    assert p.database.resolve_dsn() == "host=db password=s3cret"
+    monkeypatch.delenv("FREEZE_TEST_DSN")
+    with pytest.raises(InputError) as exc:
+        p.database.resolve_dsn()
+    assert "FREEZE_TEST_DSN" in str(exc.value)
+
+
+def test_dsn_file_must_be_owner_only(tmp_path):
+    f = tmp_path / "dsn"
+    f.write_text("host=db password=s3cret\n")
+    os.chmod(f, 0o640)
+    p = _parse(f"database: {{dsn_file: {f}}}\n")
+    with pytest.raises(RefusedError) as exc:
+        p.database.resolve_dsn()
+    assert "s3cret" not in str(exc.value) and "0640" in str(exc.value)
+    os.chmod(f, 0o600)
+    assert p.database.resolve_dsn() == "host=db password=s3cret"
+    f.unlink()
+    with pytest.raises(NoInputError):
+        p.database.resolve_dsn()
+
+
+def test_load_profile_missing_file(tmp_path):
+    with pytest.raises(NoInputError):
+        load_profile(tmp_path / "nope.yml")
+
+
+def test_digest_is_of_the_file_bytes(tmp_path):
+    f = tmp_path / "p.yml"
+    f.write_bytes(b"paths: [/etc]\n")
+    a = load_profile(f)
+    f.write_bytes(b"paths: [/etc]  # comment\n")
+    assert load_profile(f).digest != a.digest
