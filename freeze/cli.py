@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from freeze import __version__
 from freeze.errors import (
@@ -226,7 +227,536 @@ def _register_zero(sub: argparse._SubParsersAction) -> None:
 
 
 def _register_evidence(sub: argparse._SubParsersAction) -> None:
-    pass
+    """Ceremony root, statements, signatures, timestamps, journal, bundle, offline verify.
+
+    Imports of freeze.evidence happen inside handlers: `freeze --help` stays fast,
+    and `verify-evidence` never loads an HTTP client.
+    """
+
+    def passphrase_args(p: argparse.ArgumentParser) -> None:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--passphrase-env", metavar="NAME", help="read the key passphrase from env var NAME")
+        g.add_argument("--passphrase-file", metavar="FILE", type=Path, help="read the key passphrase from FILE")
+
+    p = sub.add_parser("keygen", help="create an Ed25519 signing key (passphrase-protected PEM)")
+    p.add_argument("key", type=Path, help="private key file to create (KEY.pem; KEY.pub.pem is written too)")
+    passphrase_args(p)
+    p.add_argument("--unsafe-no-passphrase", action="store_true", help="TESTS ONLY: write the key unencrypted")
+    p.set_defaults(handler=_cmd_keygen)
+
+    root = sub.add_parser("root", help="ceremony root: people, roles, keys, thresholds, expiry")
+    rsub = root.add_subparsers(dest="root_command", metavar="ACTION", parser_class=type(root), required=True)
+    p = rsub.add_parser("init", help="create an unsigned root from a spec file (JSON or YAML)")
+    p.add_argument("spec", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--previous", type=Path, help="the current root, when rotating to a new version")
+    p.set_defaults(handler=_cmd_root_init)
+    p = rsub.add_parser("sign", help="add ONE signature to a root envelope")
+    p.add_argument("root", type=Path)
+    p.add_argument("--key", type=Path, required=True)
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_root_sign)
+    p = rsub.add_parser("verify", help="verify root versions from a pinned digest or trusted file")
+    p.add_argument("roots", type=Path, nargs="+", help="root envelopes (all versions)")
+    _ev_trust_args(p)
+    p.set_defaults(handler=_cmd_root_verify)
+
+    p = sub.add_parser("attest", help="create the in-toto statement envelope for a document")
+    p.add_argument("document", type=Path)
+    p.add_argument("--type", dest="evidence_type", required=True,
+                   choices=["manifest", "zero-report", "drift-report", "minutes"])
+    p.add_argument("--root", type=Path, required=True, help="the current ceremony root envelope")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--sequence", type=int, default=1, help="1 for the first statement of this type")
+    p.add_argument("--supersedes", metavar="SHA256", help="statement digest this one replaces")
+    p.add_argument("--backup", metavar="NAME=SHA256", help="zero report: the verified backup's digest")
+    p.add_argument("--journal", type=Path, help="record the statement in this journal")
+    p.add_argument("--actor", default="operator", help="who is recording (journal)")
+    p.add_argument("--key", type=Path, help="also add the first signature with this key")
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_attest)
+
+    p = sub.add_parser("sign", help="add ONE signature to an envelope (payload bytes untouched)")
+    p.add_argument("envelope", type=Path)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--key", type=Path, help="Ed25519 PEM or OpenSSH private key")
+    g.add_argument("--ssh-signature", type=Path, metavar="FILE.sig",
+                   help="an `ssh-keygen -Y sign` signature over the file from `freeze pae`")
+    p.add_argument("--root", type=Path, help="check the signer is in this root before adding")
+    p.add_argument("--journal", type=Path, help="record the signature in this journal")
+    p.add_argument("--actor", default="", help="signer name for the journal")
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_sign)
+
+    p = sub.add_parser("pae", help="write the exact bytes to sign (for ssh-keygen -Y sign)")
+    p.add_argument("envelope", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.set_defaults(handler=_cmd_pae)
+
+    p = sub.add_parser("verify-envelope", help="check one envelope's signatures against a root's threshold")
+    p.add_argument("envelope", type=Path)
+    p.add_argument("--type", dest="evidence_type", required=True)
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--document", type=Path, help="also check the document digest")
+    p.set_defaults(handler=_cmd_verify_envelope)
+
+    p = sub.add_parser("timestamp", help="get RFC 3161 timestamps over an envelope's signatures")
+    p.add_argument("envelope", type=Path)
+    p.add_argument("--tsa", action="append", required=True, metavar="URL", help="TSA URL (repeatable)")
+    p.add_argument("--root", type=Path, help="verify the replies against this root's TSA certificates")
+    p.set_defaults(handler=_cmd_timestamp)
+
+    j = sub.add_parser("journal", help="the ceremony journal (Merkle log, checkpoints)")
+    jsub = j.add_subparsers(dest="journal_command", metavar="ACTION", parser_class=type(j), required=True)
+    p = jsub.add_parser("init", help="create a journal")
+    p.add_argument("db", type=Path)
+    p.add_argument("--origin", required=True, help="log origin (as in the ceremony root)")
+    p.set_defaults(handler=_cmd_journal_init)
+    p = jsub.add_parser("append", help="record an event")
+    p.add_argument("db", type=Path)
+    p.add_argument("--actor", required=True)
+    p.add_argument("--event", required=True)
+    p.add_argument("--file", type=Path, help="file the event is about (its sha256 is recorded)")
+    p.add_argument("--sha256", help="digest the event is about")
+    p.add_argument("--name", default="", help="name of what the digest is of")
+    p.set_defaults(handler=_cmd_journal_append)
+    p = jsub.add_parser("checkpoint", help="sign a checkpoint; prints the line for the minutes")
+    p.add_argument("db", type=Path)
+    p.add_argument("--key", type=Path, required=True, help="the journal log key")
+    p.add_argument("-o", "--output", type=Path, help="write the checkpoint note here")
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_journal_checkpoint)
+    p = jsub.add_parser("cosign", help="add a witness cosignature (cosignature/v1) to a checkpoint note")
+    p.add_argument("note", type=Path)
+    p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--as", dest="person", required=True, help="your person id in the ceremony root")
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_journal_cosign)
+    p = jsub.add_parser("store", help="store a cosigned checkpoint note back into the journal")
+    p.add_argument("db", type=Path)
+    p.add_argument("note", type=Path)
+    p.set_defaults(handler=_cmd_journal_store)
+
+    b = sub.add_parser("bundle", help="assemble the evidence bundle")
+    p = b.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=type(b), required=True)
+    p = p.add_parser("create", help="write the bundle directory (and optionally a .tar)")
+    p.add_argument("output", type=Path)
+    p.add_argument("--root", type=Path, action="append", required=True, help="root envelope (every version)")
+    p.add_argument("--statement", action="append", default=[], metavar="TYPE=ENVELOPE:DOCUMENT")
+    p.add_argument("--journal", type=Path, required=True)
+    p.add_argument("--backup", metavar="NAME=SHA256")
+    p.add_argument("--tar", action="store_true")
+    p.set_defaults(handler=_cmd_bundle_create)
+
+    p = sub.add_parser("verify-evidence", help="verify an evidence bundle offline (exit 0 / 8)")
+    p.add_argument("bundle", type=Path, help="bundle directory or .tar")
+    _ev_trust_args(p)
+    p.add_argument("--checkpoint", metavar="'ORIGIN SIZE ROOT'", help="checkpoint line from the paper minutes")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_cmd_verify_evidence)
+
+
+def _ev_trust_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--root-pin", metavar="SHA256", help="root digest printed at the ceremony")
+    g.add_argument("--root", dest="root_file", type=Path, help="a root file the auditor brings")
+
+
+def _ev_passphrases(args: argparse.Namespace):  # noqa: ANN202
+    from freeze.evidence.keys import PassphraseSource
+
+    return PassphraseSource(env=getattr(args, "passphrase_env", None), file=getattr(args, "passphrase_file", None))
+
+
+def _ev_read(path: Path) -> bytes:
+    from freeze.errors import NoInputError
+
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise NoInputError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _ev_write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temp file + rename so an interrupted write never leaves half an envelope."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _ev_load_root(path: Path):  # noqa: ANN202
+    from freeze.evidence.root import load_root_envelope
+
+    return load_root_envelope(_ev_read(path), what=str(path))
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from freeze.evidence.keys import generate_key_file, public_path_for
+
+    passphrase = None
+    if not args.unsafe_no_passphrase:
+        passphrase = _ev_passphrases(args).get(prompt=f"new passphrase for {args.key}: ", confirm=True)
+    ref = generate_key_file(args.key, passphrase, unsafe_unencrypted=args.unsafe_no_passphrase)
+    print(f"wrote {args.key} (private, mode 0600) and {public_path_for(args.key)}")
+    print(f"public key: ed25519 {ref.to_dict()['public']}  identity {ref.identity}")
+    return 0
+
+
+def _ev_spec_people(spec: dict, base: Path):  # noqa: ANN202
+    from freeze.errors import InputError
+    from freeze.evidence.keys import KeyRef, load_public_key_file
+    from freeze.evidence.root import Person
+
+    people = {}
+    for pid, p in dict(spec.get("people", {})).items():
+        keys = []
+        for k in p.get("keys", []):
+            if isinstance(k, str):
+                keys.append(load_public_key_file(base / k))
+            else:
+                keys.append(KeyRef.from_dict(k, what=f"people.{pid}"))
+        if "role" not in p:
+            raise InputError(f"spec: person {pid} has no role")
+        people[pid] = Person(pid, str(p["role"]), str(p.get("name", pid)), tuple(keys))
+    return people
+
+
+def _cmd_root_init(args: argparse.Namespace) -> int:
+    import yaml
+
+    from freeze.errors import InputError, UsageError
+    from freeze.evidence.dsse import Envelope
+    from freeze.evidence.keys import load_public_key_file
+    from freeze.evidence.root import ROOT_PAYLOAD_TYPE, Root, Tsa, new_root, parse_time
+
+    if args.output.exists():
+        raise UsageError(f"{args.output} already exists")
+    try:
+        spec = yaml.safe_load(_ev_read(args.spec))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{args.spec}: not valid YAML/JSON ({exc})".splitlines()[0]) from None
+    if not isinstance(spec, dict):
+        raise InputError(f"{args.spec}: expected a mapping")
+    base = args.spec.parent
+    previous = _ev_load_root(args.previous)[1] if args.previous else None
+    try:
+        journal = spec.get("journal", {})
+        tsas = [
+            Tsa(str(t["name"]), str(t["url"]), tuple(_ev_read(base / c).decode() for c in t["certificates"]))
+            for t in spec.get("timestamp_authorities", [])
+        ]
+        root = new_root(
+            election=str(spec["election"]),
+            ceremony=str(spec["ceremony"]),
+            expires=parse_time(str(spec["expires"]), what="expires"),
+            people=_ev_spec_people(spec, base),
+            thresholds={k: dict(v) for k, v in dict(spec["thresholds"]).items()},
+            journal_origin=str(journal["origin"]),
+            journal_key=load_public_key_file(base / journal["log_key"]) if journal.get("log_key") else None,
+            tsas=tsas,
+            previous=previous,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{args.spec}: missing or malformed field ({exc})") from None
+    Root.from_payload(root.payload, what=str(args.spec))  # the same validation verifiers apply
+    problems = root.lint()
+    if problems:
+        raise InputError(f"{args.spec}: unsafe root: " + "; ".join(problems))
+    import datetime as dt
+
+    if root.expired(dt.datetime.now(dt.UTC)):
+        raise InputError(f"{args.spec}: expires is in the past")
+    _ev_write_atomic(args.output, Envelope(root.payload, ROOT_PAYLOAD_TYPE).to_bytes())
+    print(f"wrote {args.output}: root v{root.version} for {root.election}/{root.ceremony}")
+    print(f"ROOT DIGEST (write it in the minutes): sha256:{root.digest}")
+    return 0
+
+
+def _cmd_root_sign(args: argparse.Namespace) -> int:
+    from freeze.errors import InputError
+    from freeze.evidence.dsse import Signature
+    from freeze.evidence.keys import load_signer
+
+    env, root = _ev_load_root(args.root)
+    signer = load_signer(args.key, _ev_passphrases(args))
+    owner = next((p.id for p in root.people.values() if signer.ref.identity in {k.identity for k in p.keys}), None)
+    if owner is None:
+        raise InputError(f"{args.key}: this key is not listed in root v{root.version}; "
+                         "a rotation also needs the previous root's signers (they are listed there)")
+    env.add(Signature(signer.sign(env.pae()), signer.ref.short))
+    _ev_write_atomic(args.root, env.to_bytes())
+    print(f"signed root v{root.version} as {owner} ({len(env.signatures)} signature(s))")
+    return 0
+
+
+def _cmd_root_verify(args: argparse.Namespace) -> int:
+    from freeze.errors import EXIT_OK
+    from freeze.evidence.root import establish_trust
+
+    trusted = _ev_read(args.root_file) if args.root_file else None
+    result = establish_trust([_ev_read(p) for p in args.roots], pin=args.root_pin, trusted=trusted)
+    for note in result.notes:
+        print(f"PASS  {note}")
+    print(f"VERIFIED: root v{result.root.version} sha256:{result.root.digest}")
+    return EXIT_OK
+
+
+def _ev_named_digest(value: str, what: str) -> tuple[str, str]:
+    from freeze.errors import UsageError
+
+    name, sep, digest = value.partition("=")
+    if not sep or not name or not digest:
+        raise UsageError(f"{what} must be NAME=SHA256")
+    return name, digest.lower().removeprefix("sha256:")
+
+
+def _cmd_attest(args: argparse.Namespace) -> int:
+    from freeze.errors import UsageError
+    from freeze.evidence import statement
+    from freeze.evidence.codec import sha256_hex
+    from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature
+    from freeze.evidence.journal import Journal
+    from freeze.evidence.keys import load_signer
+
+    if args.output.exists():
+        raise UsageError(f"{args.output} already exists; not overwriting an envelope")
+    _, root = _ev_load_root(args.root)
+    data = _ev_read(args.document)
+    extra = []
+    if args.backup:
+        if args.evidence_type != "zero-report":
+            raise UsageError("--backup belongs to a zero-report statement")
+        extra.append(_ev_named_digest(args.backup, "--backup"))
+    payload = statement.build(
+        args.evidence_type, name=args.document.name, data=data, root=root,
+        sequence=args.sequence, supersedes=args.supersedes, extra_subjects=extra,
+    )
+    env = Envelope(payload, IN_TOTO_PAYLOAD_TYPE)
+    if args.key:
+        signer = load_signer(args.key, _ev_passphrases(args))
+        env.add(Signature(signer.sign(env.pae()), signer.ref.short))
+    if args.journal:
+        j = Journal.open(args.journal)
+        pos = j.append(
+            actor=args.actor, event="statement", subject_name=args.document.name,
+            subject_sha256=sha256_hex(payload),
+            details={"type": args.evidence_type, "sequence": args.sequence,
+                     "supersedes": args.supersedes, "document_sha256": sha256_hex(data),
+                     **({"backup_sha256": extra[0][1]} if extra else {})},
+        )
+        print(f"recorded in journal {args.journal} at #{pos}")
+    _ev_write_atomic(args.output, env.to_bytes())
+    print(f"wrote {args.output}: {args.evidence_type} statement for {args.document.name} "
+          f"(sha256:{sha256_hex(data)}), {len(env.signatures)} signature(s)")
+    print(f"statement digest: sha256:{sha256_hex(payload)}")
+    return 0
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from freeze.errors import InputError
+    from freeze.evidence import sshsig
+    from freeze.evidence.codec import sha256_hex
+    from freeze.evidence.dsse import Envelope, Signature
+    from freeze.evidence.journal import Journal
+    from freeze.evidence.keys import KeyRef, load_signer
+
+    # parse (which re-decodes the payload) and keep the exact payload bytes
+    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
+    before = env.payload
+    if args.key:
+        signer = load_signer(args.key, _ev_passphrases(args))
+        sig, ref = signer.sign(env.pae()), signer.ref
+    else:
+        blob = sshsig.dearmor(_ev_read(args.ssh_signature).decode("ascii", "replace"))
+        fields = sshsig.parse_blob(blob)
+        ref = KeyRef("ssh", fields["publickey"])
+        if not ref.verify(blob, env.pae()):
+            raise InputError(
+                f"{args.ssh_signature}: not a valid SSH signature over this envelope's PAE "
+                f"(sign the output of `freeze pae` with -n {sshsig.NAMESPACE})"
+            )
+        sig = blob
+    if args.root:
+        _, root = _ev_load_root(args.root)
+        if not any(ref.identity == k.identity for p in root.people.values() for k in p.keys):
+            raise InputError("this key is not listed in the ceremony root; signature not added")
+    for s in env.signatures:  # every existing signature keeps verifying against the same bytes
+        pass
+    env.add(Signature(sig, ref.short))
+    assert env.payload == before  # noqa: S101 - the payload is never re-serialized
+    _ev_write_atomic(args.envelope, env.to_bytes())
+    if args.journal:
+        pos = Journal.open(args.journal).append(
+            actor=args.actor or ref.short, event="signature", subject_name=args.envelope.name,
+            subject_sha256=sha256_hex(env.payload), details={"key": ref.identity},
+        )
+        print(f"recorded in journal {args.journal} at #{pos}")
+    print(f"added signature by key {ref.identity}; {len(env.signatures)} signature(s) now")
+    return 0
+
+
+def _cmd_pae(args: argparse.Namespace) -> int:
+    from freeze.evidence import sshsig
+    from freeze.evidence.dsse import Envelope
+
+    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
+    args.output.write_bytes(env.pae())
+    print(f"wrote {args.output}; sign it with:")
+    print(f"  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n {sshsig.NAMESPACE} {args.output}")
+    print(f"then: freeze sign {args.envelope} --ssh-signature {args.output}.sig")
+    return 0
+
+
+def _cmd_verify_envelope(args: argparse.Namespace) -> int:
+    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED
+    from freeze.evidence import statement
+    from freeze.evidence.codec import sha256_hex
+    from freeze.evidence.dsse import Envelope
+    from freeze.evidence.policy import count_envelope
+
+    _, root = _ev_load_root(args.root)
+    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
+    result = count_envelope(root, args.evidence_type, env)
+    st = statement.parse(env, args.evidence_type)
+    ok = result.ok
+    print(("PASS  " if result.ok else "FAIL  ") + result.describe())
+    if args.document:
+        digest = sha256_hex(_ev_read(args.document))
+        match = st.subjects[0]["digest"]["sha256"] == digest
+        ok = ok and match
+        print(("PASS  " if match else "FAIL  ") + f"document sha256:{digest}")
+    print("VERIFIED" if ok else "NOT VERIFIED")
+    return EXIT_OK if ok else EXIT_VERIFY_FAILED
+
+
+def _cmd_timestamp(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from freeze.errors import InputError
+    from freeze.evidence import timestamp
+    from freeze.evidence.dsse import Envelope
+
+    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
+    if not env.signatures:
+        raise InputError(f"{args.envelope}: no signatures to timestamp")
+    tsas = _ev_load_root(args.root)[1].tsas if args.root else []
+    side = timestamp.sidecar_path(args.envelope)
+    records = timestamp.load_sidecar(side)
+    have = {(r.signature_sha256, r.tsa) for r in records}
+    for url in args.tsa:
+        name = next((t.name for t in tsas if t.url == url), url)
+        for n, s in enumerate(env.signatures):
+            digest = hashlib.sha256(s.sig).hexdigest()
+            if (digest, name) in have:
+                continue
+            reply = timestamp.fetch(url, s.sig)
+            rec = timestamp.TimestampRecord(digest, name, reply)
+            if args.root:
+                at, _ = timestamp.verify(rec, s.sig, tsas)
+                print(f"signature #{n}: {name} {at.isoformat()}")
+            records.append(rec)
+    timestamp.save_sidecar(side, records)
+    print(f"wrote {side} ({len(records)} timestamp(s))")
+    return 0
+
+
+def _cmd_journal_init(args: argparse.Namespace) -> int:
+    from freeze.evidence.journal import Journal
+
+    Journal.create(args.db, args.origin).close()
+    print(f"created journal {args.db} (origin {args.origin})")
+    return 0
+
+
+def _cmd_journal_append(args: argparse.Namespace) -> int:
+    from freeze.errors import UsageError
+    from freeze.evidence.codec import is_sha256_hex, sha256_hex
+    from freeze.evidence.journal import Journal
+
+    digest, name = args.sha256 or "", args.name
+    if args.file:
+        digest, name = sha256_hex(_ev_read(args.file)), name or args.file.name
+    if digest and not is_sha256_hex(digest):
+        raise UsageError("--sha256 must be a sha256 hex digest")
+    pos = Journal.open(args.db).append(actor=args.actor, event=args.event, subject_name=name, subject_sha256=digest)
+    print(f"recorded #{pos}")
+    return 0
+
+
+def _cmd_journal_checkpoint(args: argparse.Namespace) -> int:
+    from freeze.evidence.journal import Journal
+    from freeze.evidence.keys import load_signer
+    from freeze.evidence.note import Checkpoint
+
+    j = Journal.open(args.db)
+    note = j.checkpoint(load_signer(args.key, _ev_passphrases(args)))
+    if args.output:
+        _ev_write_atomic(args.output, note.render().encode())
+    print(Checkpoint.parse_body(note.text).short())
+    return 0
+
+
+def _cmd_journal_cosign(args: argparse.Namespace) -> int:
+    from freeze.evidence.journal import cosign_note
+    from freeze.evidence.keys import load_signer
+
+    text = _ev_read(args.note).decode("utf-8", "replace")
+    note = cosign_note(text, args.person, load_signer(args.key, _ev_passphrases(args)))
+    _ev_write_atomic(args.note, note.render().encode())
+    print(f"cosigned {args.note} as {args.person} ({len(note.signatures)} signature line(s))")
+    return 0
+
+
+def _cmd_journal_store(args: argparse.Namespace) -> int:
+    from freeze.evidence.journal import Journal
+    from freeze.evidence.note import SignedNote
+
+    note = SignedNote.parse(_ev_read(args.note).decode("utf-8", "replace"))
+    Journal.open(args.db).store_cosigned(note)
+    print(f"stored {args.note} in {args.db}")
+    return 0
+
+
+def _cmd_bundle_create(args: argparse.Namespace) -> int:
+    from freeze.errors import UsageError
+    from freeze.evidence.bundle import StatementInput, create
+
+    statements = []
+    for spec in args.statement:
+        etype, sep, rest = spec.partition("=")
+        env, sep2, doc = rest.rpartition(":")
+        if not sep or not sep2 or not env or not doc:
+            raise UsageError(f"--statement {spec!r}: expected TYPE=ENVELOPE:DOCUMENT")
+        statements.append(StatementInput(etype, Path(env), Path(doc)))
+    backup = _ev_named_digest(args.backup, "--backup") if args.backup else None
+    out = create(args.output, roots=args.root, statements=statements, journal_path=args.journal,
+                 backup=backup, make_tar=args.tar)
+    print(f"wrote evidence bundle {out}")
+    return 0
+
+
+def _cmd_verify_evidence(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
+    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED
+    from freeze.evidence.bundle import extract_tar
+    from freeze.evidence.verify import verify_bundle
+
+    trusted = _ev_read(args.root_file) if args.root_file else None
+    with tempfile.TemporaryDirectory(prefix="freeze-verify-") as tmp:
+        base = args.bundle
+        if args.bundle.is_file():
+            base = extract_tar(args.bundle, Path(tmp))
+        report = verify_bundle(base, root_pin=args.root_pin, root_file=trusted, checkpoint_line=args.checkpoint)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        for c in report.checks:
+            print(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+        failed = sum(not c.ok for c in report.checks)
+        print("VERDICT: VERIFIED" if report.ok else f"VERDICT: NOT VERIFIED ({failed} check(s) failed)")
+    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
 
 
 # ---------------------------------------------------------------------------

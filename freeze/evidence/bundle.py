@@ -1,0 +1,274 @@
+"""The evidence bundle: one directory (optionally a .tar) auditors verify offline.
+
+Layout (every path is listed in bundle.json and in SHA256SUMS):
+  bundle.json                    index: roots, statements, journal, backup digest
+  root/root-vN.dsse.json         ceremony root envelopes, every version
+  statements/TYPE.dsse.json      DSSE envelopes (in-toto Statement v1)
+  statements/TYPE.timestamps.json  RFC 3161 tokens (sidecar)
+  documents/NAME                 the signed documents themselves (manifest, reports)
+  signatures/TYPE.pae            the exact bytes every signer signed (DSSE PAE)
+  signatures/TYPE.N.sigbytes     raw bytes of signature N (what was timestamped)
+  signatures/TYPE.PERSON.sig     armored SSHSIG of SSH signers, for ssh-keygen -Y verify
+  signatures/allowed_signers     OpenSSH allowed signers for the SSH signers
+  timestamps/TYPE.N.TSA.tsr      RFC 3161 replies, for openssl ts -verify
+  timestamps/TSA.ca.pem          the TSA roots from the ceremony root
+  journal/entries.jsonl          one journal leaf per line (exact bytes)
+  journal/checkpoint-SIZE.note   C2SP checkpoints with cosignatures
+  journal/proofs/*.json          inclusion and consistency proofs
+  backup.sha256                  the counting-DB backup digest (sha256sum format)
+  VERIFY.txt                     how to check the essentials with stock tools
+  SHA256SUMS                     sha256sum -c over everything above
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from freeze.errors import InputError, NoInputError, UsageError
+from freeze.evidence import merkle, sshsig
+from freeze.evidence.codec import b64encode, canonical_json, is_sha256_hex, sha256_hex
+from freeze.evidence.dsse import Envelope
+from freeze.evidence.journal import Journal, parse_entry
+from freeze.evidence.note import Checkpoint, SignedNote
+from freeze.evidence.root import Root, load_root_envelope
+from freeze.evidence.timestamp import load_sidecar, sidecar_path
+
+BUNDLE_FORMAT = "https://election-freeze.example/evidence-bundle/v1"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class StatementInput:
+    evidence_type: str
+    envelope: Path
+    document: Path
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise NoInputError(f"{path}: {exc.strerror or exc}") from None
+
+
+def create(
+    out: Path,
+    *,
+    roots: list[Path],
+    statements: list[StatementInput],
+    journal_path: Path,
+    backup: tuple[str, str] | None = None,
+    make_tar: bool = False,
+) -> Path:
+    if out.exists():
+        raise UsageError(f"{out} already exists; choose a new bundle directory")
+    files: dict[str, bytes] = {}
+    root_paths = []
+    current: Root | None = None
+    for p in roots:
+        env, r = load_root_envelope(_read(p), what=str(p))
+        rel = f"root/root-v{r.version}.dsse.json"
+        files[rel] = _read(p)
+        root_paths.append(rel)
+        if current is None or r.version > current.version:
+            current = r
+    if current is None:
+        raise UsageError("a bundle needs the ceremony root (--root)")
+
+    journal = Journal.open(journal_path)
+    entries = journal.entries()
+    notes = journal.checkpoints()
+    leaves = [merkle.leaf_hash(e) for e in entries]
+    files["journal/entries.jsonl"] = b"".join(e + b"\n" for e in entries)
+    cp_paths = []
+    checkpoints = []
+    for text in notes:
+        cp = Checkpoint.parse_body(SignedNote.parse(text).text)
+        rel = f"journal/checkpoint-{cp.size}.note"
+        files[rel] = text.encode()
+        cp_paths.append(rel)
+        checkpoints.append(cp)
+    for a, b in zip(checkpoints, checkpoints[1:]):
+        if a.size >= 1:
+            proof = merkle.consistency_proof(a.size, leaves[: b.size])
+            files[f"journal/proofs/consistency-{a.size}-{b.size}.json"] = canonical_json(
+                {"first": a.size, "second": b.size, "proof": [b64encode(h) for h in proof]}
+            )
+    latest = checkpoints[-1] if checkpoints else None
+
+    allowed: list[str] = []
+    index_statements = []
+    for st in statements:
+        t = st.evidence_type
+        env_bytes = _read(st.envelope)
+        env = Envelope.from_bytes(env_bytes, what=str(st.envelope))
+        doc_name = st.document.name
+        if not _SAFE_NAME.match(doc_name):
+            raise InputError(f"{st.document}: file name must be plain [A-Za-z0-9._-]")
+        files[f"statements/{t}.dsse.json"] = env_bytes
+        files[f"documents/{doc_name}"] = _read(st.document)
+        files[f"signatures/{t}.pae"] = env.pae()
+        digest = sha256_hex(env.payload)
+        jidx = None
+        for pos, e in enumerate(entries):
+            d = parse_entry(e, pos)
+            if d.get("event") == "statement" and d.get("subject", {}).get("sha256") == digest:
+                jidx = pos
+        if jidx is None:
+            raise InputError(f"{st.envelope}: its statement is not recorded in the journal")
+        entry = {
+            "type": t,
+            "envelope": f"statements/{t}.dsse.json",
+            "document": f"documents/{doc_name}",
+            "journal_index": jidx,
+        }
+        if latest and jidx < latest.size:
+            proof = merkle.inclusion_proof(jidx, leaves[: latest.size])
+            rel = f"journal/proofs/inclusion-{t}.json"
+            files[rel] = canonical_json(
+                {"index": jidx, "size": latest.size, "proof": [b64encode(h) for h in proof]}
+            )
+        for n, sig in enumerate(env.signatures):
+            files[f"signatures/{t}.{n}.sigbytes"] = sig.sig
+            for person in current.people.values():
+                for key in person.keys:
+                    if key.kind == "ssh" and key.verify(sig.sig, env.pae()):
+                        files[f"signatures/{t}.{person.id}.sig"] = sshsig.armor(sig.sig).encode()
+                        line = f'{person.id} namespaces="{sshsig.NAMESPACE}" {key.openssh()}'
+                        if line not in allowed:
+                            allowed.append(line)
+        records = load_sidecar(sidecar_path(st.envelope))
+        if records:
+            files[f"statements/{t}.timestamps.json"] = _read(sidecar_path(st.envelope))
+            entry["timestamps"] = f"statements/{t}.timestamps.json"
+        sig_index = {hashlib.sha256(s.sig).hexdigest(): n for n, s in enumerate(env.signatures)}
+        for r in records:
+            n = sig_index.get(r.signature_sha256)
+            tsa_name = re.sub(r"[^A-Za-z0-9._-]", "_", r.tsa)
+            if n is not None:
+                files[f"timestamps/{t}.{n}.{tsa_name}.tsr"] = r.response
+        index_statements.append(entry)
+    if allowed:
+        files["signatures/allowed_signers"] = ("\n".join(allowed) + "\n").encode()
+    for tsa in current.tsas:
+        files[f"timestamps/{re.sub(r'[^A-Za-z0-9._-]', '_', tsa.name)}.ca.pem"] = "".join(
+            tsa.certificates
+        ).encode()
+    index = {
+        "format": BUNDLE_FORMAT,
+        "election": current.election,
+        "ceremony": current.ceremony,
+        "roots": root_paths,
+        "statements": index_statements,
+        "journal": {"entries": "journal/entries.jsonl", "checkpoints": cp_paths},
+    }
+    if backup is not None:
+        name, digest = backup
+        if not is_sha256_hex(digest) or not _SAFE_NAME.match(name):
+            raise InputError("backup digest must be NAME and a sha256 hex digest")
+        files["backup.sha256"] = f"{digest}  {name}\n".encode()
+        index["backup"] = {"name": name, "sha256": digest}
+    files["bundle.json"] = canonical_json(index) + b"\n"
+    files["VERIFY.txt"] = verify_sheet(index, current, files).encode()
+    sums = "".join(f"{sha256_hex(data)}  {rel}\n" for rel, data in sorted(files.items()))
+    files["SHA256SUMS"] = sums.encode()
+
+    out.mkdir(parents=True)
+    for rel, data in files.items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    if make_tar:
+        tar_path = out.with_name(out.name + ".tar")
+        with tarfile.open(tar_path, "w") as tar:
+            for rel in sorted(files):
+                info = tar.gettarinfo(str(out / rel), arcname=f"{out.name}/{rel}")
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = 0
+                with open(out / rel, "rb") as f:
+                    tar.addfile(info, f)
+        return tar_path
+    return out
+
+
+def extract_tar(tar_path: Path, into: Path) -> Path:
+    """Extract a bundle tar safely (regular files and directories only, no escapes)."""
+    with tarfile.open(tar_path, "r") as tar:
+        members = tar.getmembers()
+        for m in members:
+            if not (m.isfile() or m.isdir()):
+                raise InputError(f"{tar_path}: {m.name} is not a regular file")
+            parts = Path(m.name).parts
+            if m.name.startswith("/") or ".." in parts:
+                raise InputError(f"{tar_path}: unsafe path {m.name}")
+        tar.extractall(into, members=members, filter="data")
+    tops = {Path(m.name).parts[0] for m in members}
+    if len(tops) != 1:
+        raise InputError(f"{tar_path}: a bundle tar holds exactly one directory")
+    return into / tops.pop()
+
+
+def verify_sheet(index: dict, root: Root, files: dict[str, bytes]) -> str:
+    lines = [
+        f"EVIDENCE BUNDLE - election {root.election}, ceremony {root.ceremony}",
+        "",
+        "The full check (offline, nothing in this directory is executed):",
+        "  freeze verify-evidence THIS_DIRECTORY --root-pin SHA256_FROM_THE_MINUTES",
+        f"  ceremony root v{root.version} digest (sha256 of its payload): {root.digest}",
+        "",
+        "The essentials with stock tools, from inside this directory:",
+        "",
+        "1. Nothing was changed since the bundle was made:",
+        "     sha256sum -c SHA256SUMS",
+        "   (then compare the digest of SHA256SUMS, or of the documents, with the minutes)",
+        "",
+    ]
+    n = 2
+    for st in index["statements"]:
+        t = st["type"]
+        ssh_sigs = sorted(r for r in files if r.startswith(f"signatures/{t}.") and r.endswith(".sig"))
+        if ssh_sigs:
+            lines.append(f"{n}. SSH signatures on the {t} statement (one command per signer):")
+            for rel in ssh_sigs:
+                person = rel.split(".")[-2]
+                lines.append(
+                    f"     ssh-keygen -Y verify -f signatures/allowed_signers -I {person} "
+                    f"-n {sshsig.NAMESPACE} -s {rel} < signatures/{t}.pae"
+                )
+            lines.append(
+                f"   signatures/{t}.pae is the DSSE PAE: 'DSSEv1', the payload type and the "
+                "statement, which names the document's sha256 (see statements/)."
+            )
+            lines.append("")
+            n += 1
+        tsrs = sorted(r for r in files if r.startswith(f"timestamps/{t}.") and r.endswith(".tsr"))
+        if tsrs:
+            lines.append(f"{n}. Trusted time on the {t} signatures (RFC 3161):")
+            for rel in tsrs:
+                sig_n, tsa = rel.removeprefix(f"timestamps/{t}.").removesuffix(".tsr").split(".", 1)
+                lines.append(
+                    f"     openssl ts -verify -data signatures/{t}.{sig_n}.sigbytes -in {rel} "
+                    f"-CAfile timestamps/{tsa}.ca.pem"
+                )
+                lines.append(f"     openssl ts -reply -in {rel} -text   # shows the time")
+            lines.append("")
+            n += 1
+    lines += [
+        f"{n}. Journal: journal/entries.jsonl holds one event per line; each",
+        "   journal/checkpoint-SIZE.note is a C2SP checkpoint (origin, size, base64 root)",
+        "   cosigned by witnesses. Compare its size and root with the line in the paper minutes.",
+        "",
+    ]
+    if "backup" in index:
+        lines += [
+            f"{n + 1}. Counting-DB backup: with the backup file next to this directory,",
+            "     sha256sum -c backup.sha256",
+            "",
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,333 @@
+"""Signing keys and their identity.
+
+A key in the ceremony root is either
+  {"type": "ed25519", "public": "<base64 32-byte key>"}  signs DSSE PAE directly, or
+  {"type": "ssh", "public": "ssh-ed25519 AAAA... comment"}  signs PAE via SSHSIG.
+
+`KeyRef.identity` names the KEY MATERIAL, not a key id: the same Ed25519 key
+listed twice, or once as ed25519 and once as ssh-ed25519, has one identity, so
+threshold counting cannot be fooled by relabelling (the python-tuf / go-tuf
+duplicate-keyid bug class).
+
+Private keys live in passphrase-protected files: Ed25519 in encrypted PKCS#8 PEM
+(`freeze keygen`), or an OpenSSH private key. The passphrase comes from a prompt,
+an environment variable NAME, or a file: never from argv, where `ps` shows it.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from freeze.errors import InputError, NoInputError, UnavailableError, UsageError
+from freeze.evidence import sshsig
+from freeze.evidence.codec import b64decode, b64encode
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A public key as the ceremony root lists it."""
+
+    kind: str  # "ed25519" | "ssh"
+    material: bytes  # ed25519: raw 32 bytes; ssh: the SSH wire-format public key blob
+
+    @property
+    def identity(self) -> str:
+        raw = self.raw_ed25519()
+        if raw is not None:
+            return "ed25519:" + hashlib.sha256(raw).hexdigest()
+        return "ssh:" + hashlib.sha256(self.material).hexdigest()
+
+    @property
+    def short(self) -> str:
+        return self.identity.split(":")[1][:16]
+
+    def raw_ed25519(self) -> bytes | None:
+        if self.kind == "ed25519":
+            return self.material
+        algo, raw = sshsig.parse_wire_key(self.material)
+        return raw
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        """Verify a DSSE signature entry made by this key over `message` (the PAE)."""
+        if self.kind == "ed25519":
+            if len(signature) != 64:
+                return False
+            try:
+                ed25519.Ed25519PublicKey.from_public_bytes(self.material).verify(signature, message)
+            except InvalidSignature:
+                return False
+            return True
+        return sshsig.verify(signature, message, self.material)
+
+    def to_dict(self) -> dict:
+        if self.kind == "ed25519":
+            return {"type": "ed25519", "public": b64encode(self.material)}
+        return {"type": "ssh", "public": self.openssh()}
+
+    def openssh(self) -> str:
+        blob = self.material if self.kind == "ssh" else sshsig.ed25519_wire_key(self.material)
+        algo, _ = sshsig.parse_wire_key(blob)
+        return f"{algo} {base64.b64encode(blob).decode()}"
+
+    @classmethod
+    def from_dict(cls, obj: object, *, what: str) -> KeyRef:
+        if not isinstance(obj, dict) or not isinstance(obj.get("public"), str):
+            raise InputError(f"{what}: a key needs 'type' and 'public'")
+        kind = obj.get("type")
+        if kind == "ed25519":
+            raw = b64decode(obj["public"], what=what)
+            if len(raw) != 32:
+                raise InputError(f"{what}: an Ed25519 public key is 32 bytes")
+            return cls("ed25519", raw)
+        if kind == "ssh":
+            return cls.from_openssh(obj["public"], what=what)
+        raise InputError(f"{what}: key type must be 'ed25519' or 'ssh', not {kind!r}")
+
+    @classmethod
+    def from_openssh(cls, line: str, *, what: str) -> KeyRef:
+        parts = line.split()
+        if len(parts) < 2:
+            raise InputError(f"{what}: not an OpenSSH public key line")
+        blob = b64decode(parts[1], what=what)
+        algo, _ = sshsig.parse_wire_key(blob)
+        if algo != parts[0]:
+            raise InputError(f"{what}: OpenSSH key type does not match its blob")
+        if algo != "ssh-ed25519":
+            raise InputError(f"{what}: only ssh-ed25519 OpenSSH keys are supported, not {algo}")
+        return cls("ssh", blob)
+
+
+def load_public_key_file(path: Path) -> KeyRef:
+    """A public key file: PEM SubjectPublicKeyInfo (Ed25519) or an OpenSSH .pub line."""
+    data = _read(path)
+    text = data.decode("utf-8", "replace").strip()
+    if text.startswith("ssh-"):
+        return KeyRef.from_openssh(text.splitlines()[0], what=str(path))
+    try:
+        pub = serialization.load_pem_public_key(data)
+    except (ValueError, UnsupportedAlgorithm):
+        raise InputError(f"{path}: not a PEM or OpenSSH public key") from None
+    if not isinstance(pub, ed25519.Ed25519PublicKey):
+        raise InputError(f"{path}: holds a {type(pub).__name__}; freeze keys are Ed25519")
+    return KeyRef("ed25519", pub.public_bytes_raw())
+
+
+# ---------------------------------------------------------------------------
+# passphrases
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PassphraseSource:
+    env: str | None = None  # NAME of an environment variable, never the value
+    file: Path | None = None
+
+    def get(self, *, prompt: str, confirm: bool = False) -> bytes:
+        if self.env:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise UsageError(f"environment variable {self.env} is not set")
+            return _nonempty(value.encode())
+        if self.file:
+            return _nonempty(_read(self.file).rstrip(b"\r\n"))
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "a passphrase is needed: no terminal to prompt on; use --passphrase-env NAME "
+                "or --passphrase-file FILE"
+            )
+        first = getpass.getpass(prompt)
+        if confirm and getpass.getpass("again: ") != first:
+            raise UsageError("the two passphrases differ")
+        return _nonempty(first.encode())
+
+
+def _nonempty(value: bytes) -> bytes:
+    if not value:
+        raise UsageError("empty passphrase")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# signers
+# ---------------------------------------------------------------------------
+
+
+class Signer:
+    """Signs DSSE PAE bytes. `ref` is the public key as the root lists it."""
+
+    ref: KeyRef
+
+    def sign(self, message: bytes) -> bytes:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def sign_raw_ed25519(self, message: bytes) -> bytes:
+        """Plain Ed25519 signature (signed notes / checkpoint cosignatures)."""
+        raise InputError("this key cannot make plain Ed25519 signatures (needed for checkpoints)")
+
+
+class Ed25519Signer(Signer):
+    def __init__(self, key: ed25519.Ed25519PrivateKey, *, kind: str = "ed25519") -> None:
+        self._key = key
+        raw = key.public_key().public_bytes_raw()
+        self.ref = KeyRef("ed25519", raw) if kind == "ed25519" else KeyRef(
+            "ssh", sshsig.ed25519_wire_key(raw)
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        if self.ref.kind == "ssh":
+            return sshsig.sign_ed25519(self._key, message)
+        return self._key.sign(message)
+
+    def sign_raw_ed25519(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+
+def generate_key_file(
+    path: Path, passphrase: bytes | None, *, unsafe_unencrypted: bool = False
+) -> KeyRef:
+    """Write a new Ed25519 private key (encrypted PKCS#8 PEM, mode 0600) and its .pub.pem."""
+    if passphrase is None and not unsafe_unencrypted:
+        raise UsageError("refusing to write an unencrypted private key")
+    key = ed25519.Ed25519PrivateKey.generate()
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase is not None
+        else serialization.NoEncryption()
+    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+    pub = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    pub_path = public_path_for(path)
+    for p in (path, pub_path):
+        if p.exists():
+            raise UsageError(f"{p} already exists; not overwriting a key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    pub_path.write_bytes(pub)
+    return KeyRef("ed25519", key.public_key().public_bytes_raw())
+
+
+def public_path_for(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".pem") + ".pub.pem")
+
+
+def load_signer(
+    path: Path, passphrases: PassphraseSource, *, unsafe_unencrypted: bool = False
+) -> Signer:
+    """Load a private key file: encrypted PKCS#8 PEM (Ed25519) or OpenSSH (ssh-ed25519)."""
+    if str(path).startswith("pkcs11:"):
+        return Pkcs11Signer(str(path), passphrases)
+    data = _read(path)
+    if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
+        return _load_openssh(path, data, passphrases, unsafe_unencrypted)
+    if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data:
+        password = passphrases.get(prompt=f"passphrase for {path}: ")
+        try:
+            key = serialization.load_pem_private_key(data, password=password)
+        except ValueError:
+            raise InputError(f"{path}: wrong passphrase, or the key file is damaged") from None
+        except UnsupportedAlgorithm:
+            raise InputError(f"{path}: unsupported key algorithm") from None
+    elif b"-----BEGIN" in data and b"PRIVATE KEY-----" in data:
+        if not unsafe_unencrypted:
+            raise InputError(
+                f"{path}: private key is not passphrase-protected; re-create it with "
+                "`freeze keygen` (unencrypted keys are refused)"
+            )
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise InputError(f"{path}: not a readable private key") from None
+    else:
+        raise InputError(f"{path}: not a private key file (PEM or OpenSSH)")
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise InputError(f"{path}: holds a {type(key).__name__}; freeze signs with Ed25519 keys")
+    return Ed25519Signer(key)
+
+
+def _load_openssh(
+    path: Path, data: bytes, passphrases: PassphraseSource, unsafe_unencrypted: bool
+) -> Signer:
+    try:
+        key = serialization.load_ssh_private_key(data, password=None)
+        if not unsafe_unencrypted:
+            raise InputError(
+                f"{path}: OpenSSH private key is not passphrase-protected "
+                "(protect it with `ssh-keygen -p -f KEY`)"
+            )
+    except TypeError:  # encrypted: needs the passphrase
+        password = passphrases.get(prompt=f"passphrase for {path}: ")
+        try:
+            key = serialization.load_ssh_private_key(data, password=password)
+        except (ValueError, TypeError):
+            raise InputError(f"{path}: wrong passphrase, or the key file is damaged") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise InputError(f"{path}: not a readable OpenSSH private key") from None
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise InputError(f"{path}: holds a {type(key).__name__}; only ssh-ed25519 is supported")
+    return Ed25519Signer(key, kind="ssh")
+
+
+class Pkcs11Signer(Signer):
+    """Ed25519 key on a PKCS#11 token (optional; needs the python-pkcs11 package).
+
+    URI form: pkcs11:token=LABEL;object=KEYLABEL, module path from FREEZE_PKCS11_MODULE,
+    PIN from the passphrase source. python-pkcs11 is NOT a dependency of this
+    project: without it this signer reports that plainly instead of failing later.
+    """
+
+    def __init__(self, uri: str, passphrases: PassphraseSource) -> None:
+        try:
+            import pkcs11  # type: ignore[import-not-found]
+            from pkcs11 import KeyType, Mechanism, ObjectClass  # type: ignore[import-not-found]
+        except ImportError:
+            raise UnavailableError(
+                "PKCS#11 keys need the optional python-pkcs11 package, which is not installed"
+            ) from None
+        attrs = dict(p.split("=", 1) for p in uri.removeprefix("pkcs11:").split(";") if "=" in p)
+        module = os.environ.get("FREEZE_PKCS11_MODULE")
+        if not module or "token" not in attrs or "object" not in attrs:
+            raise UsageError("pkcs11 key: set FREEZE_PKCS11_MODULE and use pkcs11:token=T;object=K")
+        lib = pkcs11.lib(module)
+        token = lib.get_token(token_label=attrs["token"])
+        pin = passphrases.get(prompt=f"PIN for token {attrs['token']}: ").decode()
+        self._session = token.open(user_pin=pin)
+        self._priv = self._session.get_key(
+            object_class=ObjectClass.PRIVATE_KEY, key_type=KeyType.EC_EDWARDS, label=attrs["object"]
+        )
+        pub = self._session.get_key(
+            object_class=ObjectClass.PUBLIC_KEY, key_type=KeyType.EC_EDWARDS, label=attrs["object"]
+        )
+        point = pub[pkcs11.Attribute.EC_POINT]
+        raw = point[-32:]  # DER OCTET STRING wrapping the 32-byte key
+        self._mech = Mechanism.EDDSA
+        self.ref = KeyRef("ed25519", bytes(raw))
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._priv.sign(message, mechanism=self._mech))
+
+    def sign_raw_ed25519(self, message: bytes) -> bytes:
+        return self.sign(message)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NoInputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise NoInputError(f"{path}: is a directory, not a file") from None
+    except PermissionError:
+        raise NoInputError(f"{path}: permission denied") from None
