@@ -227,11 +227,22 @@ def check_rotation(previous: Root, new: Root) -> None:
         raise VerificationError("rotated root names a different election")
 
 
-def verify_root_signatures(signed_by: Root, env: Envelope, *, label: str) -> str:
-    """Threshold `root` of `signed_by` over this root envelope; returns the explanation."""
+def verify_root_signatures(signed_by: Root, env: Envelope, *, label: str, other: Root | None = None) -> str:
+    """Threshold `root` of `signed_by` over this root envelope; returns the explanation.
+
+    During a rotation the envelope carries signatures of the old AND the new
+    signers: each half ignores the other's, but a signature valid under neither
+    root is refused.
+    """
     from freeze.evidence.policy import count_envelope
 
     result = count_envelope(signed_by, "root", env)
+    if other is not None and result.bad_signatures:
+        leftover = count_envelope(other, "root", env)
+        strangers = {b.split(":")[0] for b in result.bad_signatures} & {
+            b.split(":")[0] for b in leftover.bad_signatures
+        }
+        result.bad_signatures = [b for b in result.bad_signatures if b.split(":")[0] in strangers]
     text = f"{label}: " + result.describe().removeprefix("root: ")
     if not result.ok:
         raise VerificationError(text)
@@ -285,8 +296,10 @@ def establish_trust(
     chain = [current]
     for env, nxt in loaded[start + 1 :]:
         check_rotation(current, nxt)
-        notes.append(verify_root_signatures(current, env, label=f"root v{nxt.version} by v{current.version} signers"))
-        notes.append(verify_root_signatures(nxt, env, label=f"root v{nxt.version} by its own signers"))
+        notes.append(verify_root_signatures(
+            current, env, label=f"root v{nxt.version} by v{current.version} signers", other=nxt))
+        notes.append(verify_root_signatures(
+            nxt, env, label=f"root v{nxt.version} by its own signers", other=current))
         chain.append(nxt)
         current = nxt
     return TrustedRoot(current, chain, notes)

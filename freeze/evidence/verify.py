@@ -149,8 +149,11 @@ def verify_bundle(
             report.checks.append(Check("statement", False, f"unknown evidence type {t!r}"))
             continue
         envs: dict[str, Any] = {}
-        report.run(f"{t}: signatures", lambda st=st, t=t, envs=envs: _check_sigs(reader, st, t, root, envs))
+        signed = report.run(f"{t}: signatures", lambda st=st, t=t, envs=envs: _check_sigs(reader, st, t, root, envs))
         if "env" not in envs:
+            continue
+        if not signed:  # never read the contents of evidence whose signatures failed
+            report.checks.append(Check(f"{t}: statement", False, "not read: its signatures did not verify"))
             continue
         if report.run(f"{t}: statement", lambda st=st, t=t, envs=envs: _check_statement(reader, st, t, trust, envs)):
             state.setdefault("statements", {})[t] = envs["statement"]

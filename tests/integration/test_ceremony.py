@@ -67,6 +67,7 @@ class Ceremony:
     keys: dict[str, Path] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     tsa_ca: Path | None = None
+    tsa: LocalTsa | None = None
 
 
 def _ssh_keygen(path: Path, passphrase: str) -> None:
@@ -74,7 +75,7 @@ def _ssh_keygen(path: Path, passphrase: str) -> None:
                    check=True, capture_output=True)
 
 
-def run_ceremony(base: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> Ceremony:
+def run_ceremony(base: Path, *, keep_tsa: bool = False) -> Ceremony:
     os.environ[PASS_ENV] = PASSPHRASE
     base.mkdir(parents=True, exist_ok=True)
     keys: dict[str, Path] = {}
@@ -157,11 +158,15 @@ def run_ceremony(base: Path, monkeypatch: pytest.MonkeyPatch | None = None) -> C
                "--statement", f"manifest={envs['manifest']}:{manifest}",
                "--statement", f"zero-report={envs['zero-report']}:{zero}",
                "--journal", journal, "--backup", f"counting.dump={backup_digest}", "--tar")
-        tsa_ca = tsa.ca
-    finally:
+    except BaseException:
         tsa.stop()
-    return Ceremony(base, root, digest, journal, bundle, base / "bundle.tar", line.strip(), keys,
-                    {"manifest": manifest, "zero": zero, **{f"env-{k}": v for k, v in envs.items()}}, tsa_ca)
+        raise
+    if not keep_tsa:
+        tsa.stop()
+    c = Ceremony(base, root, digest, journal, bundle, base / "bundle.tar", line.strip(), keys,
+                 {"manifest": manifest, "zero": zero, **{f"env-{k}": v for k, v in envs.items()}}, tsa.ca)
+    c.tsa = tsa
+    return c
 
 
 @pytest.fixture(scope="module")
