@@ -1,0 +1,176 @@
+"""Snapshot then verify against real files: each kind of file change is detected
+with the right category, kind and attribute, and an untouched tree stays clean."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from freeze.collect import take_snapshot
+from freeze.drift import compare, verify
+from freeze.errors import NoInputError
+from freeze.manifest import Manifest
+from freeze.profile import load_profile
+
+ONLY_FILES = """
+packages: {enabled: false}
+services: {enabled: false}
+accounts: {enabled: false}
+network: {enabled: false}
+kernel: {enabled: false}
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "app"
+    (root / "bin").mkdir(parents=True)
+    (root / "conf").mkdir()
+    (root / "log").mkdir()
+    (root / "cache").mkdir()
+    (root / "bin" / "count").write_bytes(b"#!/bin/sh\necho count\n")
+    os.chmod(root / "bin" / "count", 0o755)
+    (root / "conf" / "app.conf").write_text("threshold = 10\n")
+    (root / "conf" / "old.conf").write_text("legacy\n")
+    (root / "conf" / "skip.tmp").write_text("ignored by an exclude glob\n")
+    (root / "conf" / "current").symlink_to("app.conf")
+    (root / "log" / "app.log").write_text("line 1\n")
+    (root / "cache" / "blob").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    big = root / "bin" / "big.bin"
+    with open(big, "wb") as fh:  # bigger than osquery's 50 MiB read_max: hashed anyway
+        fh.truncate(60 * 1024 * 1024)
+        fh.seek(30 * 1024 * 1024)
+        fh.write(b"middle")
+    profile = tmp_path / "profile.yml"
+    profile.write_text(f"""
+name: files-test
+paths:
+  - path: {root}
+    exclude: ["*.tmp"]
+  - path: {root}/log
+    volatility: growing
+  - path: {root}/cache
+    volatility: excluded
+{ONLY_FILES}""")
+    return root, profile
+
+
+def _snap(profile_path: Path, **kw) -> tuple[Manifest, object]:
+    profile = load_profile(profile_path)
+    m = take_snapshot(profile, **kw)
+    # what verify reads is what snapshot wrote: go through bytes
+    return Manifest.from_bytes(m.to_bytes()), profile
+
+
+def test_snapshot_records_what_aide_records(tree):
+    root, profile_path = tree
+    os.setxattr(root / "conf" / "app.conf", "user.origin", b"ceremony")
+    m, _ = _snap(profile_path)
+    files = m.sections["files"]
+    count = files[f"{root}/bin/count"]
+    assert count["type"] == "file" and count["mode"] == "0755" and count["size"] == 21
+    import hashlib
+    assert count["sha256"] == hashlib.sha256(b"#!/bin/sh\necho count\n").hexdigest()
+    assert {"uid", "gid", "mtime_ns", "ctime_ns", "inode", "nlink"} <= set(count)
+    assert files[f"{root}/conf/current"] == {**files[f"{root}/conf/current"], "type": "symlink",
+                                             "target": "app.conf"}
+    assert files[f"{root}/conf/app.conf"]["xattrs"] == {"user.origin": b"ceremony".hex()}
+    big = hashlib.sha256()
+    with open(root / "bin" / "big.bin", "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            big.update(chunk)
+    assert files[f"{root}/bin/big.bin"]["sha256"] == big.hexdigest()
+    assert f"{root}/conf/skip.tmp" not in files  # exclude glob
+    assert not any(p.startswith(f"{root}/cache") for p in files)  # excluded class
+    assert files[f"{root}/conf"]["type"] == "dir"
+
+
+def test_every_kind_of_file_change_is_detected(tree):
+    root, profile_path = tree
+    m, profile = _snap(profile_path)
+
+    conf = root / "conf" / "app.conf"
+    st = os.stat(conf)
+    conf.write_text("threshold = 99\n")  # same size, different content
+    os.utime(conf, ns=(st.st_atime_ns, st.st_mtime_ns))  # mtime restored, like touch -r
+    os.chmod(root / "bin" / "count", 0o4755)
+    os.chown(root / "conf" / "old.conf", 12345, 12345)
+    (root / "conf" / "new.conf").write_text("added\n")
+    os.unlink(root / "bin" / "big.bin")
+    (root / "conf" / "current").unlink()
+    (root / "conf" / "current").symlink_to("old.conf")
+    (root / "cache" / "more").write_text("excluded: never reported\n")
+    os.setxattr(root / "bin" / "count", "system.posix_acl_access", bytes.fromhex(
+        "02000000" "01000700ffffffff" "04000500ffffffff" "10000500ffffffff" "20000500ffffffff"))
+
+    report = verify(m, profile)
+    by_key = {(e.category, e.key): e for e in report.entries}
+
+    changed = by_key[("changed", str(conf))]
+    attrs = {c.attribute for c in changed.changes}
+    assert "sha256" in attrs and "mtime_ns" not in attrs and "size" not in attrs
+    assert changed.kind == "file"
+    count_attrs = {c.attribute: (c.old, c.new)
+                   for c in by_key[("changed", f"{root}/bin/count")].changes}
+    assert count_attrs["mode"] == ("0755", "4755")
+    assert "acl_access" in count_attrs
+    owner = {c.attribute: (c.old, c.new) for c in by_key[("changed", f"{root}/conf/old.conf")].changes}
+    assert owner["uid"][1] == 12345 and owner["gid"][1] == 12345
+    assert ("added", f"{root}/conf/new.conf") in by_key
+    assert ("removed", f"{root}/bin/big.bin") in by_key
+    link = {c.attribute: (c.old, c.new) for c in by_key[("changed", f"{root}/conf/current")].changes}
+    assert link["target"] == ("app.conf", "old.conf")
+    assert not any("cache" in key for _, key in by_key)
+    assert report.exit_code == 1 | 2 | 4
+
+
+def test_growing_log_may_grow_but_not_be_rewritten(tree):
+    root, profile_path = tree
+    m, profile = _snap(profile_path)
+    log = root / "log" / "app.log"
+    with open(log, "a") as fh:
+        fh.write("line 2\n")
+    (root / "log" / "app.log.1").write_text("rotated\n")  # new files are still reported
+    report = verify(m, profile)
+    assert [(e.category, e.key) for e in report.entries] == [("added", f"{root}/log/app.log.1")]
+
+    (root / "log" / "app.log.1").unlink()
+    with open(log, "r+") as fh:  # rewrite history in place, keep the size growing
+        fh.write("LINE 1")
+    report = verify(m, profile)
+    entry = report.find("changed", "file", str(log))
+    assert entry is not None and entry.changes[0].attribute.startswith("content (growing")
+
+    log.write_text("x")  # truncated
+    report = verify(m, profile)
+    assert "shrank" in report.find("changed", "file", str(log)).changes[0].attribute
+
+
+def test_untouched_tree_verifies_clean_three_times(tree):
+    root, profile_path = tree
+    m, profile = _snap(profile_path)
+    for _ in range(3):
+        report = verify(m, profile)
+        assert report.is_clean, report.to_dict()
+        assert report.exit_code == 0
+
+
+def test_profile_path_that_does_not_exist_is_noinput(tmp_path):
+    p = tmp_path / "p.yml"
+    p.write_text(f"paths: [{tmp_path}/missing]\n{ONLY_FILES}")
+    with pytest.raises(NoInputError) as exc:
+        take_snapshot(load_profile(p))
+    assert "missing" in str(exc.value)
+
+
+def test_nested_rules_longest_wins_and_nonrecursive(tmp_path):
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "c" / "deep").write_text("d")
+    (tmp_path / "a" / "top").write_text("t")
+    p = tmp_path / "p.yml"
+    p.write_text(f"paths:\n  - {{path: {tmp_path}/a, recursive: false}}\n{ONLY_FILES}")
+    m, _ = _snap(p)
+    assert set(m.sections["files"]) == {f"{tmp_path}/a", f"{tmp_path}/a/b", f"{tmp_path}/a/top"}
+    assert compare(m, m).is_clean
