@@ -77,7 +77,7 @@ database:
         assert proc.returncode == EXIT_OK, report
         assert report["clean"] is True and report["entries"] == []
     (tmp_path / "app" / "count.py").write_text("print('COUNT')\n")
-    proc = freeze("verify", str(manifest), "--profile", str(profile), env=env)
+    proc = freeze("verify", str(manifest), "--profile", str(profile), env={**env, "COLUMNS": "250"})
     assert proc.returncode == EXIT_CHANGED
     assert "count.py" in proc.stdout and "sha256" in proc.stdout
 
