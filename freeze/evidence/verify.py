@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from freeze.errors import FreezeError, InputError, VerificationError
+from freeze.errors import FreezeError, InputError, NoInputError, VerificationError
 from freeze.evidence import merkle, statement
 from freeze.evidence.codec import b64decode, is_sha256_hex, parse_json, sha256_hex
 from freeze.evidence.dsse import Envelope
@@ -77,6 +77,8 @@ class BundleReader:
     """Reads files strictly inside the bundle directory, refusing links and escapes."""
 
     def __init__(self, base: Path) -> None:
+        if not base.exists():
+            raise NoInputError(f"{base}: no such bundle")
         if not base.is_dir():
             raise InputError(f"{base}: not a bundle directory")
         self.base = base.resolve()

@@ -1,0 +1,95 @@
+"""Malformed inputs through the real CLI process: one line on stderr, non-zero status, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str | Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "freeze", *map(str, args)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, check=False, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})})
+
+
+def one_line_error(res: subprocess.CompletedProcess, status: int, text: str) -> None:
+    assert res.returncode == status, (res.returncode, res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and text in lines[0], res.stderr
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("keys")
+    res = run("keygen", d / "k.pem", "--passphrase-env", "KP", env={"KP": "right"})
+    assert res.returncode == 0, res.stderr
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (d / "rsa.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.BestAvailableEncryption(b"right")))
+    (d / "env.json").write_text('{"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": []}')
+    (d / "corrupt.json").write_text('{"payload": "e30=", "payloadType": ')
+    return d
+
+
+def test_corrupt_envelope_json(keys: Path) -> None:
+    one_line_error(run("sign", keys / "corrupt.json", "--key", keys / "k.pem", "--passphrase-env", "KP",
+                       env={"KP": "right"}), 65, "not valid JSON")
+
+
+def test_wrong_passphrase(keys: Path) -> None:
+    one_line_error(run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP",
+                       env={"KP": "wrong"}), 65, "wrong passphrase")
+
+
+def test_wrong_key_type(keys: Path) -> None:
+    one_line_error(run("sign", keys / "env.json", "--key", keys / "rsa.pem", "--passphrase-env", "KP",
+                       env={"KP": "right"}), 65, "freeze signs with Ed25519")
+
+
+def test_missing_files(keys: Path, tmp_path: Path) -> None:
+    one_line_error(run("sign", tmp_path / "absent.json", "--key", keys / "k.pem"), 66, "absent.json")
+    one_line_error(run("sign", keys / "env.json", "--key", tmp_path / "absent.pem"), 66, "no such file")
+    one_line_error(run("verify-evidence", tmp_path / "nothing", "--root-pin", "ab" * 32), 66, "nothing")
+
+
+def test_no_passphrase_source_without_a_terminal(keys: Path, tmp_path: Path) -> None:
+    one_line_error(run("keygen", tmp_path / "new.pem"), 64, "no terminal to prompt on")
+    assert not (tmp_path / "new.pem").exists()
+
+
+def test_passphrase_is_never_an_argument() -> None:
+    res = run("keygen", "x.pem", "--passphrase", "secret")
+    assert res.returncode == 64 and not Path("x.pem").exists()
+
+
+def test_unsafe_unencrypted_keygen_only_with_the_explicit_flag(tmp_path: Path) -> None:
+    res = run("keygen", tmp_path / "t.pem", "--unsafe-no-passphrase")
+    assert res.returncode == 0
+    assert (tmp_path / "t.pem").read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    one_line_error(run("sign", tmp_path / "t.pem", "--key", tmp_path / "t.pem"), 65, "not valid JSON")
+
+
+def test_bad_root_spec_and_bad_journal(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text("election: [unclosed\n")
+    one_line_error(run("root", "init", tmp_path / "spec.yaml", "-o", tmp_path / "r.json"), 65, "spec.yaml")
+    (tmp_path / "spec2.yaml").write_text("election: e\n")
+    one_line_error(run("root", "init", tmp_path / "spec2.yaml", "-o", tmp_path / "r.json"), 65, "missing or malformed")
+    (tmp_path / "j.db").write_text("not a database")
+    one_line_error(run("journal", "append", tmp_path / "j.db", "--actor", "a", "--event", "e"), 65, "not a freeze journal")
+
+
+def test_corrupt_bundle_fails_verification_with_exit_8(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "bundle.json").write_text("{broken")
+    res = run("verify-evidence", tmp_path / "b", "--root-pin", "ab" * 32)
+    assert res.returncode == 8 and "Traceback" not in res.stderr
+    assert "FAIL  bundle index: bundle.json: not valid JSON" in res.stdout
