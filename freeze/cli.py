@@ -282,7 +282,11 @@ def _register_evidence(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--key", type=Path, help="Ed25519 PEM or OpenSSH private key")
     g.add_argument("--ssh-signature", type=Path, metavar="FILE.sig",
                    help="an `ssh-keygen -Y sign` signature over the file from `freeze pae`")
-    p.add_argument("--root", type=Path, help="check the signer is in this root before adding")
+    p.add_argument("--root", type=Path,
+                   help="check the signer is in this root, the statement names this ceremony and "
+                        "every signature already present is valid, before adding")
+    p.add_argument("--document", type=Path,
+                   help="your own copy of the document: refuse unless the statement names its sha256")
     p.add_argument("--journal", type=Path, help="record the signature in this journal")
     p.add_argument("--actor", default="", help="signer name for the journal")
     passphrase_args(p)
@@ -553,16 +557,35 @@ def _cmd_attest(args: argparse.Namespace) -> int:
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
-    from freeze.errors import InputError
-    from freeze.evidence import sshsig
-    from freeze.evidence.codec import sha256_hex
-    from freeze.evidence.dsse import Envelope, Signature
+    from freeze.errors import InputError, VerificationError
+    from freeze.evidence import sshsig, statement
+    from freeze.evidence.codec import parse_json, sha256_hex
+    from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature
     from freeze.evidence.journal import Journal
     from freeze.evidence.keys import KeyRef, load_signer
+    from freeze.evidence.policy import count_envelope
 
-    # parse (which re-decodes the payload) and keep the exact payload bytes
+    # the payload is kept as the exact decoded bytes: never re-serialized
     env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
     before = env.payload
+    etype = None
+    if env.payload_type == IN_TOTO_PAYLOAD_TYPE:
+        d = parse_json(env.payload, what="statement")
+        ptype = d.get("predicateType") if isinstance(d, dict) else None
+        etype = next((k for k, v in statement.PREDICATE_TYPES.items() if v == ptype), None)
+        if etype is None:
+            raise InputError(f"{args.envelope}: not a freeze statement (predicateType {ptype!r})")
+        st = statement.parse(env, etype)
+        subj = st.subjects[0]
+        print(f"signing: {etype} statement for {subj.get('name')} sha256:{subj['digest']['sha256']}, "
+              f"{st.ceremony.get('election')}/{st.ceremony.get('ceremony')} sequence {st.sequence}")
+        if args.document:
+            digest = sha256_hex(_ev_read(args.document))
+            if digest != subj["digest"]["sha256"]:
+                raise VerificationError(
+                    f"{args.document} has sha256 {digest}; the statement names another document: not signing")
+    elif args.document:
+        raise InputError(f"{args.envelope}: --document needs an in-toto statement envelope")
     if args.key:
         signer = load_signer(args.key, _ev_passphrases(args))
         sig, ref = signer.sign(env.pae()), signer.ref
@@ -580,10 +603,16 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         _, root = _ev_load_root(args.root)
         if not any(ref.identity == k.identity for p in root.people.values() for k in p.keys):
             raise InputError("this key is not listed in the ceremony root; signature not added")
-    for s in env.signatures:  # every existing signature keeps verifying against the same bytes
-        pass
+        if etype is not None:
+            statement.check_ceremony_binding(statement.parse(env, etype), [root])
+            present = count_envelope(root, etype, env)
+            if present.bad_signatures:
+                raise VerificationError(
+                    "the envelope already carries invalid signatures (payload or signatures "
+                    "changed since they were made): " + "; ".join(present.bad_signatures))
     env.add(Signature(sig, ref.short))
-    assert env.payload == before  # noqa: S101 - the payload is never re-serialized
+    if env.payload != before:  # pragma: no cover - guards the never-re-serialize rule
+        raise InputError("internal: payload bytes changed while signing")
     _ev_write_atomic(args.envelope, env.to_bytes())
     if args.journal:
         pos = Journal.open(args.journal).append(

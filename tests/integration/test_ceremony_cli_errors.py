@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
+from freeze.evidence.statement import PREDICATE_TYPES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +39,9 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (d / "rsa.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                   serialization.BestAvailableEncryption(b"right")))
-    (d / "env.json").write_text('{"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": []}')
+    stmt = {"_type": "https://in-toto.io/Statement/v1", "predicateType": PREDICATE_TYPES["manifest"],
+            "subject": [{"name": "m.json", "digest": {"sha256": "ab" * 32}}], "predicate": {"sequence": 1}}
+    (d / "env.json").write_bytes(Envelope(json.dumps(stmt).encode(), IN_TOTO_PAYLOAD_TYPE).to_bytes())
     (d / "corrupt.json").write_text('{"payload": "e30=", "payloadType": ')
     return d
 
@@ -53,6 +59,12 @@ def test_wrong_passphrase(keys: Path) -> None:
 def test_wrong_key_type(keys: Path) -> None:
     one_line_error(run("sign", keys / "env.json", "--key", keys / "rsa.pem", "--passphrase-env", "KP",
                        env={"KP": "right"}), 65, "freeze signs with Ed25519")
+
+
+def test_signer_checks_their_own_copy_of_the_document(keys: Path, tmp_path: Path) -> None:
+    (tmp_path / "m.json").write_text("not the signed one")
+    one_line_error(run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP",
+                       "--document", tmp_path / "m.json", env={"KP": "right"}), 8, "the statement names another document")
 
 
 def test_missing_files(keys: Path, tmp_path: Path) -> None:
