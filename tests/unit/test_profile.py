@@ -95,3 +95,12 @@ def test_digest_is_of_the_file_bytes(tmp_path):
     a = load_profile(f)
     f.write_bytes(b"paths: [/etc]  # comment\n")
     assert load_profile(f).digest != a.digest
+
+
+def test_lab_example_profile_is_valid():
+    from pathlib import Path
+
+    p = load_profile(Path(__file__).resolve().parents[2] / "inventories/lab/freeze/profile.yml")
+    assert p.rule_for("/var/log/journal/x").volatility == "excluded"
+    assert p.rule_for("/var/log/syslog").volatility == "growing"
+    assert p.database is not None and p.database.dsn_env == "FREEZE_DB_DSN"
