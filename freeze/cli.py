@@ -500,7 +500,7 @@ def _cmd_root_verify(args: argparse.Namespace) -> int:
     trusted = _ev_read(args.root_file) if args.root_file else None
     result = establish_trust([_ev_read(p) for p in args.roots], pin=args.root_pin, trusted=trusted)
     for note in result.notes:
-        print(f"PASS  {note}")
+        _ev_line(True, note)
     print(f"VERIFIED: root v{result.root.version} sha256:{result.root.digest}")
     return EXIT_OK
 
@@ -648,13 +648,13 @@ def _cmd_verify_envelope(args: argparse.Namespace) -> int:
     result = count_envelope(root, args.evidence_type, env)
     st = statement.parse(env, args.evidence_type)
     ok = result.ok
-    print(("PASS  " if result.ok else "FAIL  ") + result.describe())
+    _ev_line(result.ok, result.describe())
     if args.document:
         digest = sha256_hex(_ev_read(args.document))
         match = st.subjects[0]["digest"]["sha256"] == digest
         ok = ok and match
-        print(("PASS  " if match else "FAIL  ") + f"document sha256:{digest}")
-    print("VERIFIED" if ok else "NOT VERIFIED")
+        _ev_line(match, f"document sha256:{digest}")
+    _ev_line(ok, "VERIFIED" if ok else "NOT VERIFIED", prefix=False)
     return EXIT_OK if ok else EXIT_VERIFY_FAILED
 
 
@@ -782,10 +782,25 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         for c in report.checks:
-            print(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
+            _ev_line(c.ok, f"{c.name}: {c.detail}")
         failed = sum(not c.ok for c in report.checks)
-        print("VERDICT: VERIFIED" if report.ok else f"VERDICT: NOT VERIFIED ({failed} check(s) failed)")
+        _ev_line(report.ok, "VERDICT: VERIFIED" if report.ok else f"VERDICT: NOT VERIFIED ({failed} check(s) failed)",
+                 prefix=False)
     return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
+
+
+def _ev_line(ok: bool, text: str, *, prefix: bool = True) -> None:
+    """One check per line: green PASS / red FAIL on a terminal, plain text otherwise, never wrapped."""
+    from rich.console import Console
+    from rich.text import Text
+
+    line = Text()
+    if prefix:
+        line.append("PASS  " if ok else "FAIL  ", style="bold green" if ok else "bold red")
+        line.append(text)
+    else:
+        line.append(text, style="bold green" if ok else "bold red")
+    Console(highlight=False, soft_wrap=True).print(line)
 
 
 # ---------------------------------------------------------------------------

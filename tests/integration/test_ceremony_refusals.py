@@ -314,3 +314,42 @@ def test_statement_from_another_ceremony(live: Ceremony, tmp_path: Path) -> None
 def test_wrong_pin(live: Ceremony, tmp_path: Path) -> None:
     code, out, _ = freeze("verify-evidence", copy(live, tmp_path), "--root-pin", "ab" * 32, expect=8)
     assert "no root in the evidence has the pinned digest abababababababab" in out
+
+
+def test_bundle_claiming_another_journal_position(live: Ceremony, tmp_path: Path) -> None:
+    b = copy(live, tmp_path)
+    edit_json(b / "bundle.json", lambda d: d["statements"][0].update(journal_index=0))
+    resum(b)
+    verify_fails(live, b, "bundle says journal entry #0, the statement is recorded at #1")
+
+
+def test_backup_digest_not_named_by_the_signed_zero_report(live: Ceremony, tmp_path: Path) -> None:
+    b = copy(live, tmp_path)
+    edit_json(b / "bundle.json", lambda d: d["backup"].update(sha256="34" * 32))
+    (b / "backup.sha256").write_text(f"{'34' * 32}  counting.dump\n")
+    resum(b)
+    verify_fails(live, b, "backup digest: the signed zero-report statement does not name this backup digest")
+
+
+def test_root_spec_with_one_key_for_two_people_is_refused(live: Ceremony, tmp_path: Path) -> None:
+    spec = json.loads((live.dir / "root-spec.json").read_text())
+    spec["people"]["dave2"] = {"role": "observer", "keys": ["dave.pub.pem"]}
+    (live.dir / "dup-spec.json").write_text(json.dumps(spec))
+    code, _, err = freeze("root", "init", live.dir / "dup-spec.json", "-o", tmp_path / "r.json", expect=65)
+    assert "the same key" in err and "listed for both dave and dave2" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_verify_envelope_reports_progress_at_the_table(live: Ceremony, tmp_path: Path) -> None:
+    env = tmp_path / "m.dsse.json"
+    d = json.loads(live.files["env-manifest"].read_bytes())
+    d["signatures"] = d["signatures"][:2]  # alice and bob so far
+    env.write_text(json.dumps(d))
+    code, out, _ = freeze("verify-envelope", env, "--type", "manifest", "--root", live.root,
+                          "--document", live.files["manifest"], expect=8)
+    assert "FAIL  manifest: auditor 0/1 (missing: any of carol), directorate 2/2, observer 0/2" in out
+    assert "PASS  document sha256:" in out
+    freeze("verify-envelope", live.files["env-manifest"], "--type", "manifest", "--root", live.root, expect=0)
+    code, _, err = freeze("verify-envelope", live.files["env-manifest"], "--type", "zero-report",
+                          "--root", live.root, expect=8)
+    assert "is a 'manifest' statement, not a 'zero-report' one" in err
