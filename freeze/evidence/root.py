@@ -293,8 +293,15 @@ def establish_trust(
     env, current = loaded[start]
     notes.append(f"root of trust: {how}, v{current.version} sha256:{current.digest}")
     notes.append(verify_root_signatures(current, env, label=f"root v{current.version} self-signed"))
+    for _, other in loaded:
+        if other.version == current.version and other.digest != current.digest:
+            raise VerificationError(
+                f"the evidence holds a different root v{other.version} than the trusted one (a fork)"
+            )
     chain = [current]
-    for env, nxt in loaded[start + 1 :]:
+    # versions older than the anchor are history the auditor did not ask about
+    later = [(e, r) for e, r in loaded if r.version > current.version]
+    for env, nxt in later:
         check_rotation(current, nxt)
         notes.append(verify_root_signatures(
             current, env, label=f"root v{nxt.version} by v{current.version} signers", other=nxt))

@@ -123,3 +123,31 @@ def test_root_trust_needs_an_anchor_and_a_threshold() -> None:
     env.add(Signature(a.sign(env.pae())))
     trusted = establish_trust([env.to_bytes()], pin=root.digest)
     assert trusted.root.version == 1 and "pinned by the auditor" in trusted.notes[0]
+
+
+def _signed_root_env(root: Root, *signers: Ed25519Signer) -> bytes:
+    env = Envelope(root.payload, ROOT_PAYLOAD_TYPE)
+    for s in signers:
+        env.add(Signature(s.sign(env.pae())))
+    return env.to_bytes()
+
+
+def test_trusted_root_file_ignores_older_versions_and_refuses_forks() -> None:
+    a = signer()
+    v1 = make_root({"alice": ("directorate", [a.ref])}, {})
+    v2 = new_root(election="e", ceremony="c", expires=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+                  people=v1.people, thresholds=v1.thresholds, journal_origin="o", journal_key=None,
+                  tsas=[], previous=v1)
+    v1b, v2b = _signed_root_env(v1, a), _signed_root_env(v2, a)
+    trusted = establish_trust([v1b, v2b], trusted=v2b)
+    assert trusted.root.version == 2 and "root file brought by the auditor" in trusted.notes[0]
+    fork = new_root(election="e", ceremony="c", expires=dt.datetime(2098, 1, 1, tzinfo=dt.UTC),
+                    people=v1.people, thresholds=v1.thresholds, journal_origin="o", journal_key=None,
+                    tsas=[], previous=v1)
+    with pytest.raises(VerificationError, match="different root v2 than the trusted one"):
+        establish_trust([v1b, _signed_root_env(fork, a)], trusted=v2b)
+    with pytest.raises(VerificationError, match="version 3 does not follow version 1"):
+        v3 = new_root(election="e", ceremony="c", expires=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+                      people=v1.people, thresholds=v1.thresholds, journal_origin="o", journal_key=None,
+                      tsas=[], previous=v2)
+        establish_trust([v1b, _signed_root_env(v3, a)], pin=v1.digest)
