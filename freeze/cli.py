@@ -52,6 +52,13 @@ def _register_snapshot(sub: argparse._SubParsersAction) -> None:
                             "(default ~/.ssh/known_hosts); unknown keys are refused")
         g.add_argument("--sudo", action="store_true",
                        help="run the remote collector with sudo -n")
+        a = p.add_argument_group("whole inventory (Ansible connects; one manifest per host)")
+        a.add_argument("--inventory", metavar="INVENTORY",
+                       help="collect on every host of this Ansible inventory; the manifest "
+                            "argument is then a directory of HOST.manifest.json files")
+        a.add_argument("--limit", dest="host_limit", default="all", metavar="PATTERN",
+                       help="Ansible host pattern (default: all)")
+        a.add_argument("--become", action="store_true", help="Ansible become (sudo)")
 
     snap = sub.add_parser("snapshot", help="snapshot the counting system into a manifest",
                           description="Collect files, packages, services, accounts, network, "
@@ -59,7 +66,8 @@ def _register_snapshot(sub: argparse._SubParsersAction) -> None:
                                       "canonical JSON manifest.")
     snap.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
     snap.add_argument("--output", "-o", required=True, metavar="MANIFEST",
-                      help="manifest file to create (refuses to overwrite without --force)")
+                      help="manifest file to create (refuses to overwrite without --force); "
+                           "with --inventory, a directory for HOST.manifest.json files")
     snap.add_argument("--force", action="store_true", help="replace an existing manifest")
     snap.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     remote_options(snap)
@@ -69,11 +77,12 @@ def _register_snapshot(sub: argparse._SubParsersAction) -> None:
                          description="Re-collect with the operator's profile and report what "
                                      "was added (1), removed (2) or changed (4); the exit "
                                      "status is the bitmask of the categories found.")
-    ver.add_argument("manifest", metavar="MANIFEST")
+    ver.add_argument("manifest", metavar="MANIFEST",
+                     help="manifest file (with --inventory: directory of HOST.manifest.json)")
     ver.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
     ver.add_argument("--json", action="store_true", help="print the drift report as JSON")
-    ver.add_argument("--limit", type=int, default=200, metavar="N",
-                     help="show at most N entries in the human table (default 200)")
+    ver.add_argument("--max-entries", type=int, default=200, metavar="N",
+                     help="show at most N entries in the human output (default 200)")
     remote_options(ver)
     ver.set_defaults(handler=_cmd_verify)
 
@@ -82,6 +91,8 @@ def _snapshot_transport(args: argparse.Namespace):
     from freeze.errors import UsageError
     from freeze.transport import SSHTarget, SSHTransport
 
+    if args.inventory and args.host:
+        raise UsageError("--host and --inventory exclude each other")
     if not args.host:
         if args.identity or args.known_hosts or args.sudo:
             raise UsageError("--identity/--known-hosts/--sudo need --host")
@@ -102,6 +113,8 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
+    if args.inventory:
+        return _snapshot_inventory(args, profile)
     out = os.path.abspath(args.output)
     if os.path.lexists(out) and not args.force:
         raise RefusedError(f"{args.output}: exists; refusing to overwrite (use --force)")
@@ -112,18 +125,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     data = manifest.to_bytes()
     # Write to a temporary file in the same directory, fsync, then rename: a crash
     # never leaves a half-written manifest under the final name.
-    fd, tmp = tempfile.mkstemp(prefix=".freeze-manifest-", dir=os.path.dirname(out))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _write_atomically(out, data)
     counts = {name: len(entries) for name, entries in sorted(manifest.sections.items())}
     summary = {"manifest": args.output, "sha256": manifest.digest(), "host": manifest.host,
                "profile_sha256": manifest.profile_digest, "entries": counts,
@@ -148,6 +150,125 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_atomically(out: str, data: bytes) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=".freeze-manifest-", dir=os.path.dirname(out))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _host_file(directory: str, host: str) -> str:
+    import os
+
+    from freeze.errors import InputError
+
+    if not host or host.startswith(".") or "/" in host or "\x00" in host:
+        raise InputError(f"inventory host name {host!r} cannot be a file name")
+    return os.path.join(directory, f"{host}.manifest.json")
+
+
+def _inventory(args: argparse.Namespace):
+    from freeze.transport import AnsibleInventory
+
+    return AnsibleInventory(args.inventory, limit=args.host_limit, become=args.become)
+
+
+def _report_host_errors(errors: dict[str, Exception]) -> int:
+    code = 0
+    for host, exc in sorted(errors.items()):
+        print(f"freeze: error: {exc}", file=sys.stderr)
+        code = max(code, getattr(exc, "exit_code", EXIT_SOFTWARE))
+    return code
+
+
+def _snapshot_inventory(args: argparse.Namespace, profile) -> int:
+    import json
+    import os
+
+    from freeze.collect import snapshot_inventory
+    from freeze.errors import NoInputError, RefusedError
+
+    out_dir = os.path.abspath(args.output)
+    if not os.path.isdir(out_dir):
+        if os.path.lexists(out_dir) or not os.path.isdir(os.path.dirname(out_dir)):
+            raise NoInputError(f"{args.output}: not a directory (with --inventory, -o names "
+                               "a directory)")
+        os.mkdir(out_dir, 0o755)
+    results = snapshot_inventory(profile, _inventory(args))
+    if not results:
+        raise NoInputError(f"inventory {args.inventory}: no hosts match {args.host_limit!r}")
+    errors = {h: r for h, r in results.items() if isinstance(r, Exception)}
+    written = {}
+    for host, m in sorted(results.items()):
+        if isinstance(m, Exception):
+            continue
+        path = _host_file(out_dir, host)
+        if os.path.lexists(path) and not args.force:
+            errors[host] = RefusedError(f"{path}: exists; refusing to overwrite (use --force)")
+            continue
+        _write_atomically(path, m.to_bytes())
+        written[host] = {"manifest": path, "sha256": m.digest()}
+    if args.json:
+        print(json.dumps({"hosts": written, "errors": {h: str(e) for h, e in errors.items()}},
+                         indent=2, sort_keys=True))
+    else:
+        for host, info in written.items():
+            print(f"{host}: {info['manifest']} sha256 {info['sha256']}")
+    return _report_host_errors(errors)
+
+
+def _verify_inventory(args: argparse.Namespace, profile) -> int:
+    import glob
+    import json
+    import os
+
+    from freeze.drift import DriftReport, verify_inventory
+    from freeze.errors import NoInputError
+    from freeze.manifest import Manifest
+
+    if not os.path.isdir(args.manifest):
+        raise NoInputError(f"{args.manifest}: not a directory of HOST.manifest.json files")
+    manifests = {}
+    for path in sorted(glob.glob(os.path.join(args.manifest, "*.manifest.json"))):
+        host = os.path.basename(path)[: -len(".manifest.json")]
+        with open(path, "rb") as fh:
+            manifests[host] = Manifest.from_bytes(fh.read(), source=os.path.basename(path))
+    if not manifests:
+        raise NoInputError(f"{args.manifest}: no HOST.manifest.json files")
+    results = verify_inventory(manifests, profile, _inventory(args))
+    errors = {h: r for h, r in results.items() if isinstance(r, Exception)}
+    reports = {h: r for h, r in results.items() if isinstance(r, DriftReport)}
+    code = 0
+    for r in reports.values():
+        code |= r.exit_code
+    if args.json:
+        print(json.dumps({"hosts": {h: r.to_dict() for h, r in reports.items()},
+                          "errors": {h: str(e) for h, e in errors.items()}},
+                         indent=2, sort_keys=True, default=str))
+    else:
+        for host, r in sorted(reports.items()):
+            c = r.counts()
+            state = "clean" if r.is_clean else (f"{c['added']} added, {c['removed']} removed, "
+                                                f"{c['changed']} changed")
+            print(f"{host}: {state}")
+            for e in r.entries[: args.max_entries]:
+                attrs = ", ".join(ch.attribute for ch in e.changes)
+                print(f"  {e.category:8} {e.kind:16} {e.key}" + (f"  [{attrs}]" if attrs else ""))
+    error_code = _report_host_errors(errors)
+    return error_code or code
+
+
 def _short(value: object, width: int = 60) -> str:
     text = "-" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "\u2026"
@@ -163,6 +284,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from freeze.profile import load_profile
     from freeze.progress import scan_progress
 
+    if args.inventory:
+        _snapshot_transport(args)  # option checks
+        return _verify_inventory(args, load_profile(args.profile))
     try:
         with open(args.manifest, "rb") as fh:
             data = fh.read()
@@ -194,7 +318,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         for col in ("category", "kind", "key", "attribute", "old", "new"):
             table.add_column(col, overflow="fold")
         style = {"added": "yellow", "removed": "red", "changed": "magenta"}
-        for entry in report.entries[: args.limit]:
+        for entry in report.entries[: args.max_entries]:
             cat = f"[{style[entry.category]}]{entry.category}[/]"
             if not entry.changes:
                 table.add_row(cat, entry.kind, escape(entry.key), "", "", "")
@@ -203,8 +327,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                               escape(entry.key) if i == 0 else "", escape(ch.attribute),
                               escape(_short(ch.old)), escape(_short(ch.new)))
         console.print(table)
-        if len(report.entries) > args.limit:
-            console.print(f"... {len(report.entries) - args.limit} more (use --json)")
+        if len(report.entries) > args.max_entries:
+            console.print(f"... {len(report.entries) - args.max_entries} more (use --json)")
         console.print(f"[bold]drift[/bold]: {counts['added']} added, {counts['removed']} "
                       f"removed, {counts['changed']} changed (exit {report.exit_code})")
     for note in report.notes:
@@ -218,7 +342,200 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _register_zero(sub: argparse._SubParsersAction) -> None:
-    pass
+    z = sub.add_parser(
+        "zero", help="zero the counting database: verified backup, clear, zero report",
+        description="Verify the system against the manifest, back up the database with "
+                    "pg_dump and prove the backup restores, clear the result tables and reset "
+                    "sequences in ONE transaction, and commit only if the zero report computed "
+                    "from base tables is all zeros. Evidence is committed in the database with "
+                    "the zero and exported to --evidence-dir. Re-running after a crash is safe.")
+    z.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
+    z.add_argument("--manifest", "-m", required=True, metavar="MANIFEST",
+                   help="manifest the live system must match before anything is changed")
+    z.add_argument("--evidence-dir", required=True, metavar="DIR",
+                   help="where the zero record and zero report (JSON, HTML, PDF) are written")
+    z.add_argument("--backup-dir", metavar="DIR",
+                   help="where the verified pg_dump goes (default: zero.backup.dir of the "
+                        "profile, else DIR/backups under --evidence-dir)")
+    z.add_argument("--confirm", metavar="ELECTION_ID",
+                   help="the election id, typed to confirm (prompted for on a terminal)")
+    z.add_argument("--dry-run", action="store_true",
+                   help="show rows to clear, sequences and a report preview; change nothing")
+    z.add_argument("--allow-drift", metavar="REASON",
+                   help="zero despite drift from the manifest; REASON is recorded in the evidence")
+    z.add_argument("--no-render", action="store_true",
+                   help="write the JSON evidence only (render later with freeze zero-report)")
+    z.add_argument("--json", action="store_true", help="print the result as JSON")
+    z.set_defaults(handler=_cmd_zero)
+
+    r = sub.add_parser("zero-report", help="render a zero report JSON as HTML and PDF",
+                       description="Check a zero-report JSON and render the printable report "
+                                   "(HTML and PDF, with the digest in full and in a QR code).")
+    r.add_argument("report", metavar="ZERO-REPORT.json")
+    r.add_argument("--output-dir", "-o", required=True, metavar="DIR")
+    r.add_argument("--format", choices=("html", "pdf", "both"), default="both")
+    r.add_argument("--json", action="store_true", help="print the written files as JSON")
+    r.set_defaults(handler=_cmd_zero_report)
+
+
+def _zero_confirm(args: argparse.Namespace, election_id: str, database: str) -> str:
+    from freeze.errors import RefusedError
+
+    if args.confirm is not None:
+        typed, how = args.confirm, "--confirm"
+    elif sys.stdin.isatty():
+        try:
+            typed = input(f"This clears the results of election {election_id} in database "
+                          f"{database}. Type the election id to confirm: ")
+        except EOFError:
+            typed = ""
+        how = "typed at the terminal"
+    else:
+        raise RefusedError(f"confirmation required: pass --confirm {election_id} "
+                           f"(or run on a terminal to be prompted); nothing was changed")
+    if typed.strip() != election_id:
+        raise RefusedError(f"confirmation {typed.strip()!r} does not match election id "
+                           f"{election_id!r}; nothing was changed")
+    return how
+
+
+def _cmd_zero(args: argparse.Namespace) -> int:
+    import json
+
+    from freeze.errors import InputError
+    from freeze.profile import load_profile
+    from freeze.zero import ZeroSession, parse_zero_spec
+    from freeze.zero.gate import check_drift
+
+    profile = load_profile(args.profile)
+    spec = parse_zero_spec(profile.zero)
+    if profile.database is None:
+        raise InputError(f"{args.profile}: the profile has no database section (freeze zero "
+                         f"needs database.dsn_env or database.dsn_file)")
+    dsn = profile.database.resolve_dsn()
+    evidence_dir = Path(args.evidence_dir).resolve()
+    backup_dir = Path(args.backup_dir or spec.backup.dir or evidence_dir / "backups").resolve()
+    quiet = args.json or not sys.stdout.isatty()
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=False, highlight=False, soft_wrap=True)
+
+    with ZeroSession(dsn, spec) as session:
+        pending = session.pending_runs()
+        if pending and not args.dry_run:
+            # A run committed but crashed before its evidence files were written:
+            # finish that job first; it is the zero the operator asked for.
+            paths = session.export_pending(evidence_dir)
+            out = {"recovered": [{"run_id": r.run_id, "evidence": str(p)}
+                                 for r, p in zip(pending, paths)]}
+            if args.json:
+                print(json.dumps(out, indent=2, sort_keys=True))
+            else:
+                for r, p in zip(pending, paths):
+                    console.print(f"zero run {r.run_id} had committed before a crash; its "
+                                  f"evidence is now exported to {escape(str(p))}. The database is "
+                                  f"zeroed; nothing else was done.")
+            return 0
+        if args.dry_run:
+            gate = check_drift(profile, args.manifest, args.allow_drift, refuse=False)
+            preview = session.preview()
+            out = preview.to_dict()
+            out["drift"] = {"clean": gate.clean, "exit_code": gate.exit_code,
+                            "would_refuse": not gate.clean and gate.allowed_reason is None}
+            if args.json:
+                print(json.dumps(out, indent=2, sort_keys=True, default=str))
+                return 0
+            from rich.table import Table
+
+            console.print(f"[bold]dry run[/bold]: nothing will be changed. Election "
+                          f"{escape(preview.election_id)} ({escape(preview.election_name)}), "
+                          f"database {escape(str(preview.database['database']))}")
+            console.print("drift: " + ("none" if gate.clean else
+                                       f"exit {gate.exit_code} - the zero would be REFUSED"
+                                       if gate.allowed_reason is None else
+                                       f"exit {gate.exit_code}, allowed: {escape(gate.allowed_reason)}"))
+            t = Table(title="would clear")
+            for col in ("table", "method", "rows"):
+                t.add_column(col, justify="right" if col == "rows" else "left")
+            for row in preview.tables:
+                t.add_row(row["table"], row["method"], str(row["rows"]))
+            console.print(t)
+            t = Table(title="would restart sequences")
+            for col in ("sequence", "now", "restart at"):
+                t.add_column(col)
+            for s in preview.sequences:
+                t.add_row(s["sequence"], f"{s['last_value']}{'' if s['is_called'] else ' (unused)'}",
+                          str(s["restart"]))
+            console.print(t)
+            t = Table(title="zero report preview (current data)")
+            for col in ("section", "rows", "non-zero rows"):
+                t.add_column(col)
+            for s in preview.report.sections:
+                t.add_row(escape(s.title), str(len(s.rows)), str(s.nonzero_rows))
+            console.print(t)
+            console.print("already zero: nothing to clear" if preview.already_zero else
+                          f"locks during the zero: {', '.join(preview.locked_tables)}")
+            return 0
+
+        gate = check_drift(profile, args.manifest, args.allow_drift)
+        how = _zero_confirm(args, spec.election_id, session.identity.database)
+        if not quiet:
+            console.print(f"zeroing {escape(spec.election_id)}: backing up to "
+                          f"{escape(str(backup_dir))} and verifying the restore ...")
+        result = session.zero(evidence_dir=evidence_dir, backup_dir=backup_dir, gate=gate,
+                              confirmation=how, profile_sha256=profile.digest,
+                              render=not args.no_render)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str))
+        return 0
+    if result.already_zero:
+        console.print("[green]already zero[/green]: the database held no results; a new zero "
+                      "report was issued and recorded")
+    else:
+        cleared = ", ".join(f"{c['table']} ({c['rows_before']})" for c in result.cleared)
+        console.print(f"[green]zeroed[/green]: cleared {escape(cleared)}")
+    console.print(f"backup   {escape(result.backup['path'])}\n"
+                  f"         sha256 {result.backup['sha256']} (restore verified)\n"
+                  f"report   sha256 {result.report_sha256} (all totals zero)\n"
+                  f"evidence {escape(str(result.evidence_path))}")
+    return 0
+
+
+def _cmd_zero_report(args: argparse.Namespace) -> int:
+    import json
+
+    from freeze.errors import NoInputError
+    from freeze.report.model import ZeroReport
+    from freeze.report.render import render_html, render_pdf
+    from freeze.zero.files import atomic_write
+
+    try:
+        data = Path(args.report).read_bytes()
+    except FileNotFoundError:
+        raise NoInputError(f"{args.report}: no such zero report") from None
+    except OSError as exc:
+        raise NoInputError(f"{args.report}: cannot read: {exc.strerror}") from None
+    report = ZeroReport.from_bytes(data)
+    out = Path(args.output_dir)
+    written = []
+    if args.format in ("html", "both"):
+        atomic_write(out / "zero-report.html", render_html(report).encode("utf-8"))
+        written.append(str(out / "zero-report.html"))
+    if args.format in ("pdf", "both"):
+        atomic_write(out / "zero-report.pdf", render_pdf(report))
+        written.append(str(out / "zero-report.pdf"))
+    canonical = report.canonical_bytes() == data
+    if args.json:
+        print(json.dumps({"sha256": report.digest(), "all_zero": report.all_zero,
+                          "canonical": canonical, "files": written}, indent=2))
+    else:
+        print(f"report sha256 {report.digest()} ({'all totals zero' if report.all_zero else 'NOT ZERO'})")
+        if not canonical:
+            print("note: the input is not in canonical form; the digest is of its canonical form")
+        for w in written:
+            print(f"wrote {w}")
+    return 0
 
 
 # ---------------------------------------------------------------------------

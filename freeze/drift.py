@@ -229,3 +229,27 @@ def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
     fresh = take_snapshot(profile, transport=transport, progress=progress, dsn=dsn,
                           growing=growing_sizes(manifest, profile))
     return compare(manifest, fresh, profile)
+
+
+def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory: Any,
+                     dsn: str | None = None) -> dict[str, DriftReport | Exception]:
+    """Verify every host of an inventory against its own manifest (one Ansible run)."""
+    from freeze.collect import snapshot_inventory
+
+    for m in manifests.values():
+        check_profile_matches(m, profile)
+    fresh = snapshot_inventory(profile, inventory,
+                               {h: growing_sizes(m, profile) for h, m in manifests.items()},
+                               dsn=dsn)
+    out: dict[str, DriftReport | Exception] = {}
+    for host, m in manifests.items():
+        now = fresh.get(host)
+        if now is None:
+            from freeze.errors import InputError
+
+            out[host] = InputError(f"host {host}: has a manifest but is not in the inventory")
+        elif isinstance(now, Exception):
+            out[host] = now
+        else:
+            out[host] = compare(m, now, profile)
+    return out

@@ -44,8 +44,13 @@ class LocalTransport:
             raise error_for(exc.kind, str(exc)) from None
 
 
-def remote_script(request: dict[str, Any]) -> bytes:
-    """The bootstrap program sent to `python3 -`: collector sources + the request."""
+def remote_script(request: dict[str, Any],
+                  by_host: dict[str, dict[str, Any]] | None = None) -> bytes:
+    """The bootstrap program run by the host's python3: collector sources + the request.
+
+    With `by_host`, the program picks its request by the host name given as its
+    first argument (Ansible passes `inventory_hostname`), else uses `request`.
+    """
     from freeze.collect.runner import COLLECTOR_MODULES
 
     base = Path(__file__).resolve().parent / "collect"
@@ -57,6 +62,9 @@ def remote_script(request: dict[str, Any]) -> bytes:
 import json, sys, types
 SOURCES = json.loads({json.dumps(json.dumps(sources))})
 REQUEST = json.loads({json.dumps(json.dumps(request))})
+BY_HOST = json.loads({json.dumps(json.dumps(by_host or {}))})
+if len(sys.argv) > 1 and sys.argv[1] in BY_HOST:
+    REQUEST = BY_HOST[sys.argv[1]]
 for pkg in ("freeze", "freeze.collect"):
     mod = types.ModuleType(pkg)
     mod.__path__ = []
@@ -184,3 +192,94 @@ class SSHTransport:
         if not reply.get("ok"):
             raise error_for(reply.get("kind", ""), f"host {self.target}: {reply.get('message')}")
         return reply["result"]
+
+
+class AnsibleInventory:
+    """Run the collectors on every host of an Ansible inventory, in parallel.
+
+    Ansible connects with the inventory's own settings (users, keys, ports, SSH
+    options, become) and runs the bootstrap program with the host's python3
+    through the `script` module: the program is copied to Ansible's temporary
+    directory on the host, run and removed; nothing is installed.
+    """
+
+    def __init__(self, inventory: str, *, limit: str = "all", become: bool = False,
+                 forks: int = 5, timeout: float = 600.0) -> None:
+        self.inventory = inventory
+        self.limit = limit
+        self.become = become
+        self.forks = forks
+        self.timeout = timeout
+
+    def _ansible(self) -> str:
+        import shutil
+        import sys
+
+        candidates = [Path(sys.executable).with_name("ansible"), shutil.which("ansible")]
+        for c in candidates:
+            if c and Path(c).exists():
+                return str(c)
+        raise UnavailableError("ansible is not installed (pip install 'election-freeze[ops]')")
+
+    def collect_all(self, spec: dict[str, Any], growing_by_host: dict[str, dict[str, int]]
+                    ) -> dict[str, dict[str, Any] | Exception]:
+        """{inventory_hostname: collected doc, or the error for that host}."""
+        import os
+        import subprocess
+        import tempfile
+
+        from freeze.collect import error_for
+
+        if not Path(self.inventory).exists():
+            from freeze.errors import NoInputError
+
+            raise NoInputError(f"{self.inventory}: no such inventory")
+        by_host = {h: {"spec": spec, "growing": g} for h, g in growing_by_host.items()}
+        program = remote_script({"spec": spec, "growing": {}}, by_host)
+        with tempfile.TemporaryDirectory(prefix="freeze-ansible-") as tmp:
+            script = Path(tmp, "freeze_collect.py")
+            script.write_bytes(program)
+            os.chmod(script, 0o600)
+            argv = [self._ansible(), self.limit, "-i", self.inventory, "--forks",
+                    str(self.forks), "-m", "ansible.builtin.script",
+                    "-a", f"{script} {{{{ inventory_hostname }}}} executable=python3"]
+            if self.become:
+                argv.append("--become")
+            env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json",
+                       ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_NOCOLOR="1",
+                       ANSIBLE_RETRY_FILES_ENABLED="0")
+            try:
+                proc = subprocess.run(argv, capture_output=True, env=env, timeout=self.timeout,
+                                      stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                raise UnavailableError(f"ansible did not finish within {self.timeout:.0f} s"
+                                       ) from None
+        try:
+            # ansible.cfg may enable timers (profile_tasks) that print their own
+            # lines around the json callback's document: decode just the document.
+            text = proc.stdout.decode("utf-8", "replace")
+            start = 0 if text.startswith("{") else text.index("\n{") + 1
+            doc, _end = json.JSONDecoder().raw_decode(text, start)
+            hosts = doc["plays"][0]["tasks"][0]["hosts"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            err = next((ln for ln in proc.stderr.decode("utf-8", "replace").splitlines()
+                        if ln.strip()), f"exit status {proc.returncode}")
+            raise UnavailableError(f"inventory {self.inventory}: ansible failed: "
+                                   f"{err.strip()[:200]}") from None
+        out: dict[str, dict[str, Any] | Exception] = {}
+        for host, res in hosts.items():
+            msg = " ".join(str(res.get("msg", "")).split())[:200]
+            if res.get("unreachable"):
+                out[host] = UnavailableError(f"host {host}: unreachable: {msg}")
+                continue
+            try:
+                reply = json.loads(res.get("stdout") or "")
+            except ValueError:
+                err = " ".join(str(res.get("stderr", "") or msg).split())[-200:]
+                out[host] = UnavailableError(f"host {host}: remote collector failed: {err}")
+                continue
+            if not reply.get("ok"):
+                out[host] = error_for(reply.get("kind", ""), f"host {host}: {reply.get('message')}")
+            else:
+                out[host] = reply["result"]
+        return out

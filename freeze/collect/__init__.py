@@ -28,16 +28,39 @@ def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = No
 
     transport = transport or LocalTransport()
     doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress)
-    sections = doc["sections"]
-    unavailable = doc["unavailable"]
-    facts = doc["facts"]
+    db = None
     if profile.database is not None:
         from freeze.collect import postgres
 
         db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database)
+    return _with_database(profile, doc, db)
+
+
+def _with_database(profile: Profile, doc: dict[str, Any], db: dict[str, Any] | None) -> Manifest:
+    sections, unavailable, facts = doc["sections"], doc["unavailable"], doc["facts"]
+    if db is not None:
         sections.update(db["sections"])
         unavailable.update(db["unavailable"])
         facts.update(db["facts"])
     return Manifest(host=doc["host"], profile_name=profile.name,
                     profile_digest=profile.digest, sections=sections,
                     unavailable=unavailable, facts=facts)
+
+
+def snapshot_inventory(profile: Profile, inventory: Any,
+                       growing_by_host: dict[str, dict[str, int]] | None = None,
+                       dsn: str | None = None) -> dict[str, Manifest | Exception]:
+    """One manifest per inventory host (or that host's error).
+
+    The database, if the profile names one, is collected once (one snapshot) and
+    recorded in every host's manifest, so each manifest is a complete view.
+    """
+    hosts = inventory.collect_all(profile.collect_spec(), growing_by_host or {})
+    db = None
+    if profile.database is not None and any(not isinstance(v, Exception)
+                                            for v in hosts.values()):
+        from freeze.collect import postgres
+
+        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database)
+    return {h: (v if isinstance(v, Exception) else _with_database(profile, v, db))
+            for h, v in hosts.items()}

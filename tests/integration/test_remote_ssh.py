@@ -156,3 +156,50 @@ def test_remote_missing_path_is_noinput(sshd, tmp_path):
                   "--host", f"root@127.0.0.1:{port}", "-i", str(d / "clientkey"),
                   "--known-hosts", str(d / "known_hosts"))
     assert proc.returncode == 66 and "absent" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_whole_inventory_through_ansible(sshd, tmp_path):
+    if not Path(sys.executable).with_name("ansible").exists() and not shutil.which("ansible"):
+        pytest.skip("ansible not installed (the ops extra)")
+    profile, app = _profile(tmp_path)
+    d, port = sshd["dir"], sshd["port"]
+    common = (f"-o UserKnownHostsFile={d}/known_hosts -o StrictHostKeyChecking=yes "
+              "-o IdentitiesOnly=yes -o ControlMaster=no")
+    closed = _free_port()
+    inv = tmp_path / "hosts.yml"
+    inv.write_text(f"""
+all:
+  vars:
+    ansible_host: 127.0.0.1
+    ansible_user: root
+    ansible_ssh_private_key_file: {d}/clientkey
+    ansible_ssh_common_args: "{common}"
+  hosts:
+    count-a: {{ansible_port: {port}}}
+    count-b: {{ansible_port: {port}}}
+    count-down: {{ansible_port: {closed}}}
+""")
+    out = tmp_path / "manifests"
+    proc = freeze("snapshot", "-p", str(profile), "-o", str(out), "--inventory", str(inv))
+    # one host is down: its error is one line, exit 69, the others are written
+    assert proc.returncode == EXIT_UNAVAILABLE, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(errors) == 1 and "count-down" in errors[0] and "unreachable" in errors[0]
+    assert sorted(p.name for p in out.iterdir()) == ["count-a.manifest.json",
+                                                     "count-b.manifest.json"]
+    a = json.loads((out / "count-a.manifest.json").read_bytes())
+    assert f"{app}/etc/counting.conf" in a["sections"]["files"]
+
+    args = ["verify", str(out), "-p", str(profile), "--inventory", str(inv),
+            "--limit", "count-a:count-b", "--json"]
+    proc = freeze(*args)
+    assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
+    assert set(json.loads(proc.stdout)["hosts"]) == {"count-a", "count-b"}
+    (app / "extra").write_text("dropped in\n")
+    proc = freeze(*args)
+    assert proc.returncode == 1 | 4, proc.stderr  # file added, its directory changed
+    hosts = json.loads(proc.stdout)["hosts"]
+    for h in ("count-a", "count-b"):
+        assert {"category": "added", "kind": "file", "key": f"{app}/extra", "section": "files",
+                "changes": []} in hosts[h]["entries"]
