@@ -75,7 +75,7 @@ def _ssh_keygen(path: Path, passphrase: str) -> None:
                    check=True, capture_output=True)
 
 
-def run_ceremony(base: Path, *, keep_tsa: bool = False) -> Ceremony:
+def run_ceremony(base: Path, *, keep_tsa: bool = False, second_tsa: bool = False) -> Ceremony:
     os.environ[PASS_ENV] = PASSPHRASE
     base.mkdir(parents=True, exist_ok=True)
     keys: dict[str, Path] = {}
@@ -88,6 +88,7 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False) -> Ceremony:
     _ssh_keygen(keys["frank"], PASSPHRASE)
 
     tsa = LocalTsa(base / "tsa")
+    tsa2 = LocalTsa(base / "tsa2", label="tsa2") if second_tsa else None
     try:
         spec = {
             "election": "2026-general",
@@ -110,6 +111,9 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False) -> Ceremony:
             "journal": {"origin": ORIGIN, "log_key": "journal-log.pub.pem"},
             "timestamp_authorities": [{"name": "local-tsa", "url": tsa.url, "certificates": ["tsa/tsa-ca.pem"]}],
         }
+        if tsa2 is not None:
+            spec["timestamp_authorities"].append(
+                {"name": "second-tsa", "url": tsa2.url, "certificates": ["tsa2/tsa2-ca.pem"]})
         (base / "root-spec.json").write_text(json.dumps(spec))
         root = base / "root.json"
         _, out, _ = freeze("root", "init", base / "root-spec.json", "-o", root)
@@ -143,7 +147,7 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False) -> Ceremony:
             freeze("sign", env, "--ssh-signature", f"{pae}.sig", "--root", root)
             # frank: his passphrase-protected OpenSSH key, signed in Python (SSHSIG)
             freeze("sign", env, "--key", keys["frank"], "--passphrase-env", PASS_ENV, "--root", root)
-            freeze("timestamp", env, "--tsa", tsa.url, "--root", root)
+            freeze("timestamp", env, "--tsa", tsa.url, *(["--tsa", tsa2.url] if tsa2 else []), "--root", root)
             envs[etype] = env
 
         note = base / "checkpoint.note"
@@ -160,9 +164,13 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False) -> Ceremony:
                "--journal", journal, "--backup", f"counting.dump={backup_digest}", "--tar")
     except BaseException:
         tsa.stop()
+        if tsa2 is not None:
+            tsa2.stop()
         raise
     if not keep_tsa:
         tsa.stop()
+    if tsa2 is not None:
+        tsa2.stop()
     c = Ceremony(base, root, digest, journal, bundle, base / "bundle.tar", line.strip(), keys,
                  {"manifest": manifest, "zero": zero, **{f"env-{k}": v for k, v in envs.items()}}, tsa.ca)
     c.tsa = tsa

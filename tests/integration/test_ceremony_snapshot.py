@@ -26,10 +26,17 @@ kernel: {enabled: false}
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ceremony]:
-    c = run_ceremony(tmp_path_factory.mktemp("ceremony"), keep_tsa=True)
+    c = run_ceremony(tmp_path_factory.mktemp("ceremony"), keep_tsa=True, second_tsa=True)
     yield c
     assert c.tsa is not None
     c.tsa.stop()
+
+
+def test_two_independent_tsas(live: Ceremony) -> None:
+    code, out, _ = freeze("verify-evidence", live.bundle, "--root-pin", live.root_digest, expect=0)
+    ts_line = next(line for line in out.splitlines() if line.startswith("PASS  manifest: timestamps"))
+    assert "12 token(s) verified" in ts_line and "local-tsa" in ts_line and "second-tsa" in ts_line
+    assert len(list((live.bundle / "timestamps").glob("manifest.*.second-tsa.tsr"))) == 6
 
 
 def test_signed_snapshot_manifest_verifies(live: Ceremony, tmp_path: Path) -> None:

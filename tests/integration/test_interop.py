@@ -114,3 +114,19 @@ def test_sha256sum_checks_the_bundle(ceremony: Ceremony, tmp_path: Path) -> None
     (b / "documents" / "manifest.json").write_bytes(b"{}")
     res = _run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], b)
     assert res.returncode != 0 and "documents/manifest.json: FAILED" in res.stdout
+
+
+def test_envelope_loads_and_verifies_with_the_in_toto_library(ceremony: Ceremony) -> None:
+    from in_toto.models.metadata import Envelope as InTotoEnvelope
+    from in_toto.models.metadata import Metadata
+
+    md = Metadata.load(str(ceremony.bundle / "statements" / "manifest.dsse.json"))
+    assert isinstance(md, InTotoEnvelope)
+    for who in ("alice", "bob", "carol", "dave"):
+        ref = load_public_key_file(ceremony.dir / f"{who}.pub.pem")
+        md.verify_signature({"keyid": ref.short, "keytype": "ed25519", "scheme": "ed25519",
+                             "keyval": {"public": ref.material.hex()}})
+    # in-toto-python parses only its v1.0 link/layout payloads, not Statement v1: documented limit
+    from in_toto.models.metadata import InvalidMetadata
+    with pytest.raises(InvalidMetadata):
+        md.get_payload()
