@@ -23,7 +23,6 @@ Layout (every path is listed in bundle.json and in SHA256SUMS):
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tarfile
 from dataclasses import dataclass
