@@ -609,6 +609,12 @@ def _register_evidence(sub: argparse._SubParsersAction) -> None:
     passphrase_args(p)
     p.set_defaults(handler=_cmd_sign)
 
+    p = sub.add_parser("merge-signatures",
+                       help="add the signatures of copies signed in parallel (same payload bytes only)")
+    p.add_argument("envelope", type=Path)
+    p.add_argument("copies", type=Path, nargs="+")
+    p.set_defaults(handler=_cmd_merge_signatures)
+
     p = sub.add_parser("pae", help="write the exact bytes to sign (for ssh-keygen -Y sign)")
     p.add_argument("envelope", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True)
@@ -938,6 +944,26 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         )
         print(f"recorded in journal {args.journal} at #{pos}")
     print(f"added signature by key {ref.identity}; {len(env.signatures)} signature(s) now")
+    return 0
+
+
+def _cmd_merge_signatures(args: argparse.Namespace) -> int:
+    from freeze.errors import InputError
+    from freeze.evidence.dsse import Envelope
+
+    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
+    added = 0
+    for path in args.copies:
+        other = Envelope.from_bytes(_ev_read(path), what=str(path))
+        if other.payload != env.payload or other.payload_type != env.payload_type:
+            raise InputError(f"{path}: not a copy of {args.envelope} (payload or payloadType differ)")
+        for sig in other.signatures:
+            if all(sig.sig != s.sig for s in env.signatures):
+                env.add(sig)
+                added += 1
+    _ev_write_atomic(args.envelope, env.to_bytes())
+    print(f"added {added} signature(s); {len(env.signatures)} in {args.envelope} (not verified here: "
+          "use verify-envelope)")
     return 0
 
 

@@ -353,3 +353,23 @@ def test_verify_envelope_reports_progress_at_the_table(live: Ceremony, tmp_path:
     code, _, err = freeze("verify-envelope", live.files["env-manifest"], "--type", "zero-report",
                           "--root", live.root, expect=8)
     assert "is a 'manifest' statement, not a 'zero-report' one" in err
+
+
+def test_signatures_made_in_parallel_are_merged(live: Ceremony, tmp_path: Path) -> None:
+    base = json.loads(live.files["env-manifest"].read_bytes())
+    unsigned = dict(base, signatures=[])
+    copies = []
+    for who in ("alice", "bob", "carol", "dave", "frank"):  # each on their own machine, at once
+        p = tmp_path / f"{who}.dsse.json"
+        p.write_text(json.dumps(unsigned))
+        freeze("sign", p, "--key", live.keys[who], "--passphrase-env", PASS_ENV, "--root", live.root)
+        copies.append(p)
+    merged = tmp_path / "merged.dsse.json"
+    shutil.copy(copies[0], merged)
+    freeze("merge-signatures", merged, *copies[1:], copies[0])
+    assert len(json.loads(merged.read_bytes())["signatures"]) == 5
+    freeze("verify-envelope", merged, "--type", "manifest", "--root", live.root, expect=0)
+    other = tmp_path / "other.dsse.json"
+    shutil.copy(live.files["env-zero-report"], other)
+    code, _, err = freeze("merge-signatures", merged, other, expect=65)
+    assert "not a copy" in err
