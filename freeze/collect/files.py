@@ -40,18 +40,15 @@ _ACL_XATTRS = {"system.posix_acl_access": "acl_access", "system.posix_acl_defaul
 _CAPS_XATTR = "security.capability"
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
 
-_TYPES = (
-    (stat.S_ISREG, "file"), (stat.S_ISDIR, "dir"), (stat.S_ISLNK, "symlink"),
-    (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "char"),
-    (stat.S_ISBLK, "block"),
-)
+_TYPES = {
+    stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
+    stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket", stat.S_IFCHR: "char",
+    stat.S_IFBLK: "block",
+}
 
 
 def file_type(mode: int) -> str:
-    for test, name in _TYPES:
-        if test(mode):
-            return name
-    return "unknown"
+    return _TYPES.get(stat.S_IFMT(mode), "unknown")
 
 
 def _buffer() -> memoryview:
@@ -73,7 +70,11 @@ def _open_noatime(real: str) -> int:
 
 
 def hash_fd(fd: int, limit: int | None = None) -> str:
-    """sha256 of the file's content (or of its first `limit` bytes), streamed."""
+    """sha256 of the file's content (or of its first `limit` bytes), streamed.
+
+    Reads into one reused per-thread buffer; hashlib releases the GIL while it
+    hashes, so several threads hash at once.
+    """
     h = hashlib.sha256()
     buf = _buffer()
     remaining = limit
@@ -216,47 +217,68 @@ def iter_paths(root: str, rules: list[dict[str, Any]]):
             stack.extend((s, depth + 1) for s in reversed(subdirs))
 
 
+def _describe_batch(root: str, batch: list[tuple[str, int | None]]
+                    ) -> list[tuple[str, dict[str, Any] | None | OSError]]:
+    out: list[tuple[str, dict[str, Any] | None | OSError]] = []
+    for path, prefix in batch:
+        try:
+            out.append((path, describe(under_root(root, path), prefix_size=prefix)))
+        except OSError as exc:
+            out.append((path, exc))
+    return out
+
+
 def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
             progress: Progress | None = None, workers: int | None = None,
-            max_inflight: int = 512) -> Collected:
-    """Walk and hash every path the profile covers -> section `files`."""
+            batch_size: int = 64, max_inflight_batches: int = 16) -> Collected:
+    """Walk and hash every path the profile covers -> section `files`.
+
+    Paths go to the worker threads in batches (one future per `batch_size`
+    paths, not per file: per-task overhead and GIL hand-offs dominate for small
+    files), and at most `max_inflight_batches` batches are pending, so the
+    pipeline's memory is bounded whatever the tree size.
+    """
     root = spec.get("root", "/")
     rules = spec.get("paths") or []
     growing = growing or {}
     entries: dict[str, dict[str, Any]] = {}
     workers = workers or min(8, max(2, os.cpu_count() or 2))
     done_files = done_bytes = 0
-    inflight: collections.deque[tuple[str, Future]] = collections.deque()
+    inflight: collections.deque[Future] = collections.deque()
 
-    def finish(path: str, fut: Future) -> None:
+    def finish(fut: Future) -> None:
         nonlocal done_files, done_bytes
-        try:
-            entry = fut.result()
-        except PermissionError:
-            raise CollectError(f"{path}: permission denied", NOINPUT) from None
-        except OSError as exc:
-            raise CollectError(f"{path}: {exc.strerror or exc}", NOINPUT) from None
-        if entry is not None:
-            entries[path] = entry
-            done_files += 1
-            if entry["type"] == "file":
-                done_bytes += entry["size"]
-            if progress is not None and done_files % 256 == 0:
-                progress(done_files, done_bytes)
+        for path, entry in fut.result():
+            if isinstance(entry, PermissionError):
+                raise CollectError(f"{path}: permission denied", NOINPUT)
+            if isinstance(entry, OSError):
+                raise CollectError(f"{path}: {entry.strerror or entry}", NOINPUT)
+            if entry is not None:
+                entries[path] = entry
+                done_files += 1
+                if entry["type"] == "file":
+                    done_bytes += entry["size"]
+        if progress is not None:
+            progress(done_files, done_bytes)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freeze-hash") as pool:
         try:
+            batch: list[tuple[str, int | None]] = []
             for path, _rule in iter_paths(root, rules):
-                fut = pool.submit(describe, under_root(root, path), prefix_size=growing.get(path))
-                inflight.append((path, fut))
-                while len(inflight) > max_inflight or (inflight and inflight[0][1].done()):
-                    finish(*inflight.popleft())
+                batch.append((path, growing.get(path)))
+                if len(batch) >= batch_size:
+                    inflight.append(pool.submit(_describe_batch, root, batch))
+                    batch = []
+                    while len(inflight) > max_inflight_batches or inflight[0].done():
+                        finish(inflight.popleft())
+                        if not inflight:
+                            break
+            if batch:
+                inflight.append(pool.submit(_describe_batch, root, batch))
             while inflight:
-                finish(*inflight.popleft())
+                finish(inflight.popleft())
         except BaseException:
-            for _p, fut in inflight:
+            for fut in inflight:
                 fut.cancel()
             raise
-    if progress is not None:
-        progress(done_files, done_bytes)
     return Collected(sections={"files": entries})
