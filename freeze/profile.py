@@ -253,6 +253,9 @@ class _V:
         return value
 
 
+# Kernel-generated trees: reading them hashes device memory or never ends (/proc/kcore).
+_VIRTUAL_FS = ("/proc", "/sys", "/dev", "/run")
+
 _TOP_KEYS = {
     "version", "name", "root", "paths", "packages", "services", "accounts",
     "network", "kernel", "database", "zero", "evidence",
@@ -293,6 +296,9 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
         p = v.abspath(m.get("path"), f"{where}.path")
         if p in seen:
             raise v.fail(f"{where}.path", f"{p} is listed twice")
+        if any(p == d or p.startswith(d + "/") for d in _VIRTUAL_FS) or p == "/" and root == "/":
+            raise v.fail(f"{where}.path", f"{p} is or contains a virtual file system "
+                         f"({', '.join(_VIRTUAL_FS)}); list the real directories instead")
         seen.add(p)
         vol = m.get("volatility", "static")
         if vol not in VOLATILITY_CLASSES:

@@ -22,7 +22,8 @@ _CRON = ("/etc/crontab", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily",
          "/etc/anacrontab", "/etc/cron.allow", "/etc/cron.deny")
 
 
-def _read_colon_file(path: str, fields: int) -> list[list[str]]:
+def _read_colon_file(path: str, fields: int, numeric: tuple[int, ...] = ()
+                     ) -> list[list[str]]:
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as fh:
             lines = fh.read().splitlines()
@@ -35,6 +36,9 @@ def _read_colon_file(path: str, fields: int) -> list[list[str]]:
         parts = line.split(":")
         if len(parts) < fields:
             raise CollectError(f"{path}:{n}: malformed line ({len(parts)} fields)", DATAERR)
+        for idx in numeric:
+            if not parts[idx].isdigit():
+                raise CollectError(f"{path}:{n}: field {idx + 1} is not a number", DATAERR)
         rows.append([text_key(p) for p in parts])
     return rows
 
@@ -71,7 +75,7 @@ def collect(spec: dict[str, Any]) -> Collected:
     if not opts.get("enabled", True):
         return out
     root = spec.get("root", "/")
-    passwd = _read_colon_file(under_root(root, "/etc/passwd"), 7)
+    passwd = _read_colon_file(under_root(root, "/etc/passwd"), 7, (2, 3))
     if not passwd:
         raise CollectError(f"{under_root(root, '/etc/passwd')}: missing or empty")
     shadow = {r[0]: r for r in _read_colon_file(under_root(root, "/etc/shadow"), 3)}
@@ -88,7 +92,7 @@ def collect(spec: dict[str, Any]) -> Collected:
         users[name] = entry
     out.sections["users"] = users
     groups: dict[str, dict[str, Any]] = {}
-    for name, _x, gid, members, *_ in _read_colon_file(under_root(root, "/etc/group"), 4):
+    for name, _x, gid, members, *_ in _read_colon_file(under_root(root, "/etc/group"), 4, (2,)):
         groups[name] = {"gid": int(gid),
                         "members": sorted(m for m in members.split(",") if m)}
     out.sections["groups"] = groups

@@ -91,6 +91,29 @@ def hash_fd(fd: int, limit: int | None = None) -> str:
     return h.hexdigest()
 
 
+def hash_fd_with_prefix(fd: int, prefix: int) -> tuple[str, str]:
+    """(sha256 of the first `prefix` bytes, sha256 of everything) in one read."""
+    whole = hashlib.sha256()
+    head: Any = None
+    buf = _buffer()
+    total = 0
+    while True:
+        n = os.readv(fd, [buf])
+        if n == 0:
+            break
+        if head is None and total + n >= prefix:
+            cut = prefix - total
+            whole.update(buf[:cut])
+            head = whole.copy()
+            whole.update(buf[cut:n])
+        else:
+            whole.update(buf[:n])
+        total += n
+    if head is None:  # the file is shorter than the prefix: it shrank
+        head = whole
+    return head.hexdigest(), whole.hexdigest()
+
+
 def _xattrs(real: str, entry: dict[str, Any]) -> None:
     try:
         names = os.listxattr(real, follow_symlinks=False)
@@ -153,9 +176,9 @@ def describe(real: str, *, prefix_size: int | None = None, with_hash: bool = Tru
                 # replaced between lstat and open: describe what is there now
                 return describe(real, prefix_size=prefix_size)
             if prefix_size is not None:
-                entry["prefix_sha256"] = hash_fd(fd, prefix_size)
-                os.lseek(fd, 0, os.SEEK_SET)
-            entry["sha256"] = hash_fd(fd)
+                entry["prefix_sha256"], entry["sha256"] = hash_fd_with_prefix(fd, prefix_size)
+            else:
+                entry["sha256"] = hash_fd(fd)
         finally:
             os.close(fd)
     return entry

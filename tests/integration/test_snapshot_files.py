@@ -174,3 +174,34 @@ def test_nested_rules_longest_wins_and_nonrecursive(tmp_path):
     m, _ = _snap(p)
     assert set(m.sections["files"]) == {f"{tmp_path}/a", f"{tmp_path}/a/b", f"{tmp_path}/a/top"}
     assert compare(m, m).is_clean
+
+
+def test_growing_prefix_and_whole_hash_in_one_read(tmp_path):
+    import hashlib
+
+    from freeze.collect.files import hash_fd_with_prefix
+
+    f = tmp_path / "log"
+    data = os.urandom(3 * (1 << 20) + 5)
+    f.write_bytes(data)
+    for prefix in (0, 1, 1 << 20, (1 << 20) + 1, len(data), len(data) + 10):
+        fd = os.open(f, os.O_RDONLY)
+        try:
+            head, whole = hash_fd_with_prefix(fd, prefix)
+        finally:
+            os.close(fd)
+        assert whole == hashlib.sha256(data).hexdigest()
+        assert head == hashlib.sha256(data[:prefix]).hexdigest()
+
+
+def test_malformed_passwd_is_a_data_error(tmp_path):
+    from freeze.errors import InputError
+
+    (tmp_path / "img" / "etc").mkdir(parents=True)
+    (tmp_path / "img" / "etc" / "passwd").write_text("root:x:zero:0:root:/root:/bin/sh\n")
+    p = tmp_path / "p.yml"
+    p.write_text(f"root: {tmp_path}/img\npaths: []\npackages: {{enabled: false}}\n"
+                 "services: {enabled: false}\n")
+    with pytest.raises(InputError) as exc:
+        take_snapshot(load_profile(p))
+    assert "passwd:1: field 3 is not a number" in str(exc.value)

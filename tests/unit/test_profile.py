@@ -104,3 +104,11 @@ def test_lab_example_profile_is_valid():
     assert p.rule_for("/var/log/journal/x").volatility == "excluded"
     assert p.rule_for("/var/log/syslog").volatility == "growing"
     assert p.database is not None and p.database.dsn_env == "FREEZE_DB_DSN"
+
+
+def test_virtual_file_systems_are_refused():
+    for path in ("/proc", "/sys/kernel", "/"):
+        with pytest.raises(InputError) as exc:
+            _parse(f"paths: [{path}]\n")
+        assert "virtual file system" in str(exc.value)
+    assert _parse("root: /mnt/image\npaths: [/]\n").paths[0].path == "/"
