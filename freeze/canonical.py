@@ -22,27 +22,37 @@ from freeze.errors import InputError
 
 
 def _check(value: Any, where: str = "$") -> None:
-    if value is None or isinstance(value, (bool, int, str)):
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InputError(f"{where}: string is not valid Unicode") from None
-        return
-    if isinstance(value, float):
-        raise InputError(f"{where}: floats are not allowed in canonical JSON")
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check(item, f"{where}[{i}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InputError(f"{where}: object key {key!r} is not a string")
-            _check(key, f"{where}.<key>")
-            _check(item, f"{where}.{key}")
-        return
-    raise InputError(f"{where}: {type(value).__name__} is not a JSON value")
+    """Refuse anything canonical JSON cannot carry (iterative: manifests are large)."""
+    stack: list[tuple[Any, str]] = [(value, where)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, at = pop()
+        t = type(item)
+        if t is str:
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InputError(f"{at}: string is not valid Unicode") from None
+        elif t is int or t is bool or item is None:
+            pass
+        elif t is dict:
+            for key, sub in item.items():
+                if type(key) is not str:
+                    raise InputError(f"{at}: object key {key!r} is not a string")
+                if not key.isascii():
+                    push((key, f"{at}.<key>"))
+                if type(sub) is not str or not sub.isascii():
+                    push((sub, f"{at}.{key}"))
+        elif t is list or t is tuple:
+            for i, sub in enumerate(item):
+                push((sub, f"{at}[{i}]"))
+        elif t is float:
+            raise InputError(f"{at}: floats are not allowed in canonical JSON")
+        elif isinstance(item, (str, int)) and not isinstance(item, float):
+            pass  # str/int subclasses (e.g. IntEnum) encode as their value
+        else:
+            raise InputError(f"{at}: {t.__name__} is not a JSON value")
 
 
 def dumps(value: Any) -> bytes:
