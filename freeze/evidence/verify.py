@@ -160,7 +160,7 @@ def verify_bundle(
         if report.run(f"{t}: statement", lambda st=st, t=t, envs=envs: _check_statement(reader, st, t, trust, envs)):
             state.setdefault("statements", {})[t] = envs["statement"]
         report.run(f"{t}: timestamps", lambda st=st, t=t, envs=envs: _check_timestamps(reader, st, t, root, envs, times))
-        report.run(f"{t}: current, not replayed", lambda st=st, t=t, envs=envs: _check_replay(st, t, envs, state))
+        report.run(f"{t}: current, not replayed", lambda st=st, t=t, envs=envs: _check_replay(reader, st, t, envs, state))
 
     def expiry() -> str:
         if times:
@@ -322,7 +322,7 @@ def _check_journal(
     return f"{len(entries)} entries; checkpoints: " + ", ".join(notes or ["none"]) + tail
 
 
-def _check_replay(st: dict, t: str, envs: dict, state: dict) -> str:
+def _check_replay(reader: BundleReader, st: dict, t: str, envs: dict, state: dict) -> str:
     if "journal" not in state:
         raise VerificationError("cannot tell current from replayed: the journal did not verify")
     s = envs.get("statement")
@@ -356,10 +356,15 @@ def _check_replay(st: dict, t: str, envs: dict, state: dict) -> str:
         raise VerificationError(f"journal entry #{claimed} is not yet covered by a cosigned checkpoint")
     cp = cps[-1]
     leaves = state["leaves"]
-    proof = merkle.inclusion_proof(claimed, leaves[: cp.size])
+    # the shipped proof is what an auditor holding only the checkpoint and the entry checks
+    rel = f"journal/proofs/inclusion-{t}.json"
+    p = parse_json(reader.read(rel), what=rel)
+    if not isinstance(p, dict) or p.get("index") != claimed or p.get("size") != cp.size:
+        raise VerificationError(f"{rel} is not for entry #{claimed} in checkpoint {cp.size}")
+    proof = [b64decode(h, what=rel) for h in p.get("proof", [])]
     if not merkle.verify_inclusion(claimed, cp.size, leaves[claimed], proof, cp.root):
-        raise VerificationError("inclusion proof failed")
-    return f"latest {t} (sequence {rank}) at journal #{claimed}, included in cosigned checkpoint {cp.size}"
+        raise VerificationError(f"{rel}: inclusion proof does not lead to the cosigned root")
+    return f"latest {t} (sequence {rank}) at journal #{claimed}, inclusion proof to cosigned checkpoint {cp.size}"
 
 
 def _check_backup(reader: BundleReader, idx: dict, state: dict) -> str:

@@ -373,3 +373,11 @@ def test_signatures_made_in_parallel_are_merged(live: Ceremony, tmp_path: Path) 
     shutil.copy(live.files["env-zero-report"], other)
     code, _, err = freeze("merge-signatures", merged, other, expect=65)
     assert "not a copy" in err
+
+
+def test_forged_inclusion_proof(live: Ceremony, tmp_path: Path) -> None:
+    b = copy(live, tmp_path)
+    edit_json(b / "journal" / "proofs" / "inclusion-manifest.json",
+              lambda d: d.update(proof=[base64.b64encode(b"\x00" * 32).decode()] * len(d["proof"])))
+    resum(b)
+    verify_fails(live, b, "inclusion proof does not lead to the cosigned root")
