@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from freeze.cli import build_parser
-from tests.integration.test_ceremony import PASS_ENV, Ceremony, freeze, run_ceremony
+from tests.integration.test_ceremony import needs_tools, PASS_ENV, Ceremony, freeze, run_ceremony
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None or shutil.which("ssh-keygen") is None,
-                                reason="needs the openssl and ssh-keygen binaries")
+pytestmark = needs_tools
 
 ONLY_FILES = """
 packages: {enabled: false}

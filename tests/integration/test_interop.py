@@ -21,12 +21,9 @@ from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
 from freeze.evidence.keys import load_public_key_file
 from freeze.evidence.policy import count_envelope
 from freeze.evidence.root import load_root_envelope
-from tests.integration.test_ceremony import Ceremony, run_ceremony
+from tests.integration.test_ceremony import Ceremony, needs_tools, run_ceremony
 
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(b) is None for b in ("openssl", "ssh-keygen", "sha256sum")),
-    reason="needs the openssl, ssh-keygen and sha256sum binaries",
-)
+pytestmark = needs_tools
 
 
 @pytest.fixture(scope="module")
