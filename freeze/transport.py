@@ -14,6 +14,7 @@ authenticate becomes a one-line UnavailableError (exit 69).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -56,13 +57,18 @@ def remote_script(request: dict[str, Any],
     base = Path(__file__).resolve().parent / "collect"
     sources = {f"freeze.collect.{m}": (base / f"{m}.py").read_text("utf-8")
                for m in COLLECTOR_MODULES}
-    # The request and sources are embedded as JSON string literals: data, not code
-    # built from input.
+    # Sources and request travel as base64 of JSON: plain data whatever characters
+    # they hold, never code assembled from input.
+    def blob(value: Any) -> str:
+        return repr(base64.b64encode(json.dumps(value).encode("utf-8")).decode("ascii"))
+
     program = f"""\
-import json, sys, types
-SOURCES = json.loads({json.dumps(json.dumps(sources))})
-REQUEST = json.loads({json.dumps(json.dumps(request))})
-BY_HOST = json.loads({json.dumps(json.dumps(by_host or {}))})
+import base64, json, sys, types
+def blob(text):
+    return json.loads(base64.b64decode(text).decode("utf-8"))
+SOURCES = blob({blob(sources)})
+REQUEST = blob({blob(request)})
+BY_HOST = blob({blob(by_host or {})})
 if len(sys.argv) > 1 and sys.argv[1] in BY_HOST:
     REQUEST = BY_HOST[sys.argv[1]]
 for pkg in ("freeze", "freeze.collect"):

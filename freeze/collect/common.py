@@ -47,12 +47,21 @@ Progress = Callable[[int, int], None]
 
 
 def text_key(raw: str) -> str:
-    """A str that is valid Unicode: undecodable bytes of file names become \\xNN escapes."""
-    try:
-        raw.encode("utf-8")
-        return raw
-    except UnicodeEncodeError:
-        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """A valid-Unicode, unambiguous text form of a file name or other OS string.
+
+    Names that are valid UTF-8 without a backslash are kept as they are (nearly
+    all). Otherwise backslashes are doubled and undecodable bytes become \\xNN,
+    so a file literally named `a\\xe9` can never take the key of `a` + byte 0xE9
+    (and hide it).
+    """
+    if "\\" not in raw:
+        try:
+            raw.encode("utf-8")
+            return raw
+        except UnicodeEncodeError:
+            pass
+    data = raw.encode("utf-8", "surrogateescape").replace(b"\\", b"\\\\")
+    return data.decode("utf-8", "backslashreplace")
 
 
 def under_root(root: str, path: str) -> str:

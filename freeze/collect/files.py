@@ -191,6 +191,9 @@ def _matches(path: str, globs: tuple[str, ...] | list[str]) -> bool:
 def iter_paths(root: str, rules: list[dict[str, Any]]):
     """Yield (path, rule) for every path the rules cover, directories first.
 
+    Paths are the file system's own names (undecodable bytes as surrogates, so
+    they can be opened); `text_key` turns them into manifest keys.
+
     Nested rules: a directory that is itself another rule's path is left to that
     rule (so the longest rule governs, and `excluded` prunes whole subtrees).
     """
@@ -219,7 +222,7 @@ def iter_paths(root: str, rules: list[dict[str, Any]]):
                 continue
             try:
                 with os.scandir(under_root(root, d)) as it:
-                    children = [(text_key(e.name), e.is_dir(follow_symlinks=False)) for e in it]
+                    children = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
             except FileNotFoundError:
                 continue
             except PermissionError:
@@ -244,10 +247,11 @@ def _describe_batch(root: str, batch: list[tuple[str, int | None]]
                     ) -> list[tuple[str, dict[str, Any] | None | OSError]]:
     out: list[tuple[str, dict[str, Any] | None | OSError]] = []
     for path, prefix in batch:
+        key = text_key(path)
         try:
-            out.append((path, describe(under_root(root, path), prefix_size=prefix)))
+            out.append((key, describe(under_root(root, path), prefix_size=prefix)))
         except OSError as exc:
-            out.append((path, exc))
+            out.append((key, exc))
     return out
 
 
@@ -288,7 +292,7 @@ def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
         try:
             batch: list[tuple[str, int | None]] = []
             for path, _rule in iter_paths(root, rules):
-                batch.append((path, growing.get(path)))
+                batch.append((path, growing.get(text_key(path)) if growing else None))
                 if len(batch) >= batch_size:
                     inflight.append(pool.submit(_describe_batch, root, batch))
                     batch = []
