@@ -80,6 +80,10 @@ def _check_ports(specs: list[HostSpec], port_base: int) -> None:
 
 
 def connection_vars(paths: LabPaths, spec: HostSpec) -> dict[str, Any]:
+    # An explicit ControlPath makes testinfra (which passes these args to plain
+    # ssh) reuse one multiplexed connection per host instead of a new login per
+    # command (seconds each under emulation). Ansible sees it and uses it as well.
+    control = paths.fleet / "cm" / "%C"
     return {
         "ansible_host": "127.0.0.1",
         "ansible_port": spec.port,
@@ -87,7 +91,7 @@ def connection_vars(paths: LabPaths, spec: HostSpec) -> dict[str, Any]:
         "ansible_ssh_private_key_file": str(paths.ssh_key),
         # Lab VMs are throw-away and get new host keys on every boot: no host key
         # checking for THIS inventory only (never set globally).
-        "ansible_ssh_common_args": SSH_COMMON_ARGS,
+        "ansible_ssh_common_args": f"{SSH_COMMON_ARGS} -o ControlPath={control}",
     }
 
 
@@ -95,6 +99,7 @@ def write_inventory(paths: LabPaths, specs: list[HostSpec], source: Path | None)
     """Write <fleet>/inventory/ for the running fleet and return its directory."""
     out = paths.inventory_dir
     out.mkdir(parents=True, exist_ok=True)
+    (paths.fleet / "cm").mkdir(mode=0o700, exist_ok=True)
     by_name = {s.name: s for s in specs}
     if source is not None:
         data = copy.deepcopy(yaml.safe_load(source.read_text()))

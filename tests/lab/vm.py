@@ -216,6 +216,7 @@ def up(paths: LabPaths, image: Image, repo: Path, specs: list[HostSpec]) -> dict
     if errors:
         raise LabError("; ".join(errors))
     state = {"image": image.recipe_hash, "repo": repo.name, "accel": accel, "smp": smp,
+             "user": OPERATOR, "ssh_key": str(paths.ssh_key),
              "port_base": paths.port_base, "repo_port": paths.repo_port,
              "hosts": [{"name": s.name, "port": s.port} for s in specs]}
     (paths.fleet / "fleet.json").write_text(json.dumps(state, indent=2) + "\n")
