@@ -1,0 +1,54 @@
+"""Printable zero report: HTML (jinja2) and PDF (weasyprint) from a ZeroReport.
+
+Rendering never changes the report: the document prints the digest of the
+canonical JSON in full and carries it in a QR code, so a signer can check that
+the paper in front of them is the report the JSON (and its signatures) describe.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jinja2
+import segno
+
+from freeze.report.model import ZeroReport
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("freeze.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True, lstrip_blocks=True,
+)
+
+
+def qr_svg(payload: str) -> str:
+    """Inline SVG (no XML declaration) of a QR code with error correction M."""
+    svg = segno.make(payload, error="m").svg_inline(scale=3, border=2)
+    # a fixed physical size prints the same on any renderer
+    return re.sub(r'width="\d+" height="\d+"', 'width="36mm" height="36mm"', svg, count=1) \
+        .replace("<svg ", f'<svg viewBox="0 0 {_qr_size(payload)} {_qr_size(payload)}" ', 1)
+
+
+def _qr_size(payload: str) -> int:
+    q = segno.make(payload, error="m")
+    w, _ = q.symbol_size(scale=3, border=2)
+    return w
+
+
+def _fmt_int(v: int | None) -> str:
+    return "NULL" if v is None else f"{v:,}".replace(",", "\u202f")
+
+
+def render_html(report: ZeroReport) -> str:
+    digest = report.digest()
+    return _env.get_template("zero_report.html").render(
+        r=report, digest=digest, digest_groups=[digest[i:i + 8] for i in range(0, 64, 8)],
+        qr=qr_svg(report.qr_payload()), qr_payload=report.qr_payload(), fmt=_fmt_int,
+    )
+
+
+def render_pdf(report: ZeroReport) -> bytes:
+    import weasyprint  # heavy import: only when a PDF is asked for
+
+    return weasyprint.HTML(string=render_html(report)).write_pdf()

@@ -1,0 +1,140 @@
+"""Check a zero spec against the live catalog before anything is touched, and
+work out the order in which tables can be cleared without breaking foreign keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from freeze.zero.spec import ClearTable, ConfigMismatchError, QualifiedName, ZeroSpec
+
+
+@dataclass(frozen=True)
+class SequenceFacts:
+    name: QualifiedName
+    start: int
+    restart: int  # the value the zero restarts it at
+
+
+@dataclass(frozen=True)
+class ClearPlan:
+    """Validated against the catalog: safe order and sequence restart values."""
+
+    delete_order: tuple[ClearTable, ...]  # children before parents
+    truncate: tuple[ClearTable, ...]  # truncated together in one statement
+    sequences: tuple[SequenceFacts, ...]
+    election_name: str
+    columns: tuple[tuple[str, ...], ...]  # per report section, the query's column names
+
+
+def _relkind(conn: psycopg.Connection, name: QualifiedName) -> str | None:
+    row = conn.execute(
+        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s", [name.schema, name.name]).fetchone()
+    return row[0] if row else None
+
+
+def _fk_edges(conn: psycopg.Connection) -> list[tuple[QualifiedName, QualifiedName, str]]:
+    """(referencing table, referenced table, constraint) for every foreign key."""
+    rows = conn.execute(
+        "SELECT cn.nspname, c.relname, pn.nspname, p.relname, k.conname FROM pg_constraint k"
+        " JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace"
+        " JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = p.relnamespace"
+        " WHERE k.contype = 'f'").fetchall()
+    return [(QualifiedName(r[0], r[1]), QualifiedName(r[2], r[3]), r[4]) for r in rows]
+
+
+def report_sql(query: str) -> sql.Composable:
+    """Run report queries as a sub-select: PostgreSQL then rejects data-modifying
+    CTEs ("WITH ... DELETE"), so a report query can only read."""
+    return sql.SQL("SELECT * FROM ({}) AS zero_report_section").format(sql.SQL(query))  # type: ignore[arg-type]
+
+
+def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan:
+    """Raise ConfigMismatchError (exit 78, one line naming the object) or return the plan.
+
+    Read-only; runs before the drift check, the backup and any lock.
+    """
+    db = conn.info.dbname
+    for item in spec.clear:
+        kind = _relkind(conn, item.table)
+        if kind is None:
+            raise ConfigMismatchError(f"profile zero.clear: table {item.table} does not exist "
+                                      f"in database {db}")
+        if kind not in ("r", "p"):
+            raise ConfigMismatchError(f"profile zero.clear: {item.table} is not a table")
+    for name in spec.lock:
+        if _relkind(conn, name) not in ("r", "p"):
+            raise ConfigMismatchError(f"profile zero.lock: table {name} does not exist in database {db}")
+    sequences = []
+    for s in spec.sequences:
+        if _relkind(conn, s.sequence) != "S":
+            raise ConfigMismatchError(f"profile zero.sequences: sequence {s.sequence} does not "
+                                      f"exist in database {db}")
+        row = conn.execute("SELECT start_value FROM pg_sequences WHERE schemaname = %s AND "
+                           "sequencename = %s", [s.sequence.schema, s.sequence.name]).fetchone()
+        start = int(row[0]) if row else 1
+        sequences.append(SequenceFacts(s.sequence, start, s.restart if s.restart is not None else start))
+
+    cleared = set(spec.clear_tables)
+    edges = _fk_edges(conn)
+    for child, parent, con in edges:
+        # Clearing a parent whose rows an unlisted table references would either
+        # fail (NO ACTION) or, worse, silently cascade into data nobody listed.
+        if parent in cleared and child not in cleared:
+            raise ConfigMismatchError(
+                f"profile zero.clear: table {child} references cleared table {parent} "
+                f"(foreign key {con}) but is not in zero.clear")
+    truncated = {c.table for c in spec.clear if c.method == "truncate"}
+    for child, parent, con in edges:
+        if parent in truncated and child in cleared and child not in truncated:
+            raise ConfigMismatchError(
+                f"profile zero.clear: {parent} is truncated but {child} (foreign key {con}) is "
+                f"deleted; TRUNCATE needs every referencing table truncated with it")
+
+    # Topological order for DELETE: a table goes after every cleared table referencing it.
+    deletes = [c for c in spec.clear if c.method == "delete"]
+    by_name = {c.table: c for c in deletes}
+    children = {c.table: {ch for ch, p, _ in edges if p == c.table and ch in by_name and ch != c.table}
+                for c in deletes}
+    order: list[ClearTable] = []
+    done: set[QualifiedName] = set()
+    while len(order) < len(deletes):
+        ready = sorted(t for t in by_name if t not in done and children[t] <= done)
+        if not ready:
+            raise ConfigMismatchError("profile zero.clear: foreign-key cycle among deleted tables; "
+                                      "use method: truncate for them")
+        for t in ready:
+            order.append(by_name[t])
+            done.add(t)
+
+    params = {"election_id": spec.election_id}
+    try:
+        with conn.transaction():
+            rows = conn.execute(report_sql(spec.report.election_query), params).fetchall()
+    except psycopg.Error as exc:
+        raise ConfigMismatchError(f"profile zero.report.election_query: "
+                                  f"{' '.join(str(exc).split())}") from None
+    if len(rows) != 1 or len(rows[0]) < 1 or rows[0][0] is None:
+        raise ConfigMismatchError(f"election {spec.election_id} not found: "
+                                  f"zero.report.election_query returned {len(rows)} rows, expected 1")
+    election_name = str(rows[0][0])
+
+    columns = []
+    for i, section in enumerate(spec.report.sections):
+        where = f"profile zero.report.sections[{i}] ({section.title})"
+        try:
+            with conn.transaction():
+                cur = conn.execute(sql.SQL("{} LIMIT 0").format(report_sql(section.query)), params)
+        except psycopg.Error as exc:
+            raise ConfigMismatchError(f"{where}: {' '.join(str(exc).split())}") from None
+        names = tuple(d.name for d in (cur.description or []))
+        for col in section.labels + section.totals:
+            if col not in names:
+                raise ConfigMismatchError(f"{where}: the query returns no column {col!r} "
+                                          f"(it returns {', '.join(names)})")
+        columns.append(names)
+    return ClearPlan(tuple(order), tuple(c for c in spec.clear if c.method == "truncate"),
+                     tuple(sequences), election_name, tuple(columns))

@@ -1,0 +1,434 @@
+"""The zero itself: one session, one transaction, evidence committed with it.
+
+Sequence (each step is a crash point, see `freeze.zero.faults`):
+
+  connect, take a session advisory lock (one zero at a time per database),
+  export evidence of any earlier run that committed but crashed before export,
+  check the profile against the catalog (nothing changed yet)
+  BEGIN ISOLATION LEVEL REPEATABLE READ
+    LOCK the result tables (and `zero.lock`) IN EXCLUSIVE MODE: the application
+      can still read but no longer write; the snapshot starts after the lock
+    pg_export_snapshot(); digest every table in it
+    pg_dump --snapshot: the backup is exactly the state being cleared
+    pg_restore into a scratch database; compare every table and sequence
+    rename the dump final, fsync, sha256 (the backup now exists for good)
+    LOCK ... IN ACCESS EXCLUSIVE MODE (no reader sees a half-cleared state)
+    DELETE / TRUNCATE, ALTER SEQUENCE ... RESTART (transactional, unlike setval)
+    compute the zero report from base tables; any non-zero total => ROLLBACK
+    INSERT the evidence record into freeze_evidence.zero_runs
+  COMMIT
+  export evidence files (atomic writes), mark the run exported
+
+A crash before COMMIT aborts the transaction on the server: nothing changed
+(only a *.partial dump file and a scratch database remain, both removed by the
+next run). A crash after COMMIT leaves the results cleared, the evidence row
+committed with them and the verified backup on disk; the next run exports it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from freeze import __version__
+from freeze.errors import FreezeError, RefusedError
+from freeze.report.model import ReportSection, ZeroReport
+from freeze.zero import backup as bk
+from freeze.zero import db, evidence
+from freeze.zero.catalog import ClearPlan, check_against_catalog, report_sql
+from freeze.zero.faults import crash_point
+from freeze.zero.files import atomic_write, durable_rename, sha256_file
+from freeze.zero.spec import ConfigMismatchError, ZeroSpec
+
+
+@dataclass(frozen=True)
+class DriftGate:
+    """What the drift check said before the zero (recorded in the evidence)."""
+
+    manifest_path: str | None
+    manifest_sha256: str | None
+    clean: bool
+    exit_code: int
+    report: dict[str, Any]
+    allowed_reason: str | None = None
+    hosts: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        if self.clean:
+            return "no drift from the manifest"
+        return f"DRIFT ALLOWED (exit {self.exit_code}): {self.allowed_reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"manifest": {"path": self.manifest_path, "sha256": self.manifest_sha256},
+                "clean": self.clean, "exit_code": self.exit_code,
+                "allowed_reason": self.allowed_reason, "report": self.report}
+
+
+@dataclass
+class Preview:
+    """What a zero would do (dry run): nothing is changed to produce it."""
+
+    election_id: str
+    election_name: str
+    database: dict[str, Any]
+    tables: list[dict[str, Any]]
+    sequences: list[dict[str, Any]]
+    locked_tables: list[str]
+    report: ZeroReport
+    pending_exports: list[str]
+
+    @property
+    def already_zero(self) -> bool:
+        return (all(t["rows"] == 0 for t in self.tables)
+                and all(s["at_restart"] for s in self.sequences) and self.report.all_zero)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"election": {"id": self.election_id, "name": self.election_name},
+                "database": self.database, "clear": self.tables, "sequences": self.sequences,
+                "lock": self.locked_tables, "already_zero": self.already_zero,
+                "pending_exports": self.pending_exports,
+                "report_preview": {"all_zero": self.report.all_zero,
+                                   "nonzero_totals": self.report.nonzero_count,
+                                   "sections": [{"title": s.title, "rows": len(s.rows),
+                                                 "nonzero_rows": s.nonzero_rows,
+                                                 "sums": dict(zip(s.totals, s.column_sums))}
+                                                for s in self.report.sections]}}
+
+
+@dataclass
+class ZeroResult:
+    run_id: str
+    already_zero: bool
+    evidence_path: Path
+    record: dict[str, Any]
+    report_sha256: str
+    backup: dict[str, Any]
+    cleared: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (benchmarks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "already_zero": self.already_zero,
+                "evidence": str(self.evidence_path), "report_sha256": self.report_sha256,
+                "backup": self.backup, "cleared": self.cleared,
+                "timings": {k: round(v, 3) for k, v in self.timings.items()}}
+
+
+def _utc(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _local(ts: datetime) -> str:
+    local = ts.astimezone()
+    return f"{local.isoformat(timespec='seconds')} ({local.tzname()})"
+
+
+def _as_total(v: Any, where: str) -> int | None:
+    if v is None:
+        return None  # printed as NULL and never counts as zero: use COALESCE in the query
+    if isinstance(v, bool):
+        raise ConfigMismatchError(f"{where}: total is a boolean, expected a number")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, (Decimal, float)) and v == int(v):
+        return int(v)
+    raise ConfigMismatchError(f"{where}: total {v!r} is not an integer")
+
+
+class ZeroSession:
+    """A connection to the counting database holding the zero advisory lock."""
+
+    def __init__(self, dsn: str, spec: ZeroSpec) -> None:
+        self.dsn = dsn
+        self.spec = spec
+        self.conn = db.connect(dsn)
+        try:
+            key = int.from_bytes(hashlib.sha256(b"freeze-zero").digest()[:8], "big", signed=True)
+            # Wait a little rather than fail at once: after a crash, the server may
+            # take a moment to notice the dead session and release its lock.
+            self.conn.execute("SET lock_timeout = '15s'")
+            try:
+                self.conn.execute("SELECT pg_advisory_lock(%s)", [key])
+            except psycopg.errors.LockNotAvailable:
+                raise RefusedError("another freeze zero is running against this database") from None
+            self.conn.execute("RESET lock_timeout")
+            self.conn.execute("SET idle_in_transaction_session_timeout = 0")
+            self.conn.execute("SET statement_timeout = 0")
+            self.identity = db.identity(self.conn)
+            crash_point("connected")
+            self.plan: ClearPlan = check_against_catalog(self.conn, spec)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> ZeroSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ recovery
+
+    def pending_runs(self) -> list[evidence.StoredRun]:
+        return evidence.pending(self.conn)
+
+    def export_pending(self, evidence_dir: Path) -> list[Path]:
+        return [evidence.export(self.conn, run, evidence_dir) for run in self.pending_runs()]
+
+    # ------------------------------------------------------------ pieces
+
+    def _params(self) -> dict[str, Any]:
+        return {"election_id": self.spec.election_id}
+
+    def _sequence_states(self) -> list[dict[str, Any]]:
+        out = []
+        for s in self.plan.sequences:
+            r = self.conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
+                s.name.ident)).fetchone()
+            assert r is not None
+            out.append({"sequence": str(s.name), "last_value": int(r[0]), "is_called": bool(r[1]),
+                        "restart": s.restart,
+                        "at_restart": int(r[0]) == s.restart and not r[1]})
+        return out
+
+    def _row_counts(self) -> dict[str, int]:
+        out = {}
+        for c in self.spec.clear:
+            r = self.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(c.table.ident)).fetchone()
+            out[str(c.table)] = int(r[0]) if r else 0
+        return out
+
+    def compute_report(self, run_id: str, system: dict[str, Any]) -> ZeroReport:
+        """Every total straight from the base tables, in the caller's snapshot."""
+        sections = []
+        for i, s in enumerate(self.spec.report.sections):
+            where = f"profile zero.report.sections[{i}] ({s.title})"
+            cur = self.conn.execute(report_sql(s.query), self._params())
+            names = [d.name for d in cur.description or []]
+            li = [names.index(c) for c in s.labels]
+            ti = [names.index(c) for c in s.totals]
+            rows = tuple((tuple("" if r[j] is None else str(r[j]) for j in li),
+                          tuple(_as_total(r[j], where) for j in ti)) for r in cur.fetchall())
+            sections.append(ReportSection(s.title, s.labels, s.totals, rows))
+        ts = self.conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        return ZeroReport(
+            title=self.spec.report.title, election_id=self.spec.election_id,
+            election_name=self.plan.election_name, generated_at_utc=_utc(ts),
+            generated_at_local=_local(ts), system=system, sections=tuple(sections),
+            signatures=self.spec.report.signatures, run_id=run_id,
+            extra={"min_rows": {s.title: s.min_rows for s in self.spec.report.sections}},
+        )
+
+    def _short_sections(self, report: ZeroReport) -> list[str]:
+        return [f"{s.title!r} lists {len(s.rows)} rows, fewer than min_rows {spec.min_rows}"
+                for s, spec in zip(report.sections, self.spec.report.sections)
+                if len(s.rows) < spec.min_rows]
+
+    def _system(self, gate: DriftGate | None, backup_sha: str | None) -> dict[str, Any]:
+        hosts = list(gate.hosts) if gate else []
+        tool_host = socket.gethostname()
+        return {
+            "database": self.identity.to_dict(),
+            "hosts": hosts + ([f"{tool_host} (freeze tool)"] if tool_host not in hosts else []),
+            "manifest_sha256": gate.manifest_sha256 if gate else None,
+            "drift": gate.summary() if gate else "not checked (preview)",
+            "backup_sha256": backup_sha,
+            "tool": f"freeze {__version__}",
+        }
+
+    # ------------------------------------------------------------ dry run
+
+    def preview(self) -> Preview:
+        """Row counts, sequences and the report on current data, read-only."""
+        self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            counts = self._row_counts()
+            seqs = self._sequence_states()
+            report = self.compute_report("preview", self._system(None, None))
+        finally:
+            self.conn.execute("ROLLBACK")
+        return Preview(
+            self.spec.election_id, self.plan.election_name, self.identity.to_dict(),
+            [{"table": str(c.table), "method": c.method, "rows": counts[str(c.table)]}
+             for c in self.spec.clear],
+            seqs, [str(t) for t in self.spec.locked_tables], report,
+            [r.run_id for r in self.pending_runs()])
+
+    # ------------------------------------------------------------ the zero
+
+    def zero(self, *, evidence_dir: Path, backup_dir: Path, gate: DriftGate,
+             confirmation: str, profile_sha256: str | None = None,
+             render: bool = True) -> ZeroResult:
+        spec, conn = self.spec, self.conn
+        run_id = str(uuid.uuid4())
+        timings: dict[str, float] = {}
+        mark = time.monotonic()
+
+        def phase(name: str) -> None:
+            nonlocal mark
+            now = time.monotonic()
+            timings[name] = now - mark
+            mark = now
+
+        started = datetime.now(timezone.utc)
+        started_iso = _utc(started)
+        stale = self._cleanup(backup_dir)
+        phase("prepare")
+
+        stamp = re.sub(r"[^0-9TZ]", "", started_iso)
+        election = re.sub(r"[^A-Za-z0-9._-]", "_", spec.election_id)
+        final = backup_dir / f"{election}-{stamp}-{run_id[:8]}.dump"
+        partial = final.with_name(final.name + ".partial")
+        locked = sql.SQL(", ").join(t.ident for t in spec.locked_tables)
+
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try:
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                sql.Literal(f"{spec.lock_timeout_seconds}s")))
+            try:
+                # before any query: the snapshot is taken after the lock is granted
+                conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(locked))
+            except psycopg.errors.LockNotAvailable:
+                raise RefusedError(f"could not lock the result tables within "
+                                   f"{spec.lock_timeout_seconds} s: another session holds them "
+                                   f"(stop the application); nothing was changed") from None
+            snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            tx_started = conn.execute("SELECT now()").fetchone()[0]
+            digests = db.table_digests(conn)
+            sequences_before = db.sequence_states(conn)
+            sessions = conn.execute(
+                "SELECT pid, usename, application_name, host(client_addr), state, backend_start::text"
+                " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend' ORDER BY pid").fetchall()
+            phase("lock_and_digest")
+            crash_point("locked")
+
+            # -- backup of exactly this snapshot, proven restorable
+            with bk.libpq_environment(self.dsn) as env:
+                pg_dump_version = bk.dump(env, snapshot, partial, spec.backup.pg_bindir)
+                phase("backup_dump")
+                crash_point("backup-written")
+                scratch = f"{bk.SCRATCH_PREFIX}{run_id.replace('-', '')[:16]}"
+                try:
+                    tables, rows = bk.verify_restore(self.dsn, env, partial, spec.backup.pg_bindir,
+                                                     scratch, digests, sequences_before)
+                except RefusedError:
+                    durable_rename(partial, final.with_name(final.name + ".unverified"))
+                    raise
+            backup_sha = sha256_file(partial)
+            durable_rename(partial, final)
+            atomic_write(final.with_name(final.name + ".sha256"),
+                         f"{backup_sha}  {final.name}\n".encode())
+            backup = bk.BackupResult(str(final.resolve()), backup_sha, final.stat().st_size,
+                                     pg_dump_version, tables, rows, scratch).to_dict()
+            phase("backup_verify")
+            crash_point("backup-verified")
+
+            # -- clear: nobody may even read a half-cleared state
+            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(locked))
+            cleared: list[dict[str, Any]] = []
+            for c in self.plan.delete_order:
+                before = digests[f"{c.table.schema}.{c.table.name}"].rows
+                n = conn.execute(sql.SQL("DELETE FROM {}").format(c.table.ident)).rowcount
+                if n != before:  # impossible under our locks; never clear what was not backed up
+                    raise RefusedError(f"{c.table}: {n} rows deleted but {before} were backed up")
+                cleared.append({"table": str(c.table), "method": "delete", "rows_before": before,
+                                "rows_removed": n})
+            if self.plan.truncate:
+                conn.execute(sql.SQL("TRUNCATE TABLE {}").format(
+                    sql.SQL(", ").join(c.table.ident for c in self.plan.truncate)))
+                for c in self.plan.truncate:
+                    before = digests[f"{c.table.schema}.{c.table.name}"].rows
+                    cleared.append({"table": str(c.table), "method": "truncate",
+                                    "rows_before": before, "rows_removed": before})
+            seq_record = []
+            for s in self.plan.sequences:
+                st = sequences_before.get(f"{s.name.schema}.{s.name.name}", {})
+                conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(
+                    s.name.ident, sql.Literal(s.restart)))
+                seq_record.append({"sequence": str(s.name), "before": st, "restarted_at": s.restart})
+            seq_at_restart = all(
+                sequences_before.get(f"{s.name.schema}.{s.name.name}", {}) ==
+                {"last_value": s.restart, "is_called": False} for s in self.plan.sequences)
+            already_zero = all(c["rows_before"] == 0 for c in cleared) and seq_at_restart
+            phase("clear")
+            crash_point("cleared")
+
+            # -- the zero report, same transaction: refuse to commit unless all zero
+            report = self.compute_report(run_id, self._system(gate, backup_sha))
+            short = self._short_sections(report)
+            if not report.all_zero or short:
+                why = (f"{report.nonzero_count} total(s) are not zero" if not report.all_zero
+                       else short[0])
+                raise RefusedError(f"zero report check failed, rolled back: {why}; the database "
+                                   f"is unchanged and the verified backup is kept at {final}")
+            report_sha = report.digest()
+            record = {
+                "type": "freeze-zero-record", "version": 1, "run_id": run_id,
+                "election": {"id": spec.election_id, "name": self.plan.election_name},
+                "tool": {"name": "freeze", "version": __version__},
+                "operator": {"host": socket.gethostname(), "user": getpass.getuser()},
+                "confirmation": confirmation,
+                "started_at": started_iso, "transaction_started_at": _utc(tx_started),
+                "database": self.identity.to_dict(), "profile_sha256": profile_sha256,
+                "drift": gate.to_dict(), "backup": backup,
+                "locks": {"tables": [str(t) for t in spec.locked_tables],
+                          "modes": ["EXCLUSIVE (backup)", "ACCESS EXCLUSIVE (clear)"]},
+                "other_sessions": [{"pid": r[0], "user": r[1], "application": r[2],
+                                    "client": r[3], "state": r[4], "since": r[5]} for r in sessions],
+                "stale_cleanup": stale,
+                "cleared": cleared, "sequences": seq_record, "already_zero": already_zero,
+                "report": {"sha256": report_sha, "all_zero": True,
+                           "sections": [{"title": s.title, "rows": len(s.rows)}
+                                        for s in report.sections]},
+            }
+            evidence.store(conn, run_id, spec.election_id, record, report)
+            phase("report")
+            crash_point("before-commit")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except psycopg.Error:
+                pass
+            if partial.exists():
+                partial.unlink()
+            raise
+        try:
+            conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            raise FreezeError(f"COMMIT of the zero failed ({db.one_line_error(exc, self.dsn)}); "
+                              f"re-run freeze zero: it detects whether the commit happened") from None
+        phase("commit")
+        crash_point("committed")
+        path = evidence.export(conn, evidence.get(conn, run_id), evidence_dir, render=render)
+        phase("export")
+        return ZeroResult(run_id, already_zero, path, record, report_sha, backup, cleared, timings)
+
+    def _cleanup(self, backup_dir: Path) -> dict[str, list[str]]:
+        """Leftovers of crashed runs: never a verified backup, only partial dumps
+        and scratch databases (both incomplete by construction)."""
+        partials = []
+        if backup_dir.is_dir():
+            for p in sorted(backup_dir.glob("*.dump.partial")):
+                p.unlink()
+                partials.append(p.name)
+        admin = db.connect(self.dsn)
+        try:
+            scratch = bk.drop_stale_scratch(admin)
+        finally:
+            admin.close()
+        return {"partial_dumps": partials, "scratch_databases": scratch}
