@@ -122,6 +122,9 @@ def verify_bundle(
         d = parse_json(reader.read("bundle.json"), what="bundle.json")
         if not isinstance(d, dict) or not isinstance(d.get("statements"), list):
             raise InputError("bundle.json is not a freeze evidence index")
+        if not d["statements"]:
+            # roots and a journal alone prove nothing about the counting system
+            raise VerificationError("the bundle carries no statement: nothing to verify")
         state["index"] = d
         return f"{len(d['statements'])} statement(s), election {d.get('election')!r}"
 
