@@ -63,6 +63,11 @@ class Report:
         except FreezeError as exc:
             self.checks.append(Check(name, False, str(exc)))
             return False
+        except Exception as exc:  # noqa: BLE001 - unsigned input of the wrong shape
+            # a bundle is attacker-controlled: anything unexpected fails THIS check
+            # (and so the verdict) with a reason, instead of aborting the whole report
+            self.checks.append(Check(name, False, f"malformed evidence ({type(exc).__name__}: {exc})"))
+            return False
         self.checks.append(Check(name, True, detail))
         return True
 
@@ -337,6 +342,8 @@ def _check_replay(reader: BundleReader, st: dict, t: str, envs: dict, state: dic
         if e.get("event") == "statement" and e.get("details", {}).get("type") == t
     ]
     claimed = st.get("journal_index")
+    if not isinstance(claimed, int) or isinstance(claimed, bool):
+        raise InputError(f"bundle.json: journal_index of the {t} statement must be an integer")
     positions = [pos for pos, e in history if e.get("subject", {}).get("sha256") == digest]
     if not positions:
         raise VerificationError(f"this {t} statement is not recorded in the journal")

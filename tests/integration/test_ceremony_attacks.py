@@ -40,3 +40,30 @@ def test_bundle_with_no_statement_is_not_evidence(live: Ceremony, tmp_path: Path
     edit_json(b / "bundle.json", lambda d: (_drop_backup(b, d), d.update(statements=[])))
     resum(b)
     verify_fails(live, b, "bundle index: the bundle carries no statement")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        pytest.param(lambda b, d: d.update(journal=[1]), "journal: malformed evidence", id="journal-is-a-list"),
+        pytest.param(lambda b, d: d.update(backup=[1]), "backup digest: malformed evidence", id="backup-is-a-list"),
+        pytest.param(
+            lambda b, d: d["statements"][0].update(journal_index=float(d["statements"][0]["journal_index"])),
+            "manifest: current, not replayed: bundle.json: journal_index of the manifest statement must be an integer",
+            id="position-is-a-float"),
+        pytest.param(
+            lambda b, d: d["statements"][0].update(journal_index=True),
+            "manifest: current, not replayed: bundle.json: journal_index of the manifest statement must be an integer",
+            id="position-is-a-boolean"),
+        pytest.param(
+            lambda b, d: (b / "journal" / "checkpoint-3.note").write_bytes(
+                (b / "journal" / "checkpoint-3.note").read_bytes() + b"\xff"),
+            "journal: malformed evidence (UnicodeDecodeError", id="note-not-utf8"),
+    ],
+)
+def test_malformed_index_fails_instead_of_crashing(live: Ceremony, tmp_path: Path, tamper, expected: str) -> None:  # noqa: ANN001
+    """Unsigned bundle fields of the wrong type used to raise out of the verifier (exit 70)."""
+    b = copy(live, tmp_path)
+    edit_json(b / "bundle.json", lambda d: tamper(b, d))
+    resum(b)
+    verify_fails(live, b, expected)
