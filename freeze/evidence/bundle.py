@@ -196,17 +196,41 @@ def create(
     return out
 
 
+# A bundle tar comes from whoever hands it over: bound what extracting it may write.
+MAX_TAR_MEMBERS = 100_000
+MAX_TAR_BYTES = 4 * 1024**3
+
+
 def extract_tar(tar_path: Path, into: Path) -> Path:
-    """Extract a bundle tar safely (regular files and directories only, no escapes)."""
-    with tarfile.open(tar_path, "r") as tar:
-        members = tar.getmembers()
-        for m in members:
-            if not (m.isfile() or m.isdir()):
-                raise InputError(f"{tar_path}: {m.name} is not a regular file")
-            parts = Path(m.name).parts
-            if m.name.startswith("/") or ".." in parts:
-                raise InputError(f"{tar_path}: unsafe path {m.name}")
-        tar.extractall(into, members=members, filter="data")
+    """Extract a bundle tar safely (regular files and directories only, no escapes).
+
+    Only an uncompressed tar (what `bundle create --tar` writes) is accepted: a
+    compressed one could expand without bound. Member count and total size are
+    checked on the headers, before anything is written.
+    """
+    try:
+        with tarfile.open(tar_path, "r:") as tar:
+            members = []
+            total = 0
+            for m in tar:
+                members.append(m)
+                if len(members) > MAX_TAR_MEMBERS:
+                    raise InputError(f"{tar_path}: more than {MAX_TAR_MEMBERS} members; not a bundle")
+                if not (m.isfile() or m.isdir()):
+                    raise InputError(f"{tar_path}: {m.name} is not a regular file")
+                parts = Path(m.name).parts
+                if m.name.startswith("/") or ".." in parts:
+                    raise InputError(f"{tar_path}: unsafe path {m.name}")
+                total += m.size
+                if total > MAX_TAR_BYTES:
+                    raise InputError(f"{tar_path}: members add up to more than {MAX_TAR_BYTES} bytes")
+            tar.extractall(into, members=members, filter="data")
+    except tarfile.ReadError:
+        raise InputError(f"{tar_path}: not an uncompressed tar (a bundle is a plain .tar or a directory)") from None
+    except tarfile.TarError as exc:
+        raise InputError(f"{tar_path}: unreadable tar ({exc})") from None
+    if not members:
+        raise InputError(f"{tar_path}: empty tar")
     tops = {Path(m.name).parts[0] for m in members}
     if len(tops) != 1:
         raise InputError(f"{tar_path}: a bundle tar holds exactly one directory")

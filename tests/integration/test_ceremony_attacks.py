@@ -67,3 +67,50 @@ def test_malformed_index_fails_instead_of_crashing(live: Ceremony, tmp_path: Pat
     edit_json(b / "bundle.json", lambda d: tamper(b, d))
     resum(b)
     verify_fails(live, b, expected)
+
+
+def _tar_of(src: Path, out: Path, mode: str = "w") -> Path:
+    import tarfile
+
+    with tarfile.open(out, mode) as tar:
+        tar.add(src, arcname="bundle")
+    return out
+
+
+def test_compressed_tar_is_refused(live: Ceremony, tmp_path: Path) -> None:
+    """A .tar that is really xz/gzip could expand without bound into the temp directory."""
+    tar = _tar_of(live.bundle, tmp_path / "bundle.tar", "w:xz")
+    code, out, err = freeze("verify-evidence", tar, "--root-pin", live.root_digest, expect=65)
+    assert "not an uncompressed tar" in err and "VERIFIED" not in out
+
+
+def test_tar_larger_than_the_limit_is_refused_before_extraction(
+    live: Ceremony, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tarfile
+
+    from freeze.evidence import bundle
+
+    monkeypatch.setattr(bundle, "MAX_TAR_BYTES", 4096)
+    tar = tmp_path / "big.tar"
+    with tarfile.open(tar, "w", format=tarfile.GNU_FORMAT) as t:
+        info = tarfile.TarInfo("bundle/zeros")
+        info.size = 8192
+        t.addfile(info, __import__("io").BytesIO(b"\0" * 8192))
+    out_dir = tmp_path / "x"
+    out_dir.mkdir()
+    with pytest.raises(Exception, match="more than 4096 bytes"):
+        bundle.extract_tar(tar, out_dir)
+    assert not any(out_dir.iterdir())
+    monkeypatch.setattr(bundle, "MAX_TAR_MEMBERS", 3)
+    monkeypatch.setattr(bundle, "MAX_TAR_BYTES", 1 << 30)
+    with pytest.raises(Exception, match="more than 3 members"):
+        bundle.extract_tar(live.tar, out_dir)
+    assert not any(out_dir.iterdir())
+
+
+def test_garbage_instead_of_a_tar_is_an_input_error(live: Ceremony, tmp_path: Path) -> None:
+    junk = tmp_path / "bundle.tar"
+    junk.write_bytes(b"not a tar at all" * 100)
+    code, _, err = freeze("verify-evidence", junk, "--root-pin", live.root_digest, expect=65)
+    assert "internal error" not in err
