@@ -100,6 +100,13 @@ def parse_blob(blob: bytes) -> dict[str, bytes]:
         raise InputError("SSH signature: trailing bytes after the signature")
     if fields["hash_alg"] not in (b"sha256", b"sha512"):
         raise InputError("SSH signature: hash algorithm must be sha256 or sha512")
+    # the inner signature is exactly string("ssh-ed25519") string(64 bytes): anything
+    # else would reach the sshsig package unchecked (it asserts) or give one signature
+    # several byte strings
+    algo, pos = _read_string(fields["signature"], 0)
+    raw, pos = _read_string(fields["signature"], pos)
+    if algo != b"ssh-ed25519" or len(raw) != 64 or pos != len(fields["signature"]):
+        raise InputError("SSH signature: the signature is not a plain ssh-ed25519 signature")
     return fields
 
 
