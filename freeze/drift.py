@@ -54,15 +54,21 @@ class DriftEntry:
     key: str
     section: str
     changes: tuple[AttributeChange, ...] = ()
+    # the whole entry as found (added) or as recorded (removed): what appeared or went
+    attributes: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "category": self.category,
             "kind": self.kind,
             "key": self.key,
             "section": self.section,
             "changes": [c.to_dict() for c in self.changes],
         }
+        if self.attributes is not None:
+            out["attributes"] = {k: v for k, v in self.attributes.items()
+                                 if k not in _HELPER_ATTRS}
+        return out
 
 
 @dataclass
@@ -186,9 +192,11 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
         judge = _JUDGES.get(section)
         for key in sorted(set(a) | set(b)):
             if key not in b:
-                report.entries.append(DriftEntry(REMOVED, kind, key, section))
+                report.entries.append(DriftEntry(REMOVED, kind, key, section,
+                                                 attributes=a[key]))
             elif key not in a:
-                report.entries.append(DriftEntry(ADDED, kind, key, section))
+                report.entries.append(DriftEntry(ADDED, kind, key, section,
+                                                 attributes=b[key]))
             else:
                 changes = (judge(key, a[key], b[key], profile) if judge
                            else _attr_changes(a[key], b[key]))

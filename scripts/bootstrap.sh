@@ -14,8 +14,8 @@ APT_PACKAGES=(
   # openssl for the local timestamp authority, fonts and pango for the PDF report
   postgresql postgresql-client aide openssl libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
   poppler-utils
-  # freeze remote snapshot tests: a throw-away sshd on a loopback port
-  openssh-server
+  # freeze tests: a throw-away sshd on a loopback port; nft for the firewall collector
+  openssh-server nftables
   python3-venv git
 )
 

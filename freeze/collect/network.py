@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import os
 import shutil
 import socket
 import struct
@@ -37,8 +38,44 @@ def _addr(hexaddr: str) -> str:
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
+def _socket_programs(inodes: set[str]) -> dict[str, set[str]]:
+    """socket inode -> executables of the processes holding it (from /proc/PID/fd)."""
+    found: dict[str, set[str]] = {}
+    if not inodes:
+        return found
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # gone, or not ours to read
+        exe = None
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                if exe is None:
+                    try:
+                        exe = os.readlink(f"/proc/{pid}/exe")
+                    except OSError:
+                        exe = "?"
+                found.setdefault(link[8:-1], set()).add(exe)
+    return found
+
+
 def listening_sockets(proc_net: str = "/proc/net") -> dict[str, dict[str, Any]]:
+    """Listening TCP and unconnected UDP sockets: address -> owner uid and program.
+
+    The program (the executable of the process holding the socket) makes a
+    swapped daemon visible even when it keeps the port and the user.
+    """
     out: dict[str, dict[str, Any]] = {}
+    inode_of: dict[str, str] = {}
     for proto in ("tcp", "tcp6", "udp", "udp6"):
         try:
             with open(f"{proc_net}/{proto}", encoding="ascii") as fh:
@@ -49,7 +86,7 @@ def listening_sockets(proc_net: str = "/proc/net") -> dict[str, dict[str, Any]]:
             f = line.split()
             if len(f) < 8:
                 continue
-            local, remote, state, uid = f[1], f[2], f[3], f[7]
+            local, remote, state, uid, inode = f[1], f[2], f[3], f[7], f[9]
             if proto.startswith("tcp"):
                 if state != _TCP_LISTEN:
                     continue
@@ -57,6 +94,11 @@ def listening_sockets(proc_net: str = "/proc/net") -> dict[str, dict[str, Any]]:
                 continue
             key = f"{proto.rstrip('6')}:{_addr(local)}"
             out[key] = {"uid": int(uid)}
+            inode_of[key] = inode
+    programs = _socket_programs(set(inode_of.values()) - {"0"})
+    for key, inode in inode_of.items():
+        if inode in programs:
+            out[key]["programs"] = sorted(programs[inode])
     return out
 
 
@@ -107,8 +149,9 @@ def _routes(out: Collected) -> None:
 
 def _strip_handles(value: Any) -> Any:
     if isinstance(value, dict):
+        # handles are renumbered on reload; packet/byte counts change by themselves
         return {k: _strip_handles(v) for k, v in value.items()
-                if k not in ("handle", "counter", "packets", "bytes")}
+                if k not in ("handle", "packets", "bytes")}
     if isinstance(value, list):
         return [_strip_handles(v) for v in value]
     return value
@@ -122,15 +165,24 @@ def _nftables(out: Collected) -> None:
     if rc != 0:
         out.unavailable["nftables"] = f"nft list ruleset failed: {first_line(stderr) or rc}"
         return
-    doc = json.loads(stdout or '{"nftables": []}')
+    try:
+        doc = json.loads(stdout or '{"nftables": []}')
+    except ValueError:
+        out.unavailable["nftables"] = "nft -j list ruleset: output is not JSON"
+        return
     chains: dict[str, list[Any]] = {}
     meta: dict[str, dict[str, Any]] = {}
     for item in doc.get("nftables", []):
-        if "chain" in item:
+        if "table" in item:
+            t = item["table"]
+            meta.setdefault(f"{t.get('family')} {t.get('name')}", {"object": "table"})
+        elif "chain" in item:
             c = item["chain"]
             key = f"{c.get('family')} {c.get('table')} {c.get('name')}"
             chains.setdefault(key, [])
-            meta[key] = {k: c.get(k) for k in ("type", "hook", "prio", "policy") if k in c}
+            meta[key] = {"object": "chain",
+                         **{k: c.get(k) for k in ("type", "hook", "prio", "policy", "dev")
+                            if k in c}}
         elif "rule" in item:
             r = item["rule"]
             key = f"{r.get('family')} {r.get('table')} {r.get('chain')}"
@@ -138,7 +190,7 @@ def _nftables(out: Collected) -> None:
         elif "set" in item or "map" in item:
             s = item.get("set") or item.get("map")
             key = f"{s.get('family')} {s.get('table')} @{s.get('name')}"
-            meta[key] = {"elements_sha256": hashlib.sha256(json.dumps(
+            meta[key] = {"object": "set", "sha256": hashlib.sha256(json.dumps(
                 _strip_handles(s), sort_keys=True).encode()).hexdigest()}
     entries: dict[str, dict[str, Any]] = {}
     for key in set(chains) | set(meta):
