@@ -33,6 +33,51 @@ from freeze.evidence import sshsig
 from freeze.evidence.codec import b64decode, b64encode
 
 
+# Ed25519 curve constants (RFC 8032 section 5.1), for the small-order check below.
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _ed25519_point(raw: bytes) -> tuple[int, int] | None:
+    """Decode a public key to an affine point (RFC 8032 5.1.3); None if not canonical/on the curve."""
+    y = int.from_bytes(raw, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P or (x == 0 and sign):
+        return None
+    return (_P - x if x & 1 != sign else x), y
+
+
+def _ed25519_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    (x1, y1), (x2, y2) = a, b
+    t = _D * x1 * x2 * y1 * y2 % _P
+    return (x1 * y2 + y1 * x2) * pow(1 + t, _P - 2, _P) % _P, (y1 * y2 + x1 * x2) * pow(1 - t, _P - 2, _P) % _P
+
+
+def check_ed25519_public(raw: bytes, *, what: str) -> bytes:
+    """Refuse keys anyone can sign for.
+
+    OpenSSL's Ed25519 verify accepts R = identity, S = 0 over ANY message when the
+    public key is the identity point, and similar forgeries for the other small-order
+    points: a root listing such a key (or several encodings of one, as invented
+    people) would let anybody reach a threshold. Real keys have prime order L.
+    """
+    point = _ed25519_point(raw) if len(raw) == 32 else None
+    if point is None:
+        raise InputError(f"{what}: not a valid Ed25519 public key")
+    for _ in range(3):  # 8 * A is the identity exactly when A has small order
+        point = _ed25519_add(point, point)
+    if point == (0, 1):
+        raise InputError(f"{what}: Ed25519 key of small order (anyone can forge signatures for it)")
+    return raw
+
+
 @dataclass(frozen=True)
 class KeyRef:
     """A public key as the ceremony root lists it."""
@@ -88,7 +133,7 @@ class KeyRef:
             raw = b64decode(obj["public"], what=what)
             if len(raw) != 32:
                 raise InputError(f"{what}: an Ed25519 public key is 32 bytes")
-            return cls("ed25519", raw)
+            return cls("ed25519", check_ed25519_public(raw, what=what))
         if kind == "ssh":
             return cls.from_openssh(obj["public"], what=what)
         raise InputError(f"{what}: key type must be 'ed25519' or 'ssh', not {kind!r}")
@@ -99,11 +144,12 @@ class KeyRef:
         if len(parts) < 2:
             raise InputError(f"{what}: not an OpenSSH public key line")
         blob = b64decode(parts[1], what=what)
-        algo, _ = sshsig.parse_wire_key(blob)
+        algo, raw = sshsig.parse_wire_key(blob)
         if algo != parts[0]:
             raise InputError(f"{what}: OpenSSH key type does not match its blob")
-        if algo != "ssh-ed25519":
+        if algo != "ssh-ed25519" or raw is None:
             raise InputError(f"{what}: only ssh-ed25519 OpenSSH keys are supported, not {algo}")
+        check_ed25519_public(raw, what=what)
         return cls("ssh", blob)
 
 
@@ -119,7 +165,7 @@ def load_public_key_file(path: Path) -> KeyRef:
         raise InputError(f"{path}: not a PEM or OpenSSH public key") from None
     if not isinstance(pub, ed25519.Ed25519PublicKey):
         raise InputError(f"{path}: holds a {type(pub).__name__}; freeze keys are Ed25519")
-    return KeyRef("ed25519", pub.public_bytes_raw())
+    return KeyRef("ed25519", check_ed25519_public(pub.public_bytes_raw(), what=str(path)))
 
 
 # ---------------------------------------------------------------------------

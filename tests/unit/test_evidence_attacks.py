@@ -37,3 +37,54 @@ def test_sshsig_inner_signature_is_parsed_strictly() -> None:
     for what, inner in variants.items():
         blob = _sshsig_with_inner(pub_wire, fields["hash_alg"], inner)
         assert sshsig.verify(blob, msg, pub_wire) is False, what
+
+
+_P = 2**255 - 19
+SMALL_ORDER_KEYS = {
+    "identity": bytes([1]) + bytes(31),
+    "order 2": (_P - 1).to_bytes(32, "little"),
+    "order 4": bytes(32),
+    "order 4, other sign": bytes(31) + b"\x80",
+    "order 8": bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c6333" "9b13802886d53fc05"),
+    "order 8, other": bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc6" "4ec7fd7792ac037a"),
+    "identity, non-canonical y": (_P + 1).to_bytes(32, "little"),
+}
+
+
+def test_small_order_ed25519_keys_are_refused() -> None:
+    """With the identity point as public key, OpenSSL accepts R=identity, S=0 as a signature
+    over ANY message: a root listing such a key lets anyone sign as that person (or as
+    several invented people, one per small-order encoding)."""
+    import base64
+
+    import pytest
+    from cryptography.hazmat.primitives.asymmetric import ed25519 as ed
+
+    from freeze.errors import InputError
+    from freeze.evidence.keys import KeyRef
+
+    forged = SMALL_ORDER_KEYS["identity"] + bytes(32)
+    ed.Ed25519PublicKey.from_public_bytes(SMALL_ORDER_KEYS["identity"]).verify(forged, b"any statement at all")
+    for what, raw in SMALL_ORDER_KEYS.items():
+        with pytest.raises(InputError, match="small order|not a valid Ed25519"):
+            KeyRef.from_dict({"type": "ed25519", "public": base64.b64encode(raw).decode()}, what=what)
+        wire = sshsig.ed25519_wire_key(raw)
+        with pytest.raises(InputError, match="small order|not a valid Ed25519"):
+            KeyRef.from_openssh("ssh-ed25519 " + base64.b64encode(wire).decode(), what=what)
+    for _ in range(20):  # real keys are untouched
+        raw = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+        assert KeyRef.from_dict({"type": "ed25519", "public": base64.b64encode(raw).decode()}, what="k").material == raw
+
+
+def test_small_order_key_in_a_pem_file_is_refused(tmp_path) -> None:  # noqa: ANN001
+    import pytest
+    from cryptography.hazmat.primitives import serialization
+
+    from freeze.errors import InputError
+    from freeze.evidence.keys import load_public_key_file
+
+    pem = ed25519.Ed25519PublicKey.from_public_bytes(SMALL_ORDER_KEYS["order 8"]).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tmp_path / "weak.pub.pem").write_bytes(pem)
+    with pytest.raises(InputError, match="small order"):
+        load_public_key_file(tmp_path / "weak.pub.pem")
