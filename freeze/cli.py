@@ -474,6 +474,8 @@ def _cmd_zero(args: argparse.Namespace) -> int:
             for s in preview.report.sections:
                 t.add_row(escape(s.title), str(len(s.rows)), str(s.nonzero_rows))
             console.print(t)
+            for w in preview.warnings:
+                console.print(f"[yellow]warning[/yellow]: {escape(w)}")
             console.print("already zero: nothing to clear" if preview.already_zero else
                           f"locks during the zero: {', '.join(preview.locked_tables)}")
             return 0

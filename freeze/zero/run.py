@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 
 from freeze import __version__
-from freeze.errors import FreezeError, RefusedError
+from freeze.errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, FreezeError, RefusedError
 from freeze.report.model import ReportSection, ZeroReport
 from freeze.zero import backup as bk
 from freeze.zero import db, evidence
@@ -88,6 +88,7 @@ class Preview:
     locked_tables: list[str]
     report: ZeroReport
     pending_exports: list[str]
+    warnings: list[str]
 
     @property
     def already_zero(self) -> bool:
@@ -98,7 +99,7 @@ class Preview:
         return {"election": {"id": self.election_id, "name": self.election_name},
                 "database": self.database, "clear": self.tables, "sequences": self.sequences,
                 "lock": self.locked_tables, "already_zero": self.already_zero,
-                "pending_exports": self.pending_exports,
+                "pending_exports": self.pending_exports, "warnings": self.warnings,
                 "report_preview": {"all_zero": self.report.all_zero,
                                    "nonzero_totals": self.report.nonzero_count,
                                    "sections": [{"title": s.title, "rows": len(s.rows),
@@ -266,7 +267,7 @@ class ZeroSession:
             [{"table": str(c.table), "method": c.method, "rows": counts[str(c.table)]}
              for c in self.spec.clear],
             seqs, [str(t) for t in self.spec.locked_tables], report,
-            [r.run_id for r in self.pending_runs()])
+            [r.run_id for r in self.pending_runs()], list(self.plan.warnings))
 
     # ------------------------------------------------------------ the zero
 
@@ -339,7 +340,13 @@ class ZeroSession:
             crash_point("backup-verified")
 
             # -- clear: nobody may even read a half-cleared state
-            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(locked))
+            try:
+                conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(locked))
+            except psycopg.errors.LockNotAvailable:
+                raise RefusedError(f"could not take the exclusive lock within "
+                                   f"{spec.lock_timeout_seconds} s: another session is reading the "
+                                   f"result tables; rolled back, nothing was changed (the verified "
+                                   f"backup is kept at {final})") from None
             cleared: list[dict[str, Any]] = []
             for c in self.plan.delete_order:
                 before = digests[f"{c.table.schema}.{c.table.name}"].rows
@@ -390,7 +397,7 @@ class ZeroSession:
                           "modes": ["EXCLUSIVE (backup)", "ACCESS EXCLUSIVE (clear)"]},
                 "other_sessions": [{"pid": r[0], "user": r[1], "application": r[2],
                                     "client": r[3], "state": r[4], "since": r[5]} for r in sessions],
-                "stale_cleanup": stale,
+                "stale_cleanup": stale, "warnings": list(self.plan.warnings),
                 "cleared": cleared, "sequences": seq_record, "already_zero": already_zero,
                 "report": {"sha256": report_sha, "all_zero": True,
                            "sections": [{"title": s.title, "rows": len(s.rows)}
@@ -399,13 +406,19 @@ class ZeroSession:
             evidence.store(conn, run_id, spec.election_id, record, report)
             phase("report")
             crash_point("before-commit")
-        except BaseException:
+        except BaseException as exc:
             try:
                 conn.execute("ROLLBACK")
             except psycopg.Error:
-                pass
+                pass  # connection gone: the server aborts the transaction itself
             if partial.exists():
                 partial.unlink()
+            if isinstance(exc, psycopg.Error):
+                raise FreezeError(
+                    f"database error during the zero, rolled back, nothing was changed: "
+                    f"{db.one_line_error(exc, self.dsn)}",
+                    exit_code=EXIT_UNAVAILABLE if isinstance(exc, psycopg.OperationalError)
+                    else EXIT_SOFTWARE) from None
             raise
         try:
             conn.execute("COMMIT")

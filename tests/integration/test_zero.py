@@ -319,3 +319,54 @@ def test_zero_report_command_renders_an_existing_report(ze, tmp_path):
                        check=True)
         assert (artifacts / "zero-report-page-1.png").stat().st_size > 10_000
     shutil.copy(out / "zero-report.pdf", artifacts / "zero-report.pdf")
+
+
+def test_reference_db_has_the_shape_of_a_count(pg_db):
+    from freeze.refdb import RefDbSize, build
+
+    size = RefDbSize(polling_tables=300, candidates_per_contest=5)
+    with psycopg.connect(pg_db) as conn:
+        build(conn, size, drill=True)
+        q = lambda s: conn.execute(s).fetchone()[0]  # noqa: E731
+        assert q("SELECT count(*) FROM counting.polling_tables") == 300
+        assert q("SELECT count(*) FROM counting.territorial_levels") == 5
+        contests = q("SELECT count(*) FROM counting.contests")
+        assert contests == 1 + size.departments + 2 * size.municipalities
+        # one sheet per polling table and contest covering it: president, governor, mayor, council
+        assert q("SELECT count(*) FROM counting.tally_sheets") == 300 * 4
+        assert q("SELECT count(*) FROM counting.tally_votes") == 300 * 4 * 5
+        assert q("SELECT count(*) FROM counting.tally_sheets s JOIN counting.polling_tables p "
+                 "ON p.id = s.polling_table_id") == 300 * 4
+        assert q("SELECT sum(votes) FROM counting.tally_votes") > 0
+        assert q("SELECT last_value FROM counting.tally_sheet_number_seq") == 100000 + 300 * 4
+    # same size and seed, same data: drills are reproducible
+    with psycopg.connect(pg_db) as conn:
+        first = conn.execute("SELECT md5(string_agg(t::text, ',' ORDER BY tally_sheet_id, "
+                             "candidate_id)) FROM counting.tally_votes t").fetchone()[0]
+        build(conn, size, drill=True, replace=True)
+        again = conn.execute("SELECT md5(string_agg(t::text, ',' ORDER BY tally_sheet_id, "
+                             "candidate_id)) FROM counting.tally_votes t").fetchone()[0]
+    assert first == again
+
+
+def test_database_error_during_the_clear_rolls_back(ze):
+    # the counting application's own trigger forbids deleting transmissions
+    with psycopg.connect(ze.dsn) as conn:
+        conn.execute("""
+            CREATE FUNCTION counting.no_delete() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN RAISE EXCEPTION 'transmissions are append-only'; END $$;
+            CREATE TRIGGER transmissions_append_only BEFORE DELETE ON counting.transmissions
+            FOR EACH ROW EXECUTE FUNCTION counting.no_delete();""")
+
+    def deletes(doc):
+        for c in doc["zero"]["clear"]:
+            c["method"] = "delete"
+
+    ze.write_profile(deletes)
+    before = db_state(ze.dsn)
+    proc = ze.zero("--confirm", "GE-2026", "--no-render")
+    assert proc.returncode == 70, proc.stderr
+    line = _one_line(proc.stderr)
+    assert "rolled back, nothing was changed" in line and "append-only" in line
+    assert db_state(ze.dsn) == before
+    assert zero_runs(ze.dsn) == []

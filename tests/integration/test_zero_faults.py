@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import psycopg
@@ -31,15 +32,24 @@ COMMITTED_FROM = STEPS.index("committed")
 
 
 def _children_of_dead_runs_are_gone(marker: str) -> None:
-    """No pg_dump/pg_restore left running for the killed run (PR_SET_PDEATHSIG)."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        assert not (("pg_dump" in cmd or "pg_restore" in cmd) and marker in cmd), cmd
+    """No pg_dump/pg_restore left running for the killed run (PR_SET_PDEATHSIG).
+    The kernel delivers the death signal asynchronously: allow it a few seconds."""
+    deadline = time.monotonic() + 10
+    while True:
+        left = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if ("pg_dump" in cmd or "pg_restore" in cmd) and marker in cmd:
+                left.append(cmd)
+        if not left:
+            return
+        assert time.monotonic() < deadline, left
+        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("step", STEPS)
