@@ -982,18 +982,38 @@ def _cmd_pae(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify_envelope(args: argparse.Namespace) -> int:
-    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED
+    import datetime as dt
+
+    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED, VerificationError
     from freeze.evidence import statement
     from freeze.evidence.codec import sha256_hex
     from freeze.evidence.dsse import Envelope
     from freeze.evidence.policy import count_envelope
+    from freeze.evidence.root import format_time, verify_root_signatures
 
-    _, root = _ev_load_root(args.root)
+    root_env, root = _ev_load_root(args.root)
     env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
     result = count_envelope(root, args.evidence_type, env)
     st = statement.parse(env, args.evidence_type)
     ok = result.ok
     _ev_line(result.ok, result.describe())
+    # the root file is only trusted if its own signers vouch for it, and the statement
+    # must be made under THIS root (a rehearsal's, signed by the same people, is not)
+    for check in (
+        lambda: verify_root_signatures(root, root_env, label=f"root v{root.version} self-signed"),
+        lambda: statement.check_ceremony_binding(st, [root]),
+    ):
+        try:
+            line, passed = check(), True
+        except VerificationError as exc:
+            line, passed = str(exc), False
+        ok = ok and passed
+        _ev_line(passed, line)
+    now = dt.datetime.now(dt.UTC)
+    fresh = not root.expired(now)
+    ok = ok and fresh
+    _ev_line(fresh, f"root v{root.version} {'valid until' if fresh else 'expired at'} "
+                    f"{format_time(root.expires)} (this computer's clock)")
     if args.document:
         digest = sha256_hex(_ev_read(args.document))
         match = st.subjects[0]["digest"]["sha256"] == digest

@@ -114,3 +114,42 @@ def test_garbage_instead_of_a_tar_is_an_input_error(live: Ceremony, tmp_path: Pa
     junk.write_bytes(b"not a tar at all" * 100)
     code, _, err = freeze("verify-evidence", junk, "--root-pin", live.root_digest, expect=65)
     assert "internal error" not in err
+
+
+def _rehearsal(live: Ceremony, tmp_path: Path) -> tuple[Path, Path]:
+    """A rehearsal: same spec, same people and keys, a fresh root (new nonce) left unsigned."""
+    from tests.integration.test_ceremony import PASS_ENV
+
+    spec = live.dir / f"rehearsal-{tmp_path.name}.json"
+    spec.write_text((live.dir / "root-spec.json").read_text())
+    rehearsal_root = tmp_path / "rehearsal-root.json"
+    freeze("root", "init", spec, "-o", rehearsal_root)
+    env = tmp_path / "rehearsal.dsse.json"
+    freeze("attest", "--type", "manifest", live.files["manifest"], "--root", rehearsal_root, "-o", env)
+    for who in ("alice", "bob", "carol", "dave", "frank"):
+        freeze("sign", env, "--key", live.keys[who], "--passphrase-env", PASS_ENV)
+    return rehearsal_root, env
+
+
+def test_verify_envelope_refuses_a_rehearsal_statement(live: Ceremony, tmp_path: Path) -> None:
+    """verify-envelope said VERIFIED for a statement made under another root (other nonce),
+    signed by the same people: a rehearsal's statement passed as the real ceremony's."""
+    _, env = _rehearsal(live, tmp_path)
+    code, out, _ = freeze("verify-envelope", env, "--type", "manifest", "--root", live.root,
+                          "--document", live.files["manifest"], expect=8)
+    assert "PASS  manifest: auditor 1/1, directorate 2/2, observer 2/2" in out
+    assert "FAIL  statement carries another ceremony's nonce" in out
+    assert "NOT VERIFIED" in out
+
+
+def test_verify_envelope_refuses_a_root_nobody_signed(live: Ceremony, tmp_path: Path) -> None:
+    """The --root file was trusted without checking its own signatures: anyone could write
+    a root naming their own keys and get VERIFIED for their own envelope."""
+    rehearsal_root, env = _rehearsal(live, tmp_path)
+    code, out, _ = freeze("verify-envelope", env, "--type", "manifest", "--root", rehearsal_root, expect=8)
+    assert "FAIL  root v1 self-signed: directorate 0/2 (missing: any of alice, bob)" in out
+    assert "NOT VERIFIED" in out
+    # the real, signed root and its own statement still verify
+    code, out, _ = freeze("verify-envelope", live.files["env-manifest"], "--type", "manifest",
+                          "--root", live.root, expect=0)
+    assert "PASS  root v1 self-signed: directorate 2/2" in out
