@@ -21,17 +21,23 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 
-def failed_tests(junit: Path) -> tuple[set[str], int]:
-    """Names (without parameters) of failed tests, and the number that passed."""
+def failed_tests(junit: Path) -> tuple[set[str], int, list[str]]:
+    """Names (without parameters) of failed tests, how many passed, and why each failed."""
     failed: set[str] = set()
+    reasons: list[str] = []
     passed = 0
     for case in ET.parse(junit).getroot().iter("testcase"):
-        name = case.get("name", "").split("[", 1)[0]
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed.add(name)
+        full = case.get("name", "")
+        problem = case.find("failure")
+        if problem is None:
+            problem = case.find("error")
+        if problem is not None:
+            failed.add(full.split("[", 1)[0])
+            message = (problem.get("message") or "").strip().splitlines()
+            reasons.append(f"  {full}: {message[0][:160] if message else '(no message)'}")
         elif case.find("skipped") is None:
             passed += 1
-    return failed, passed
+    return failed, passed, reasons
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                f"--hosts=ansible://{args.host}", f"--ansible-inventory={args.inventory}",
                f"--junitxml={junit}", *args.paths]
         res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), check=False)
-        failed, passed = failed_tests(junit) if junit.exists() else (set(), 0)
+        failed, passed, reasons = failed_tests(junit) if junit.exists() else (set(), 0, [])
     missing = sorted(set(args.expect) - failed)
     ok = res.returncode == 1 and not missing
     summary = [ln for ln in res.stdout.splitlines() if ln.startswith(("FAILED", "ERROR")) or " passed" in ln
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         f"expected to fail: {', '.join(sorted(args.expect))}",
         f"verdict: {'OK - the tests detect an unhardened host' if ok else 'NOT PROVEN'}"
         + (f" (did not fail: {', '.join(missing)})" if missing else ""),
-        "", "pytest summary:", *summary, ""])
+        "", "why each test failed:", *reasons, "", "pytest summary:", *summary, ""])
     if args.record:
         args.record.parent.mkdir(parents=True, exist_ok=True)
         args.record.write_text(report)

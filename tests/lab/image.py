@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.lab.config import LAB_SRC, OPERATOR, LabError, LabPaths
-from tests.lab.util import Timer, locked, log, need_tools, read_list, run, sha256_parts
+from tests.lab.util import Timer, locked, prune_stale, log, need_tools, read_list, run, sha256_parts
 
 IMAGE_PACKAGES = LAB_SRC / "image-packages.txt"
 CUSTOMIZE = LAB_SRC / "image-customize.sh"
@@ -104,6 +104,7 @@ def build_image(paths: LabPaths, force: bool = False) -> Image:
     with locked(paths.images / ".lock"):
         image = Image(paths.images / digest)
         if (image.dir / "complete").exists() and not force:
+            os.utime(image.dir)  # recently used: prune_stale keeps it
             return image
         if os.geteuid() != 0:
             raise LabError("building the image needs root (mmdebstrap in root mode, mkfs -d)")
@@ -144,8 +145,6 @@ def build_image(paths: LabPaths, force: bool = False) -> Image:
              "kernel": kernels[0].name}, indent=2) + "\n")
         (work / "complete").touch()
         work.rename(image.dir)
-        for old in paths.images.iterdir():
-            if old.is_dir() and old.name != digest:
-                shutil.rmtree(old, ignore_errors=True)
+        prune_stale(paths.images, keep=digest)
         log(f"image {digest} built in {timer}")
         return image

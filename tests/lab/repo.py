@@ -12,13 +12,14 @@ it (see vm.py).
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 from tests.lab.config import LAB_SRC, LabError, LabPaths
 from tests.lab.image import Image, debian_sources
-from tests.lab.util import Timer, locked, log, need_tools, read_list, run, sha256_parts
+from tests.lab.util import Timer, locked, prune_stale, log, need_tools, read_list, run, sha256_parts
 
 REPO_PACKAGES = LAB_SRC / "repo-packages.txt"
 
@@ -56,6 +57,7 @@ def build_repo(paths: LabPaths, image: Image, force: bool = False) -> Path:
     with locked(paths.repos / ".lock"):
         repo = paths.repos / digest
         if (repo / "complete").exists() and not force:
+            os.utime(repo)  # recently used: prune_stale keeps it
             return repo
         need_tools("apt-get", "dpkg-scanpackages")
         timer = Timer()
@@ -90,8 +92,6 @@ def build_repo(paths: LabPaths, image: Image, force: bool = False) -> Path:
             gz.write(scan.stdout)
         (work / "complete").touch()
         work.rename(repo)
-        for old in paths.repos.iterdir():
-            if old.is_dir() and old.name != digest:
-                shutil.rmtree(old, ignore_errors=True)
+        prune_stale(paths.repos, keep=digest)
         log(f"apt repository {digest}: {len(debs)} packages in {timer}")
         return repo

@@ -75,6 +75,21 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+STALE_AFTER_S = 24 * 3600
+
+
+def prune_stale(cache_dir: Path, keep: str) -> None:
+    """Drop cached builds of other recipes once they are a day old.
+
+    Not sooner: another fleet sharing the cache (a teammate's, a molecule run) may
+    still be booted from an older recipe's image or served its repository.
+    """
+    now = time.time()
+    for old in cache_dir.iterdir():
+        if old.is_dir() and old.name != keep and now - old.stat().st_mtime > STALE_AFTER_S:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 class Timer:
     def __init__(self) -> None:
         self.start = time.monotonic()
