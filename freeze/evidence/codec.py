@@ -41,10 +41,34 @@ def canonical_json(obj: Any) -> bytes:
     )
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _DuplicateKey(dup)
+    return d
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_json(data: bytes, *, what: str) -> Any:
+    """Strict JSON: a duplicate key or NaN/Infinity is refused, not silently resolved.
+
+    Python keeps the last of two equal keys, other parsers the first or refuse: signed
+    bytes must mean the same thing to every tool an auditor might read them with.
+    """
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _DuplicateKey as exc:
+        raise InputError(f"{what}: duplicate key {exc.args[0]!r} in a JSON object (ambiguous)") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{what}: not valid JSON ({exc})") from None
 
 

@@ -88,3 +88,33 @@ def test_small_order_key_in_a_pem_file_is_refused(tmp_path) -> None:  # noqa: AN
     (tmp_path / "weak.pub.pem").write_bytes(pem)
     with pytest.raises(InputError, match="small order"):
         load_public_key_file(tmp_path / "weak.pub.pem")
+
+
+def test_json_with_duplicate_keys_or_non_json_numbers_is_refused() -> None:
+    """Python keeps the LAST of two equal keys; other parsers keep the first or refuse.
+    A signed statement with two predicateType (or subject) members meant one thing to
+    this verifier and another to a stock tool an observer might use to read it."""
+    import pytest
+
+    from freeze.errors import InputError, VerificationError
+    from freeze.evidence import statement
+    from freeze.evidence.codec import parse_json
+    from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
+
+    with pytest.raises(InputError, match="duplicate key 'a'"):
+        parse_json(b'{"a": 1, "b": {"a": 1}, "a": 2}', what="x")
+    with pytest.raises(InputError, match="duplicate key 'c'"):
+        parse_json(b'[{"c": 1, "c": 1}]', what="x")
+    for text in (b'{"n": NaN}', b'{"n": Infinity}', b'{"n": -Infinity}'):
+        with pytest.raises(InputError, match="not valid JSON"):
+            parse_json(text, what="x")
+    assert parse_json(b'{"a": {"a": 1}, "b": [1, 2.5, null]}', what="x") == {"a": {"a": 1}, "b": [1, 2.5, None]}
+
+    payload = (
+        b'{"_type":"https://in-toto.io/Statement/v1",'
+        b'"predicateType":"' + statement.PREDICATE_TYPES["zero-report"].encode() + b'",'
+        b'"subject":[{"name":"m","digest":{"sha256":"' + b"ab" * 32 + b'"}}],"predicate":{},'
+        b'"predicateType":"' + statement.PREDICATE_TYPES["manifest"].encode() + b'"}'
+    )
+    with pytest.raises((InputError, VerificationError), match="duplicate key 'predicateType'"):
+        statement.parse(Envelope(payload, IN_TOTO_PAYLOAD_TYPE), "manifest")
