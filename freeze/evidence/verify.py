@@ -170,6 +170,22 @@ def verify_bundle(
         report.run(f"{t}: timestamps", lambda st=st, t=t, envs=envs: _check_timestamps(reader, st, t, root, envs, times))
         report.run(f"{t}: current, not replayed", lambda st=st, t=t, envs=envs: _check_replay(reader, st, t, envs, state))
 
+    def complete() -> str:
+        # hiding evidence: every statement type the journal records must be in the bundle
+        if "journal" not in state:
+            raise VerificationError("cannot tell whether evidence was left out: the journal did not verify")
+        recorded = sorted({
+            str(e.get("details", {}).get("type")) for e in state["journal"] if e.get("event") == "statement"
+        })
+        present = {st.get("type") for st in idx["statements"] if isinstance(st, dict)}
+        missing = [t for t in recorded if t not in present]
+        if missing:
+            raise VerificationError(
+                f"the journal records {', '.join(missing)} statement(s) this bundle leaves out")
+        return "the bundle carries every statement type the journal records: " + ", ".join(recorded)
+
+    report.run("complete", complete)
+
     def expiry() -> str:
         if times:
             at, source = max(times)

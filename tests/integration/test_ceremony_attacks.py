@@ -153,3 +153,21 @@ def test_verify_envelope_refuses_a_root_nobody_signed(live: Ceremony, tmp_path: 
     code, out, _ = freeze("verify-envelope", live.files["env-manifest"], "--type", "manifest",
                           "--root", live.root, expect=0)
     assert "PASS  root v1 self-signed: directorate 2/2" in out
+
+
+def test_leaving_a_recorded_statement_out_of_the_bundle(live: Ceremony, tmp_path: Path) -> None:
+    """Hiding evidence: the journal records a zero report (or a drift report that shows
+    tampering); a bundle carrying only the manifest used to verify as if nothing else existed."""
+    b = copy(live, tmp_path)
+
+    def drop_zero(d: dict) -> None:
+        _drop_backup(b, d)
+        d["statements"] = [s for s in d["statements"] if s["type"] != "zero-report"]
+
+    edit_json(b / "bundle.json", drop_zero)
+    for rel in ("statements/zero-report.dsse.json", "statements/zero-report.timestamps.json",
+                "documents/zero-report.json"):
+        (b / rel).unlink()
+    resum(b)
+    failed = verify_fails(live, b, "complete: the journal records zero-report statement(s) this bundle leaves out")
+    assert "manifest: current, not replayed" not in failed  # the manifest itself is fine

@@ -277,6 +277,7 @@ def test_replayed_old_manifest(live: Ceremony, tmp_path: Path) -> None:
     def bundle(name: str, env: Path, doc: Path) -> Path:
         out = tmp_path / name
         freeze("bundle", "create", out, "--root", c.root, "--statement", f"manifest={env}:{doc}",
+               "--statement", f"zero-report={c.files['env-zero-report']}:{c.files['zero']}",
                "--journal", journal)
         return out
 

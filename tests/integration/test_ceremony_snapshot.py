@@ -73,6 +73,7 @@ def test_signed_snapshot_manifest_verifies(live: Ceremony, tmp_path: Path) -> No
     freeze("journal", "store", journal, note)
     bundle = tmp_path / "bundle"
     freeze("bundle", "create", bundle, "--root", live.root, "--statement", f"manifest={env}:{manifest}",
+           "--statement", f"zero-report={live.files['env-zero-report']}:{live.files['zero']}",
            "--journal", journal)
     _, out, _ = freeze("verify-evidence", bundle, "--root-pin", live.root_digest, expect=0)
     assert "manifest: statement: manifest.json sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest() in out
