@@ -72,6 +72,9 @@ def test_zero_drill_data_clears_results_and_writes_evidence(ze):
     assert len(votes["rows"]) == n_candidates
     assert all(r["totals"] == [0] for r in votes["rows"])
     assert rec["report"]["sha256"] == run["report_sha256"]
+    # no secret in any evidence file
+    for f in evdir.iterdir():
+        assert b"admin-test-only" not in f.read_bytes(), f
 
     # the backup restores the drill data exactly (independently of the tool's own check)
     scratch = "t_zero_restore_check"
@@ -370,3 +373,25 @@ def test_database_error_during_the_clear_rolls_back(ze):
     assert "rolled back, nothing was changed" in line and "append-only" in line
     assert db_state(ze.dsn) == before
     assert zero_runs(ze.dsn) == []
+
+
+def test_confirmation_typed_at_a_terminal(ze):
+    import os
+    import pty
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "freeze", "zero", "--profile", str(ze.profile),
+                                 "--manifest", str(ze.manifest), "--evidence-dir", str(ze.evidence),
+                                 "--no-render"], stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=ze.env(), cwd=REPO, text=True)
+        os.close(slave)
+        os.write(master, b"GE-2026\n")
+        out, err = proc.communicate(timeout=180)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, err
+    assert "Type the election id to confirm" in out
+    [run] = zero_runs(ze.dsn)
+    assert run["record"]["confirmation"] == "typed at the terminal"

@@ -67,6 +67,12 @@ def test_crash_at_step_leaves_untouched_or_zeroed_and_rerun_finishes(pg_server, 
     if STEPS.index(step) < COMMITTED_FROM:
         assert state == before, f"crash at {step} changed the database"
         assert runs == []
+        # a backup that reached its final name is complete and matches its .sha256
+        for dump in (ze.evidence / "backups").glob("*.dump") if ze.evidence.exists() else ():
+            digest, name = dump.with_name(dump.name + ".sha256").read_text().split()
+            assert name == dump.name and sha256_of(dump) == digest
+        if step in ("backup-verified", "cleared", "before-commit"):
+            assert len(list((ze.evidence / "backups").glob("*.dump"))) == 1
     else:
         assert is_fully_zeroed(state, before), f"crash at {step} left a partial zero"
         [run] = runs
