@@ -210,8 +210,8 @@ def _check_sums(reader: BundleReader) -> str:
             raise InputError(f"SHA256SUMS: malformed line {line[:60]!r}")
         listed[rel] = digest
     bad = [rel for rel, d in listed.items() if sha256_hex(reader.read(rel)) != d]
-    present = {
-        p.relative_to(reader.base).as_posix() for p in reader.base.rglob("*") if p.is_file() or p.is_symlink()
+    present = {  # anything but a real directory: files, links, FIFOs, sockets, device nodes
+        p.relative_to(reader.base).as_posix() for p in reader.base.rglob("*") if p.is_symlink() or not p.is_dir()
     }
     extra = sorted(present - set(listed) - {"SHA256SUMS"})
     if bad:

@@ -171,3 +171,13 @@ def test_leaving_a_recorded_statement_out_of_the_bundle(live: Ceremony, tmp_path
     resum(b)
     failed = verify_fails(live, b, "complete: the journal records zero-report statement(s) this bundle leaves out")
     assert "manifest: current, not replayed" not in failed  # the manifest itself is fine
+
+
+def test_special_files_in_a_bundle_directory_are_not_ignored(live: Ceremony, tmp_path: Path) -> None:
+    """'Nothing else may be present', but a FIFO (or socket, device node) was not counted as
+    a file, so it sat in a VERIFIED bundle where any tool that reads every file would hang."""
+    import os
+
+    b = copy(live, tmp_path)
+    os.mkfifo(b / "documents" / "pipe")
+    verify_fails(live, b, "file digests (SHA256SUMS): files not in SHA256SUMS: documents/pipe")
