@@ -819,14 +819,23 @@ def _cmd_root_sign(args: argparse.Namespace) -> int:
 
 
 def _cmd_root_verify(args: argparse.Namespace) -> int:
-    from freeze.errors import EXIT_OK
-    from freeze.evidence.root import establish_trust
+    import datetime as dt
+
+    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED
+    from freeze.evidence.root import establish_trust, format_time
 
     trusted = _ev_read(args.root_file) if args.root_file else None
     result = establish_trust([_ev_read(p) for p in args.roots], pin=args.root_pin, trusted=trusted)
     for note in result.notes:
         _ev_line(True, note)
-    print(f"VERIFIED: root v{result.root.version} sha256:{result.root.digest}")
+    root = result.root
+    if root.expired(dt.datetime.now(dt.UTC)):  # TUF: an expired root is not trusted
+        _ev_line(False, f"root v{root.version} expired at {format_time(root.expires)} (this computer's clock; "
+                        "verify-evidence judges expiry at the evidence's trusted time)")
+        _ev_line(False, "NOT VERIFIED", prefix=False)
+        return EXIT_VERIFY_FAILED
+    _ev_line(True, f"root v{root.version} valid until {format_time(root.expires)} (this computer's clock)")
+    print(f"VERIFIED: root v{root.version} sha256:{root.digest}")
     return EXIT_OK
 
 

@@ -181,3 +181,30 @@ def test_special_files_in_a_bundle_directory_are_not_ignored(live: Ceremony, tmp
     b = copy(live, tmp_path)
     os.mkfifo(b / "documents" / "pipe")
     verify_fails(live, b, "file digests (SHA256SUMS): files not in SHA256SUMS: documents/pipe")
+
+
+def test_root_verify_refuses_an_expired_root(live: Ceremony, tmp_path: Path) -> None:
+    """`root verify` printed VERIFIED for a root past its expiry (the TUF freeze-attack
+    defence): e.g. a long-expired root whose keys have since leaked."""
+    import datetime as dt
+
+    from freeze.evidence.dsse import Envelope, Signature
+    from freeze.evidence.keys import PassphraseSource, load_signer
+    from freeze.evidence.root import ROOT_PAYLOAD_TYPE, load_root_envelope, new_root
+    from tests.integration.test_ceremony import PASS_ENV
+
+    _, r = load_root_envelope(live.root.read_bytes())
+    old = new_root(election=r.election, ceremony=r.ceremony, expires=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+                   people=r.people, thresholds=r.thresholds, journal_origin=r.journal_origin,
+                   journal_key=r.journal_key, tsas=r.tsas)
+    env = Envelope(old.payload, ROOT_PAYLOAD_TYPE)
+    for who in ("alice", "bob"):
+        s = load_signer(live.keys[who], PassphraseSource(env=PASS_ENV))
+        env.add(Signature(s.sign(env.pae()), s.ref.short))
+    path = tmp_path / "old-root.json"
+    path.write_bytes(env.to_bytes())
+    code, out, err = freeze("root", "verify", path, "--root-pin", old.digest, expect=8)
+    assert "PASS  root v1 self-signed: directorate 2/2" in out
+    assert "FAIL  root v1 expired at 2020-01-01T00:00:00Z" in out and "VERIFIED:" not in out
+    code, out, _ = freeze("root", "verify", live.root, "--root-pin", live.root_digest, expect=0)
+    assert "PASS  root v1 valid until 2099-01-01T00:00:00Z" in out
