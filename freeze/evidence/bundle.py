@@ -237,6 +237,12 @@ def extract_tar(tar_path: Path, into: Path) -> Path:
     return into / tops.pop()
 
 
+_PAYLOAD_CMD = (
+    "python3 -c 'import base64,json,sys; "
+    "sys.stdout.buffer.write(base64.b64decode(json.load(sys.stdin)[\"payload\"]))'"
+)
+
+
 def verify_sheet(index: dict, root: Root, files: dict[str, bytes]) -> str:
     lines = [
         f"EVIDENCE BUNDLE - election {root.election}, ceremony {root.ceremony}",
@@ -251,8 +257,17 @@ def verify_sheet(index: dict, root: Root, files: dict[str, bytes]) -> str:
         "     sha256sum -c SHA256SUMS",
         "   (then compare the digest of SHA256SUMS, or of the documents, with the minutes)",
         "",
+        "2. The keys and TSA certificates the commands below use (signatures/allowed_signers,",
+        "   timestamps/*.ca.pem) come from THIS bundle, which anyone can rewrite: trust them only",
+        "   if they are the ones in the ceremony root whose digest is in the minutes.",
+        f"   The root digest is the sha256 of the root's payload (v{root.version} here):",
+        f"     {_PAYLOAD_CMD} < root/root-v{root.version}.dsse.json | sha256sum",
+        f"     {_PAYLOAD_CMD} < root/root-v{root.version}.dsse.json | python3 -m json.tool",
+        "   The second command shows each person's keys ('ssh' lines must match allowed_signers)",
+        "   and the timestamp_authorities certificates (must match the .ca.pem files).",
+        "",
     ]
-    n = 2
+    n = 3
     for st in index["statements"]:
         t = st["type"]
         ssh_sigs = sorted(r for r in files if r.startswith(f"signatures/{t}.") and r.endswith(".sig"))

@@ -208,3 +208,23 @@ def test_root_verify_refuses_an_expired_root(live: Ceremony, tmp_path: Path) -> 
     assert "FAIL  root v1 expired at 2020-01-01T00:00:00Z" in out and "VERIFIED:" not in out
     code, out, _ = freeze("root", "verify", live.root, "--root-pin", live.root_digest, expect=0)
     assert "PASS  root v1 valid until 2099-01-01T00:00:00Z" in out
+
+
+def test_stock_tool_sheet_pins_the_bundle_keys_to_the_root(live: Ceremony, tmp_path: Path) -> None:
+    """The stock-tool path trusted the bundle's own allowed_signers: an attacker who swaps in
+    their key under erin's name passes `ssh-keygen -Y verify` exactly as VERIFY.txt says.
+    The sheet must tell auditors how to tie those keys to the root digest in the minutes,
+    and the commands it gives must work."""
+    import subprocess
+
+    sheet = (live.bundle / "VERIFY.txt").read_text()
+    assert "come from THIS bundle, which anyone can rewrite" in sheet
+    cmds = [ln.strip() for ln in sheet.splitlines() if "root/root-v1.dsse.json" in ln]
+    assert len(cmds) == 2
+    digest_cmd, show_cmd = cmds
+    res = subprocess.run(digest_cmd, shell=True, cwd=live.bundle, capture_output=True, text=True, check=True)  # noqa: S602
+    assert res.stdout.split()[0] == live.root_digest
+    res = subprocess.run(show_cmd, shell=True, cwd=live.bundle, capture_output=True, text=True, check=True)  # noqa: S602
+    people = json.loads(res.stdout)["people"]
+    erin_key = people["erin"]["keys"][0]["public"]
+    assert erin_key.split()[1] in (live.bundle / "signatures" / "allowed_signers").read_text()
