@@ -433,9 +433,10 @@ def _cmd_zero(args: argparse.Namespace) -> int:
                 print(json.dumps(out, indent=2, sort_keys=True))
             else:
                 for r, p in zip(pending, paths):
-                    console.print(f"zero run {r.run_id} had committed before a crash; its "
-                                  f"evidence is now exported to {escape(str(p))}. The database is "
-                                  f"zeroed; nothing else was done.")
+                    console.print(f"zero run {r.run_id} had committed, but its evidence files "
+                                  f"were not written (crash or write error); they are now exported "
+                                  f"to {escape(str(p))}. The database is zeroed; nothing else "
+                                  f"was done.")
             return 0
         if args.dry_run:
             gate = check_drift(profile, args.manifest, args.allow_drift, refuse=False)

@@ -43,7 +43,7 @@ import psycopg
 from psycopg import sql
 
 from freeze import __version__
-from freeze.errors import EXIT_SOFTWARE, EXIT_UNAVAILABLE, FreezeError, RefusedError
+from freeze.errors import EXIT_IOERR, EXIT_SOFTWARE, EXIT_UNAVAILABLE, FreezeError, RefusedError
 from freeze.report.model import ReportSection, ZeroReport
 from freeze.zero import backup as bk
 from freeze.zero import db, evidence
@@ -427,7 +427,16 @@ class ZeroSession:
                               f"re-run freeze zero: it detects whether the commit happened") from None
         phase("commit")
         crash_point("committed")
-        path = evidence.export(conn, evidence.get(conn, run_id), evidence_dir, render=render)
+        try:
+            path = evidence.export(conn, evidence.get(conn, run_id), evidence_dir, render=render)
+        except (OSError, psycopg.Error, FreezeError) as exc:
+            # The zero itself is done and its record is safe in the database; only
+            # the files are missing. Say exactly that: a re-run exports them.
+            detail = db.one_line_error(exc, self.dsn)
+            raise FreezeError(f"the zero COMMITTED (run {run_id}, database zeroed, record in "
+                              f"{evidence.SCHEMA}.zero_runs) but writing the evidence files "
+                              f"failed: {detail}; re-run freeze zero to export them",
+                              exit_code=EXIT_IOERR) from None
         phase("export")
         return ZeroResult(run_id, already_zero, path, record, report_sha, backup, cleared, timings)
 

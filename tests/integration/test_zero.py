@@ -395,3 +395,22 @@ def test_confirmation_typed_at_a_terminal(ze):
     assert "Type the election id to confirm" in out
     [run] = zero_runs(ze.dsn)
     assert run["record"]["confirmation"] == "typed at the terminal"
+
+
+def test_evidence_files_failing_after_commit_is_reported_and_recovered(ze, tmp_path):
+    before = db_state(ze.dsn)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    proc = ze.freeze("zero", "--profile", str(ze.profile), "--manifest", str(ze.manifest),
+                     "--evidence-dir", str(blocker), "--backup-dir", str(tmp_path / "bk"),
+                     "--confirm", "GE-2026", "--no-render")
+    assert proc.returncode == 74, proc.stderr
+    line = _one_line(proc.stderr)
+    assert "the zero COMMITTED" in line and "re-run freeze zero" in line
+    assert is_fully_zeroed(db_state(ze.dsn), before)
+    [run] = zero_runs(ze.dsn)
+    assert run["exported_at"] is None
+    proc = ze.zero("--confirm", "GE-2026")  # same command, a usable evidence directory
+    assert proc.returncode == 0, proc.stderr
+    assert "had committed, but its evidence files" in proc.stdout
+    check_exported(zero_runs(ze.dsn)[0])

@@ -85,7 +85,7 @@ def test_crash_at_step_leaves_untouched_or_zeroed_and_rerun_finishes(pg_server, 
     proc = ze.zero("--confirm", "GE-2026")
     assert proc.returncode == 0, (step, proc.stderr)
     if STEPS.index(step) >= COMMITTED_FROM:
-        assert "had committed before a crash" in proc.stdout
+        assert "had committed, but its evidence files" in proc.stdout
     final = db_state(ze.dsn)
     assert is_fully_zeroed(final, before)
     runs = zero_runs(ze.dsn)
