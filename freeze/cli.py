@@ -912,8 +912,9 @@ def _cmd_sign(args: argparse.Namespace) -> int:
             raise InputError(f"{args.envelope}: not a freeze statement (predicateType {ptype!r})")
         st = statement.parse(env, etype)
         subj = st.subjects[0]
-        print(f"signing: {etype} statement for {subj.get('name')} sha256:{subj['digest']['sha256']}, "
-              f"{st.ceremony.get('election')}/{st.ceremony.get('ceremony')} sequence {st.sequence}")
+        print(_ev_printable(
+            f"signing: {etype} statement for {subj.get('name')} sha256:{subj['digest']['sha256']}, "
+            f"{st.ceremony.get('election')}/{st.ceremony.get('ceremony')} sequence {st.sequence}"))
         if args.document:
             digest = sha256_hex(_ev_read(args.document))
             if digest != subj["digest"]["sha256"]:
@@ -1164,11 +1165,21 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
 
 
+def _ev_printable(text: str) -> str:
+    """Escape control and format characters (ESC, newline, bidi overrides) visibly.
+
+    File names, key ids and document names come from the evidence: printed raw they
+    could erase or conceal lines, or print a fake verdict, on the reader's terminal.
+    """
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def _ev_line(ok: bool, text: str, *, prefix: bool = True) -> None:
     """One check per line: green PASS / red FAIL on a terminal, plain text otherwise, never wrapped."""
     from rich.console import Console
     from rich.text import Text
 
+    text = _ev_printable(text)
     line = Text()
     if prefix:
         line.append("PASS  " if ok else "FAIL  ", style="bold green" if ok else "bold red")

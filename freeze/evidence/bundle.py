@@ -217,10 +217,10 @@ def extract_tar(tar_path: Path, into: Path) -> Path:
                 if len(members) > MAX_TAR_MEMBERS:
                     raise InputError(f"{tar_path}: more than {MAX_TAR_MEMBERS} members; not a bundle")
                 if not (m.isfile() or m.isdir()):
-                    raise InputError(f"{tar_path}: {m.name} is not a regular file")
+                    raise InputError(f"{tar_path}: {m.name!r} is not a regular file")
                 parts = Path(m.name).parts
                 if m.name.startswith("/") or ".." in parts:
-                    raise InputError(f"{tar_path}: unsafe path {m.name}")
+                    raise InputError(f"{tar_path}: unsafe path {m.name!r}")
                 total += m.size
                 if total > MAX_TAR_BYTES:
                     raise InputError(f"{tar_path}: members add up to more than {MAX_TAR_BYTES} bytes")

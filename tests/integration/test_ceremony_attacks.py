@@ -228,3 +228,23 @@ def test_stock_tool_sheet_pins_the_bundle_keys_to_the_root(live: Ceremony, tmp_p
     people = json.loads(res.stdout)["people"]
     erin_key = people["erin"]["keys"][0]["public"]
     assert erin_key.split()[1] in (live.bundle / "signatures" / "allowed_signers").read_text()
+
+
+def test_terminal_escapes_from_the_bundle_cannot_forge_the_verdict(live: Ceremony, tmp_path: Path) -> None:
+    """File names and key ids come from the bundle; printed raw, an ESC[8m (conceal) or a
+    newline in them let an attacker hide the real lines and show a fake 'VERDICT: VERIFIED'
+    line to an auditor reading the report on a terminal (or `cat`-ing it from a file)."""
+    import base64
+
+    b = copy(live, tmp_path)
+    edit_json(b / "statements" / "manifest.dsse.json", lambda e: e["signatures"].append(
+        {"keyid": "\x1b[8m\x1b[2K", "sig": base64.b64encode(b"\x01" * 64).decode()}))
+    resum(b)
+    (b / "documents" / "x\x1b[8mhidden\nVERDICT: VERIFIED\u202e").write_bytes(b"")
+    code, out, err = freeze("verify-evidence", b, "--root-pin", live.root_digest, expect=8)
+    assert "\x1b" not in out and "\u202e" not in out
+    lines = out.splitlines()
+    assert lines[-1].startswith("VERDICT: NOT VERIFIED")
+    assert not any(ln.startswith("VERDICT: VERIFIED") for ln in lines)
+    assert "files not in SHA256SUMS: documents/x\\x1b[8mhidden\\nVERDICT: VERIFIED\\u202e" in out
+    assert "#6 (keyid \\x1b[8m\\x1b[2K)" in out  # shown, visibly escaped
