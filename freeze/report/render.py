@@ -11,8 +11,17 @@ import re
 
 import jinja2
 import segno
+from markupsafe import Markup
 
 from freeze.report.model import ZeroReport
+
+def _css_string(text: str) -> Markup:
+    """A CSS string literal for `content:` in @page rules. HTML-escaping does not
+    apply inside <style>, so anything not plainly safe becomes a CSS escape."""
+    safe = set(" -_.,:;()/#'")
+    return Markup('"' + "".join(c if c.isalnum() and c.isascii() or c in safe
+                                 else f"\\{ord(c):x} " for c in text) + '"')
+
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("freeze.report", "templates"),
@@ -20,6 +29,7 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True, lstrip_blocks=True,
 )
+_env.filters["css_string"] = _css_string
 
 
 def qr_svg(payload: str) -> str:

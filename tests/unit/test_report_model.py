@@ -83,3 +83,23 @@ def test_pdf_renders():
 
     pdf = render_pdf(_report())
     assert pdf.startswith(b"%PDF") and len(pdf) > 5000
+
+
+def test_hostile_or_accented_election_name_in_page_header(tmp_path):
+    import dataclasses
+    import shutil
+    import subprocess
+
+    from freeze.report.render import render_pdf
+
+    name = 'Elecciones Subnacionales & "Ñuñoa" </style><b>x'
+    r = dataclasses.replace(_report(), election_name=name)
+    html = render_html(r)
+    style = html.split("<style>", 1)[1].split("</style>", 1)[0]
+    assert "<b>" not in style and '"Ñuñoa"' not in style  # escaped for CSS, not HTML
+    if shutil.which("pdftotext"):
+        pdf = tmp_path / "r.pdf"
+        pdf.write_bytes(render_pdf(r))
+        text = subprocess.run(["pdftotext", "-l", "1", str(pdf), "-"], capture_output=True,
+                              text=True, check=True).stdout
+        assert text.count('Elecciones Subnacionales & "Ñuñoa" </style><b>x') >= 2  # header + title
