@@ -339,6 +339,11 @@ def _check_journal(
         if merkle.root(leaves[: paper.size]) != paper.root:
             raise VerificationError(f"journal does not match the minutes' checkpoint at size {paper.size}")
         notes.append(f"matches the minutes' checkpoint at size {paper.size}")
+    else:
+        # say so: an older, complete and consistent bundle of this ceremony (rolled back
+        # before a newer statement) verifies just the same without the paper anchor
+        notes.append("NOT compared with the minutes (no --checkpoint): a bundle rolled back to an "
+                     "earlier cosigned state would look the same")
     state["checkpoints"] = cps
     state["leaves"] = leaves
     uncosigned = len(entries) - (cps[-1].size if cps else 0)

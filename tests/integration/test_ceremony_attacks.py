@@ -248,3 +248,13 @@ def test_terminal_escapes_from_the_bundle_cannot_forge_the_verdict(live: Ceremon
     assert not any(ln.startswith("VERDICT: VERIFIED") for ln in lines)
     assert "files not in SHA256SUMS: documents/x\\x1b[8mhidden\\nVERDICT: VERIFIED\\u202e" in out
     assert "#6 (keyid \\x1b[8m\\x1b[2K)" in out  # shown, visibly escaped
+
+
+def test_without_the_paper_checkpoint_the_report_says_rollback_is_undetected(live: Ceremony, tmp_path: Path) -> None:
+    """A whole older bundle of this ceremony (before a re-snapshot) is self-consistent: only the
+    checkpoint from the minutes tells it from the latest. The PASS line must not hide that."""
+    code, out, _ = freeze("verify-evidence", live.bundle, "--root-pin", live.root_digest, expect=0)
+    assert "NOT compared with the minutes (no --checkpoint)" in out
+    code, out, _ = freeze("verify-evidence", live.bundle, "--root-pin", live.root_digest,
+                          "--checkpoint", live.checkpoint_line, expect=0)
+    assert "NOT compared with the minutes" not in out and "matches the minutes' checkpoint at size 3" in out
