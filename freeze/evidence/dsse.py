@@ -15,6 +15,7 @@ from freeze.evidence.codec import b64decode, b64encode, canonical_json, parse_js
 
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 MAX_ENVELOPE_BYTES = 64 * 1024 * 1024
+MAX_SIGNATURES = 256  # a ceremony has tens of signers; each signature is tried against every key
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -67,6 +68,8 @@ class Envelope:
             raise InputError(f"{what}: not a DSSE envelope (payload/payloadType missing)")
         if not isinstance(sigs, list):
             raise InputError(f"{what}: not a DSSE envelope (signatures must be a list)")
+        if len(sigs) > MAX_SIGNATURES:
+            raise InputError(f"{what}: more than {MAX_SIGNATURES} signatures")
         signatures = []
         for i, s in enumerate(sigs):
             if not isinstance(s, dict) or not isinstance(s.get("sig"), str):

@@ -40,6 +40,7 @@ from freeze.evidence.root import Root, TrustedRoot, establish_trust, format_time
 from freeze.evidence.timestamp import TimestampRecord, verify as verify_timestamp
 
 MAX_FILE = 256 * 1024 * 1024
+MAX_JOURNAL_ENTRIES = 1_000_000  # ceremony journals hold thousands; each entry costs a parsed dict
 
 
 @dataclass
@@ -285,6 +286,8 @@ def _check_journal(
     raw = reader.read(j.get("entries"))
     if raw and not raw.endswith(b"\n"):
         raise InputError("journal entries file does not end with a newline")
+    if raw.count(b"\n") > MAX_JOURNAL_ENTRIES:
+        raise InputError(f"the journal has more than {MAX_JOURNAL_ENTRIES} entries; not a ceremony journal")
     entries = raw.split(b"\n")[:-1] if raw else []
     parsed = [parse_entry(e, pos) for pos, e in enumerate(entries)]
     leaves = [merkle.leaf_hash(e) for e in entries]

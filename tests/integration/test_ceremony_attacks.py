@@ -258,3 +258,14 @@ def test_without_the_paper_checkpoint_the_report_says_rollback_is_undetected(liv
     code, out, _ = freeze("verify-evidence", live.bundle, "--root-pin", live.root_digest,
                           "--checkpoint", live.checkpoint_line, expect=0)
     assert "NOT compared with the minutes" not in out and "matches the minutes' checkpoint at size 3" in out
+
+
+def test_journal_longer_than_the_limit_is_refused(live: Ceremony, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each journal line becomes a parsed dict and a hash: a 256 MiB entries file of tiny
+    lines (~10 million) cost gigabytes of memory before any check could fail."""
+    from freeze.evidence import verify
+
+    monkeypatch.setattr(verify, "MAX_JOURNAL_ENTRIES", 2)
+    report = verify.verify_bundle(live.bundle, root_pin=live.root_digest)
+    failed = {c.name: c.detail for c in report.checks if not c.ok}
+    assert failed["journal"] == "the journal has more than 2 entries; not a ceremony journal"

@@ -118,3 +118,22 @@ def test_json_with_duplicate_keys_or_non_json_numbers_is_refused() -> None:
     )
     with pytest.raises((InputError, VerificationError), match="duplicate key 'predicateType'"):
         statement.parse(Envelope(payload, IN_TOTO_PAYLOAD_TYPE), "manifest")
+
+
+def test_envelope_with_too_many_signatures_is_refused() -> None:
+    """Every signature is tried against every key of the root: 64 MiB of stray signatures
+    (~600k) kept an auditor's verifier busy for many minutes."""
+    import base64
+    import json
+
+    import pytest
+
+    from freeze.errors import InputError
+    from freeze.evidence.dsse import MAX_SIGNATURES, Envelope
+
+    sig = base64.b64encode(b"\x01" * 64).decode()
+    doc = {"payload": "e30=", "payloadType": "x", "signatures": [{"keyid": "", "sig": sig}] * MAX_SIGNATURES}
+    assert len(Envelope.from_bytes(json.dumps(doc).encode()).signatures) == MAX_SIGNATURES
+    doc["signatures"].append({"keyid": "", "sig": sig})
+    with pytest.raises(InputError, match=f"more than {MAX_SIGNATURES} signatures"):
+        Envelope.from_bytes(json.dumps(doc).encode())
