@@ -15,7 +15,9 @@ Any conforming re-encoding of the same data gives the same bytes, so
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from freeze.errors import InputError
@@ -55,20 +57,54 @@ def _check(value: Any, where: str = "$") -> None:
             raise InputError(f"{at}: {t.__name__} is not a JSON value")
 
 
+def _encode(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
 def dumps(value: Any) -> bytes:
     """Canonical bytes of `value` (see module docstring)."""
     _check(value)
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _encode(value).encode("utf-8")
+
+
+def iter_encode(value: Any, split_depth: int = 3, _checked: bool = False) -> Iterator[bytes]:
+    """The bytes of `dumps(value)` in pieces, without building them all at once.
+
+    Objects nested less than `split_depth` deep are written key by key (sorted
+    like `dumps`); deeper values are encoded whole. JSON encoding composes, so
+    the concatenation is byte-for-byte `dumps(value)` (tested), while memory
+    holds one entry at a time instead of the whole document twice.
+    """
+    if not _checked:
+        _check(value)
+    if split_depth <= 0 or not isinstance(value, dict) or not value:
+        yield _encode(value).encode("utf-8")
+        return
+    sep = b"{"
+    for key in sorted(value):
+        yield sep + _encode(key).encode("utf-8") + b":"
+        yield from iter_encode(value[key], split_depth - 1, True)
+        sep = b","
+    yield b"}"
+
+
+def sha256_hex(value: Any) -> str:
+    """sha256 of the canonical bytes of `value`, streamed."""
+    h = hashlib.sha256()
+    for chunk in iter_encode(value):
+        h.update(chunk)
+    return h.hexdigest()
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen.add(key)
     return out
 
 

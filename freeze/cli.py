@@ -122,12 +122,11 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
         raise NoInputError(f"{args.output}: directory does not exist")
     with scan_progress("snapshot", None if not args.json else False) as progress:
         manifest = take_snapshot(profile, transport=transport, progress=progress)
-    data = manifest.to_bytes()
     # Write to a temporary file in the same directory, fsync, then rename: a crash
     # never leaves a half-written manifest under the final name.
-    _write_atomically(out, data)
+    digest = _write_atomically(out, manifest)
     counts = {name: len(entries) for name, entries in sorted(manifest.sections.items())}
-    summary = {"manifest": args.output, "sha256": manifest.digest(), "host": manifest.host,
+    summary = {"manifest": args.output, "sha256": digest, "host": manifest.host,
                "profile_sha256": manifest.profile_digest, "entries": counts,
                "unavailable": manifest.unavailable}
     if args.json:
@@ -145,19 +144,20 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     for name, reason in sorted(manifest.unavailable.items()):
         table.add_row(name, f"[yellow]unavailable: {reason}[/yellow]")
     console.print(table)
-    console.print(f"sha256 {manifest.digest()}  host {manifest.host.get('hostname')}",
+    console.print(f"sha256 {digest}  host {manifest.host.get('hostname')}",
                   highlight=False, soft_wrap=True)
     return 0
 
 
-def _write_atomically(out: str, data: bytes) -> None:
+def _write_atomically(out: str, manifest) -> str:
+    """Stream the manifest's canonical bytes to a temp file, fsync, rename; its sha256."""
     import os
     import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=".freeze-manifest-", dir=os.path.dirname(out))
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            digest = manifest.write_to(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
@@ -166,6 +166,7 @@ def _write_atomically(out: str, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return digest
 
 
 def _host_file(directory: str, host: str) -> str:
@@ -217,8 +218,7 @@ def _snapshot_inventory(args: argparse.Namespace, profile) -> int:
         if os.path.lexists(path) and not args.force:
             errors[host] = RefusedError(f"{path}: exists; refusing to overwrite (use --force)")
             continue
-        _write_atomically(path, m.to_bytes())
-        written[host] = {"manifest": path, "sha256": m.digest()}
+        written[host] = {"manifest": path, "sha256": _write_atomically(path, m)}
     if args.json:
         print(json.dumps({"hosts": written, "errors": {h: str(e) for h, e in errors.items()}},
                          indent=2, sort_keys=True))

@@ -191,6 +191,9 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
         b = new.sections.get(section, {})
         judge = _JUDGES.get(section)
         for key in sorted(set(a) | set(b)):
+            old_entry, new_entry = a.get(key), b.get(key)
+            if old_entry == new_entry:
+                continue  # the common case, decided in C
             if key not in b:
                 report.entries.append(DriftEntry(REMOVED, kind, key, section,
                                                  attributes=a[key]))

@@ -28,7 +28,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from freeze import __version__, canonical
 from freeze.errors import InputError
@@ -109,8 +109,19 @@ class Manifest:
         return canonical.dumps(self.to_dict())
 
     def digest(self) -> str:
-        """sha256 hex of `to_bytes()`: the identity evidence signs."""
-        return hashlib.sha256(self.to_bytes()).hexdigest()
+        """sha256 hex of `to_bytes()`: the identity evidence signs (streamed)."""
+        return canonical.sha256_hex(self.to_dict())
+
+    def write_to(self, fh: BinaryIO) -> str:
+        """Write `to_bytes()` to a binary file piece by piece; return its sha256 hex.
+
+        Same bytes as `to_bytes()`, without holding the whole document in memory.
+        """
+        h = hashlib.sha256()
+        for chunk in canonical.iter_encode(self.to_dict()):
+            h.update(chunk)
+            fh.write(chunk)
+        return h.hexdigest()
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "manifest") -> Manifest:

@@ -39,6 +39,7 @@ _local = threading.local()
 _ACL_XATTRS = {"system.posix_acl_access": "acl_access", "system.posix_acl_default": "acl_default"}
 _CAPS_XATTR = "security.capability"
 _O_NOATIME = getattr(os, "O_NOATIME", 0)
+_MODES: dict[int, str] = {}
 
 _TYPES = {
     stat.S_IFREG: "file", stat.S_IFDIR: "dir", stat.S_IFLNK: "symlink",
@@ -149,9 +150,13 @@ def describe(real: str, *, prefix_size: int | None = None, with_hash: bool = Tru
     except FileNotFoundError:
         return None
     kind = file_type(st.st_mode)
+    perm = stat.S_IMODE(st.st_mode)
+    mode = _MODES.get(perm)
+    if mode is None:
+        mode = _MODES.setdefault(perm, f"{perm:04o}")  # one shared str per mode value
     entry: dict[str, Any] = {
         "type": kind,
-        "mode": f"{stat.S_IMODE(st.st_mode):04o}",
+        "mode": mode,
         "uid": st.st_uid,
         "gid": st.st_gid,
         "size": st.st_size,

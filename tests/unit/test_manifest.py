@@ -58,3 +58,19 @@ def test_corrupt_manifests_are_input_errors(mutate, message):
 def test_loads_rejects_nan():
     with pytest.raises(ValueError):
         loads(b'{"a": NaN}')
+
+
+def test_streamed_encoding_is_byte_identical():
+    import io
+
+    from freeze.canonical import iter_encode
+
+    m = _manifest()
+    m.sections["files"].update({f"/x/{i}\u00e9\"\\": {"n": i, "l": [1, {"z": None, "a": True}]}
+                                for i in range(50)})
+    m.sections["empty"] = {}
+    for depth in range(6):
+        assert b"".join(iter_encode(m.to_dict(), depth)) == m.to_bytes()
+    buf = io.BytesIO()
+    assert m.write_to(buf) == m.digest() == hashlib.sha256(m.to_bytes()).hexdigest()
+    assert buf.getvalue() == m.to_bytes()
