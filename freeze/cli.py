@@ -269,6 +269,15 @@ def _verify_inventory(args: argparse.Namespace, profile) -> int:
     return error_code or code
 
 
+def _attributes_summary(attrs: dict | None) -> str:
+    """What appeared or went, in one short cell: the attributes that say most first."""
+    if not attrs:
+        return ""
+    first = ("type", "programs", "uid", "version", "mode", "size", "sha256")
+    keys = [k for k in first if k in attrs] + sorted(k for k in attrs if k not in first)
+    return _short(", ".join(f"{k}={attrs[k]}" for k in keys), 60)
+
+
 def _short(value: object, width: int = 60) -> str:
     text = "-" if value is None else str(value)
     return text if len(text) <= width else text[: width - 1] + "\u2026"
@@ -321,7 +330,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         for entry in report.entries[: args.max_entries]:
             cat = f"[{style[entry.category]}]{entry.category}[/]"
             if not entry.changes:
-                table.add_row(cat, entry.kind, escape(entry.key), "", "", "")
+                summary = _attributes_summary(entry.attributes)
+                table.add_row(cat, entry.kind, escape(entry.key), "",
+                              escape(summary) if entry.category == "removed" else "",
+                              escape(summary) if entry.category == "added" else "")
             for i, ch in enumerate(entry.changes):
                 table.add_row(cat if i == 0 else "", entry.kind if i == 0 else "",
                               escape(entry.key) if i == 0 else "", escape(ch.attribute),
