@@ -133,12 +133,18 @@ def drop_scratch(admin: psycopg.Connection, name: str) -> None:
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def drop_stale_scratch(admin: psycopg.Connection) -> list[str]:
-    """Scratch databases left by a crashed run (we hold the zero advisory lock,
-    so no live run owns them)."""
+def scratch_name(source_oid: int, run_id: str) -> str:
+    """Scratch databases carry the source database's OID: a run only ever cleans
+    up after crashed runs on the same database (which the advisory lock makes
+    exclusive), never a zero of another database on the same server."""
+    return f"{SCRATCH_PREFIX}{source_oid}_{run_id.replace('-', '')[:16]}"
+
+
+def drop_stale_scratch(admin: psycopg.Connection, source_oid: int) -> list[str]:
+    """Scratch databases left by a crashed run on this database."""
+    prefix = f"{SCRATCH_PREFIX}{source_oid}_".replace("_", r"\_")
     names = [r[0] for r in admin.execute(
-        "SELECT datname FROM pg_database WHERE datname LIKE %s",
-        [SCRATCH_PREFIX.replace("_", r"\_") + "%"]).fetchall()]
+        "SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix + "%"]).fetchall()]
     for n in names:
         drop_scratch(admin, n)
     return names

@@ -287,11 +287,11 @@ class ZeroSession:
 
         started = datetime.now(timezone.utc)
         started_iso = _utc(started)
-        stale = self._cleanup(backup_dir)
+        election = re.sub(r"[^A-Za-z0-9._-]", "_", spec.election_id)
+        stale = self._cleanup(backup_dir, election)
         phase("prepare")
 
         stamp = re.sub(r"[^0-9TZ]", "", started_iso)
-        election = re.sub(r"[^A-Za-z0-9._-]", "_", spec.election_id)
         final = backup_dir / f"{election}-{stamp}-{run_id[:8]}.dump"
         partial = final.with_name(final.name + ".partial")
         locked = sql.SQL(", ").join(t.ident for t in spec.locked_tables)
@@ -323,7 +323,7 @@ class ZeroSession:
                 pg_dump_version = bk.dump(env, snapshot, partial, spec.backup.pg_bindir)
                 phase("backup_dump")
                 crash_point("backup-written")
-                scratch = f"{bk.SCRATCH_PREFIX}{run_id.replace('-', '')[:16]}"
+                scratch = bk.scratch_name(self.identity.database_oid, run_id)
                 try:
                     tables, rows = bk.verify_restore(self.dsn, env, partial, spec.backup.pg_bindir,
                                                      scratch, digests, sequences_before)
@@ -440,17 +440,17 @@ class ZeroSession:
         phase("export")
         return ZeroResult(run_id, already_zero, path, record, report_sha, backup, cleared, timings)
 
-    def _cleanup(self, backup_dir: Path) -> dict[str, list[str]]:
-        """Leftovers of crashed runs: never a verified backup, only partial dumps
-        and scratch databases (both incomplete by construction)."""
+    def _cleanup(self, backup_dir: Path, election: str) -> dict[str, list[str]]:
+        """Leftovers of crashed runs of this election's zero: never a verified
+        backup, only partial dumps and scratch databases (incomplete by construction)."""
         partials = []
         if backup_dir.is_dir():
-            for p in sorted(backup_dir.glob("*.dump.partial")):
+            for p in sorted(backup_dir.glob(f"{election}-*.dump.partial")):
                 p.unlink()
                 partials.append(p.name)
         admin = db.connect(self.dsn)
         try:
-            scratch = bk.drop_stale_scratch(admin)
+            scratch = bk.drop_stale_scratch(admin, self.identity.database_oid)
         finally:
             admin.close()
         return {"partial_dumps": partials, "scratch_databases": scratch}

@@ -414,3 +414,22 @@ def test_evidence_files_failing_after_commit_is_reported_and_recovered(ze, tmp_p
     assert proc.returncode == 0, proc.stderr
     assert "had committed, but its evidence files" in proc.stdout
     check_exported(zero_runs(ze.dsn)[0])
+
+
+def test_cleanup_after_crashes_never_touches_another_databases_zero(ze):
+    # a zero of ANOTHER database on the same server, mid-restore, and its partial dump
+    with psycopg.connect(ze.dsn, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS freeze_verify_1_0123456789abcdef")
+        conn.execute("CREATE DATABASE freeze_verify_1_0123456789abcdef")
+    other = ze.evidence / "backups" / "OTHER-ELECTION-20261122T000000Z-01234567.dump.partial"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b"in progress")
+    try:
+        assert ze.zero("--confirm", "GE-2026", "--no-render").returncode == 0
+        with psycopg.connect(ze.dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = "
+                                "'freeze_verify_1_0123456789abcdef'").fetchone()[0] == 1
+        assert other.read_bytes() == b"in progress"
+    finally:
+        with psycopg.connect(ze.dsn, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS freeze_verify_1_0123456789abcdef")
