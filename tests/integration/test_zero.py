@@ -52,8 +52,6 @@ def test_zero_drill_data_clears_results_and_writes_evidence(ze):
     evdir = check_exported(run)
     rec = run["record"]
     assert rec["drift"]["clean"] is True and rec["drift"]["allowed_reason"] is None
-    assert rec["drift"]["manifest"]["sha256"] == json.loads(
-        ze.freeze("snapshot", "--help").stdout and "{}") or True  # digest checked below
     from freeze.manifest import Manifest
 
     assert rec["drift"]["manifest"]["sha256"] == Manifest.from_bytes(ze.manifest.read_bytes()).digest()
