@@ -1,0 +1,202 @@
+"""os_baseline on a lab host: kernel parameters, modules, mounts, PAM behaviour,
+set-id allowlist, accounts. Every test checks the live system (values the kernel,
+mount table or PAM actually use), so each fails on a host the role never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import pytest
+
+# Kernel parameters the role sets (CIS Debian 12 v1.1.0 ids), value the kernel must report.
+SYSCTL = {
+    "kernel.randomize_va_space": 2,  # 1.5.1
+    "kernel.yama.ptrace_scope": 2,  # 1.5.2
+    "fs.suid_dumpable": 0,  # 1.5.3
+    "net.ipv4.ip_forward": 0,  # 3.3.1
+    "net.ipv4.conf.all.send_redirects": 0,  # 3.3.2
+    "net.ipv4.icmp_ignore_bogus_error_responses": 1,  # 3.3.3
+    "net.ipv4.icmp_echo_ignore_broadcasts": 1,  # 3.3.4
+    "net.ipv4.conf.all.accept_redirects": 0,  # 3.3.5
+    "net.ipv6.conf.all.accept_redirects": 0,  # 3.3.5
+    "net.ipv4.conf.all.secure_redirects": 0,  # 3.3.6
+    "net.ipv4.conf.all.rp_filter": 1,  # 3.3.7
+    "net.ipv4.conf.all.accept_source_route": 0,  # 3.3.8
+    "net.ipv4.conf.all.log_martians": 1,  # 3.3.9
+    "net.ipv4.tcp_syncookies": 1,  # 3.3.10
+    "net.ipv6.conf.all.accept_ra": 0,  # 3.3.11
+    "kernel.dmesg_restrict": 1,
+    "kernel.kptr_restrict": 2,
+    "fs.protected_symlinks": 1,
+}
+
+# Programs that must keep their set-uid bit, or nobody can become root.
+MUST_STAY_SETUID = ("/usr/bin/sudo", "/usr/bin/su", "/usr/bin/passwd")
+
+# Minimal PAM client (ctypes, no extra package on the host): authenticates USER
+# with the password read from stdin through the "other" PAM service, i.e. the
+# common-auth/common-account stacks pam-auth-update generates; prints the PAM code.
+PAM_CLIENT = r'''
+import ctypes, ctypes.util, sys
+pam = ctypes.CDLL(ctypes.util.find_library("pam"))
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.calloc.restype = ctypes.c_void_p
+libc.strdup.restype = ctypes.c_void_p
+libc.strdup.argtypes = [ctypes.c_char_p]
+class Msg(ctypes.Structure):
+    _fields_ = [("style", ctypes.c_int), ("msg", ctypes.c_char_p)]
+class Resp(ctypes.Structure):
+    _fields_ = [("resp", ctypes.c_void_p), ("code", ctypes.c_int)]
+CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Msg)),
+                        ctypes.POINTER(ctypes.POINTER(Resp)), ctypes.c_void_p)
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", CONV), ("data", ctypes.c_void_p)]
+password = sys.stdin.readline().rstrip("\n").encode()
+def answer(n, msgs, resp, _data):
+    arr = ctypes.cast(libc.calloc(n, ctypes.sizeof(Resp)), ctypes.POINTER(Resp))
+    for i in range(n):
+        if msgs[i].contents.style in (1, 2):  # PAM_PROMPT_ECHO_OFF / _ON
+            arr[i].resp = libc.strdup(password)
+    resp[0] = arr
+    return 0
+conv = Conv(CONV(answer), None)
+handle = ctypes.c_void_p()
+pam.pam_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv), ctypes.POINTER(ctypes.c_void_p)]
+rc = pam.pam_start(b"election-pam-probe", sys.argv[1].encode(), ctypes.byref(conv), ctypes.byref(handle))
+rc = rc or pam.pam_authenticate(handle, 0)
+rc = rc or pam.pam_acct_mgmt(handle, 0)
+pam.pam_end(handle, rc)
+print(rc)
+'''
+PROBE_USER = "pamprobe"
+PROBE_PASSWORD = "Lab-probe-Passw0rd-#47"
+
+
+def _hostvars(host) -> dict:  # noqa: ANN001
+    backend = host.backend
+    if backend.NAME != "ansible":
+        pytest.skip("tests/infra run against lab hosts: pass --hosts=ansible://GROUP --ansible-inventory=DIR")
+    return backend.ansible_runner.get_variables(backend.host)
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(SYSCTL.items()))
+def test_kernel_parameters(host, key: str, value: int) -> None:  # noqa: ANN001
+    with host.sudo():
+        assert int(host.check_output(f"sysctl -n {key}")) == value
+
+
+@pytest.mark.parametrize("module", ["cramfs", "freevxfs", "hfs", "hfsplus", "jffs2", "udf",
+                                    "usb-storage", "dccp", "tipc", "rds", "sctp"])
+def test_unused_modules_cannot_load(host, module: str) -> None:  # noqa: ANN001
+    """modprobe resolves the module to `install /bin/false` (CIS 1.1.1.x / 3.2.x)."""
+    with host.sudo():
+        dry = host.run(f"modprobe -n -v {module}")
+        listed = host.run(f"grep -Rqs '^blacklist {module}$' /etc/modprobe.d")
+    assert "install /bin/false" in dry.stdout, dry.stdout + dry.stderr
+    assert listed.rc == 0
+
+
+@pytest.mark.parametrize("mountpoint", ["/tmp", "/dev/shm", "/var/tmp"])
+def test_temporary_directories_mounted_nodev_nosuid_noexec(host, mountpoint: str) -> None:  # noqa: ANN001
+    out = host.run(f"findmnt -no OPTIONS --mountpoint {mountpoint}")
+    assert out.rc == 0, f"{mountpoint} is not a separate mount"
+    options = set(out.stdout.strip().split(","))
+    assert {"nodev", "nosuid", "noexec"} <= options, options
+
+
+def test_noexec_tmp_really_refuses_execution(host) -> None:  # noqa: ANN001
+    with host.sudo():
+        res = host.run("f=$(mktemp -p /tmp) && printf '#!/bin/sh\\necho ran\\n' > $f && chmod +x $f; "
+                       "$f; rc=$?; rm -f $f; exit $rc")
+    assert res.rc != 0 and "ran" not in res.stdout
+
+
+def test_setid_programs_are_only_the_allowlisted_ones(host) -> None:  # noqa: ANN001
+    allow = set(_hostvars(host).get("os_baseline_suid_allowlist") or [])
+    if not allow:
+        # role default (defaults/main.yml), when the inventory does not override it
+        allow = {"/usr/bin/sudo", "/usr/bin/su", "/usr/bin/passwd", "/usr/bin/chage", "/usr/bin/gpasswd",
+                 "/usr/bin/newgrp", "/usr/bin/mount", "/usr/bin/umount", "/usr/bin/crontab",
+                 "/usr/sbin/unix_chkpwd", "/usr/lib/dbus-1.0/dbus-daemon-launch-helper"}
+    with host.sudo():
+        found = set(host.check_output("find / -xdev -type f -perm /6000 2>/dev/null || true").split())
+    assert found <= allow, f"set-id programs outside the allowlist: {sorted(found - allow)}"
+    for prog in MUST_STAY_SETUID:
+        assert host.file(prog).mode & 0o4000, f"{prog} lost its set-uid bit"
+
+
+def test_setid_inventory_kept_as_local_fact(host) -> None:  # noqa: ANN001
+    with host.sudo():
+        fact = json.loads(host.check_output("cat /etc/ansible/facts.d/os_baseline_files.fact"))
+    assert "/usr/bin/sudo" in fact["setid_files"]
+    assert set(fact) == {"setid_files", "world_writable_files", "unowned_files"}
+
+
+def test_operator_sudo_still_works(host) -> None:  # noqa: ANN001
+    assert host.run("sudo -n true").rc == 0
+
+
+def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None:  # noqa: ANN001
+    """Real PAM stack: N wrong passwords lock the account; even the right one is then refused."""
+    deny = int(_hostvars(host).get("os_baseline_faillock_deny", 5))
+    hashed = ("python3 -c 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))' "
+              f"{shlex.quote(PROBE_PASSWORD)}")
+    client = f"python3 -c {shlex.quote(PAM_CLIENT)} {PROBE_USER}"
+
+    def authenticate(password: str) -> int:
+        res = host.run(f"printf '%s\\n' {shlex.quote(password)} | {client}")
+        assert res.rc == 0, res.stderr
+        return int(res.stdout.strip().splitlines()[-1])
+
+    with host.sudo():
+        host.run(f"userdel -r {PROBE_USER} 2>/dev/null; true")
+        host.check_output(f"useradd -M -s /usr/sbin/nologin {PROBE_USER} && usermod -p \"$({hashed})\" {PROBE_USER}")
+        try:
+            host.check_output(f"faillock --user {PROBE_USER} --reset")
+            assert authenticate(PROBE_PASSWORD) == 0, "the PAM probe cannot authenticate at all"
+            for _ in range(deny):
+                assert authenticate("wrong-password") != 0
+            tally = host.check_output(f"faillock --user {PROBE_USER}")
+            assert authenticate(PROBE_PASSWORD) != 0, f"account not locked after {deny} failures:\n{tally}"
+            failures = [line for line in tally.splitlines() if line[:4].isdigit()]
+            assert len(failures) >= deny, tally
+        finally:
+            host.run(f"faillock --user {PROBE_USER} --reset; userdel {PROBE_USER}")
+    assert host.run("sudo -n true").rc == 0, "sudo for the operator broke"
+
+
+def test_pam_is_managed_by_pam_auth_update(host) -> None:  # noqa: ANN001
+    common_auth = host.file("/etc/pam.d/common-auth").content_string
+    assert "pam_faillock.so preauth" in common_auth
+    assert "pam_faillock.so authfail" in common_auth
+    assert "pam-auth-update" in common_auth  # generated, not hand-edited
+    assert "pam_pwquality.so" in host.file("/etc/pam.d/common-password").content_string
+
+
+def test_key_only_operator_is_not_aged(host) -> None:  # noqa: ANN001
+    """Password ageing never expires the key-only operator (it would block key logins via PAM)."""
+    user = _hostvars(host)["ansible_user"]
+    with host.sudo():
+        out = host.check_output(f"chage -l {user}")
+    expires = [line for line in out.splitlines() if line.startswith("Password expires")]
+    assert expires and expires[0].rstrip().endswith(": never"), out
+
+
+def test_login_defs_and_banners(host) -> None:  # noqa: ANN001
+    defs = host.file("/etc/login.defs").content_string
+    assert "PASS_MAX_DAYS   365" in defs and "UMASK           027" in defs
+    for banner in ("/etc/issue", "/etc/issue.net", "/etc/motd"):
+        text = host.file(banner).content_string
+        assert "Authorised access only" in text
+        assert not any(esc in text for esc in ("\\m", "\\r", "\\s", "\\v"))
+
+
+def test_cron_restricted(host) -> None:  # noqa: ANN001
+    assert host.file("/etc/crontab").mode == 0o600
+    assert host.file("/etc/cron.allow").exists and not host.file("/etc/cron.deny").exists
+
+
+def test_time_sync_by_chrony(host) -> None:  # noqa: ANN001
+    assert host.service("chrony").is_enabled and host.service("chrony").is_running
