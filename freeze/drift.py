@@ -163,7 +163,8 @@ _JUDGES: dict[str, Callable[[str, dict[str, Any], dict[str, Any], Profile | None
 
 def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> DriftReport:
     """Everything that differs between `old` (the frozen state) and `new` (now)."""
-    report = DriftReport(manifest_digest=old.digest(), host=dict(new.host))
+    # the file's own sha256 when it was read from bytes (what evidence signed)
+    report = DriftReport(manifest_digest=old.source_sha256 or old.digest(), host=dict(new.host))
     for attr in ("hostname", "machine_id"):
         if old.host.get(attr) != new.host.get(attr):
             report.entries.append(DriftEntry(CHANGED, "host", attr, "host", (

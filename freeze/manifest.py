@@ -89,6 +89,9 @@ class Manifest:
     created: str = field(default_factory=utc_now)
     tool_version: str = __version__
     schema: str = SCHEMA
+    # sha256 of the bytes this manifest was read from (what evidence signed); not
+    # part of the manifest itself. Equals digest() for every file freeze writes.
+    source_sha256: str | None = field(default=None, compare=False, repr=False)
 
     # ------------------------------------------------------------------ bytes
 
@@ -168,6 +171,7 @@ class Manifest:
              and all(isinstance(v, str) for v in doc["unavailable"].values()), "unavailable")
         need(isinstance(doc["facts"], dict), "facts")
         return cls(
+            source_sha256=hashlib.sha256(data).hexdigest(),
             host=host,
             profile_name=prof["name"],
             profile_digest=prof["digest"],

@@ -74,3 +74,12 @@ def test_streamed_encoding_is_byte_identical():
     buf = io.BytesIO()
     assert m.write_to(buf) == m.digest() == hashlib.sha256(m.to_bytes()).hexdigest()
     assert buf.getvalue() == m.to_bytes()
+
+
+def test_source_digest_is_the_file_digest():
+    m = _manifest()
+    data = m.to_bytes()
+    assert Manifest.from_bytes(data).source_sha256 == m.digest()
+    pretty = json.dumps(json.loads(data), indent=1).encode()
+    assert Manifest.from_bytes(pretty).source_sha256 == hashlib.sha256(pretty).hexdigest()
+    assert m.source_sha256 is None
