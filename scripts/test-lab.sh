@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Stage 3 of scripts/test.sh: the lab tier, on real Debian 12 VMs (qemu).
+#   1. build the base image and the apt repository (cached by recipe hash)
+#   2. boot the fleet of inventories/lab/ ONCE (its own state dir and ports)
+#   3. prove the infra tests fail on an unhardened host (before any converge)
+#   4. converge playbooks/site.yml on all hosts in parallel
+#   5. converge again: every host must report changed=0 (idempotence)
+#   6. --check --diff on the hardened hosts: changed=0
+#   7. testinfra (tests/infra) against every host
+#   8. rollback proof: an sshd change that locks the operator out must be undone by
+#      ssh_hardening's on-host timer and fail the run; the host is then re-tested
+#      (LAB_ROLLBACK_PROOF=0 skips it; ~3 min)
+#   9. optional: the ssh_hardening molecule scenario (LAB_MOLECULE=1; ~8-10 min more)
+# The fleet is always torn down (trap). Logs and the failure proof go to artifacts/lab/.
+# Env: LAB_DIR / LAB_PORT_BASE (default: .lab/test-fleet on 2620, apart from the
+# demo fleet), LAB_CACHE (image/repo cache, default .lab/cache), LAB_MOLECULE=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export LAB_DIR="${LAB_DIR:-$PWD/.lab/test-fleet}"
+export LAB_PORT_BASE="${LAB_PORT_BASE:-2620}"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
+ART=artifacts/lab
+mkdir -p "$ART"
+INV="$LAB_DIR/inventory"
+HOSTS_EXPECTED=$(python -c 'from tests.lab.inventory import hosts_from_inventory as h; from tests.lab.config import DEFAULT_INVENTORY as d; print(len(h(d, 2220)))')
+
+timings=()
+stage_start=0
+begin() { echo "== lab: $1"; stage_name=$1; stage_start=$(date +%s); }
+end() { local t=$(( $(date +%s) - stage_start )); timings+=("$(printf '%-34s %5d s' "$stage_name" "$t")"); }
+report() {
+  echo "== lab tier timings"
+  for line in "${timings[@]}"; do echo "   $line"; done
+  echo "   $(printf '%-34s %5d s' total $(( $(date +%s) - total_start )))"
+}
+teardown() {
+  local rc=$?
+  python -m tests.lab down || true
+  report | tee "$ART/timings.txt"
+  [ $rc -eq 0 ] || echo "== lab tier FAILED (exit $rc); logs in $ART/"
+  exit $rc
+}
+total_start=$(date +%s)
+trap teardown EXIT
+
+begin "image build (cached)";        python -m tests.lab build >/dev/null; end
+begin "apt repository (cached)";     python -m tests.lab repo >/dev/null; end
+begin "boot fleet to SSH";           python -m tests.lab up >/dev/null; end
+
+begin "proof: tests fail unhardened"
+python -m tests.lab.expect_failures --inventory "$INV" --host count-db \
+  --record "$ART/unhardened-proof.txt" \
+  --expect test_root_login_refused --expect test_key_only_authentication \
+  --expect test_allowusers_keeps_the_operator --expect test_no_weak_algorithms \
+  --expect test_sshd_config_only_root_can_read --expect test_password_login_is_refused \
+  tests/infra/test_ssh_hardening.py
+end
+
+begin "converge site.yml"
+ansible-playbook -i "$INV" playbooks/site.yml >"$ART/converge.log" 2>&1 \
+  || { tail -40 "$ART/converge.log"; exit 1; }
+python -m tests.lab.recap "$ART/converge.log" --hosts "$HOSTS_EXPECTED"
+end
+
+begin "idempotent converge"
+ansible-playbook -i "$INV" playbooks/site.yml >"$ART/idempotence.log" 2>&1 \
+  || { tail -40 "$ART/idempotence.log"; exit 1; }
+python -m tests.lab.recap "$ART/idempotence.log" --hosts "$HOSTS_EXPECTED" --max-changed 0
+end
+
+begin "check --diff run"
+ansible-playbook -i "$INV" playbooks/site.yml --check --diff >"$ART/check.log" 2>&1 \
+  || { tail -40 "$ART/check.log"; exit 1; }
+python -m tests.lab.recap "$ART/check.log" --hosts "$HOSTS_EXPECTED" --max-changed 0
+end
+
+begin "testinfra (tests/infra)"
+python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
+  --hosts='ansible://counting_servers' --ansible-inventory="$INV" \
+  --junitxml="$ART/testinfra.xml"
+end
+
+if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
+  begin "proof: lockout is rolled back"
+  if ansible-playbook -i "$INV" --limit count-db tests/lab/playbooks/ssh-rollback-proof.yml \
+      >"$ART/rollback-proof.log" 2>&1; then
+    echo "a locking-out sshd change was NOT detected (see $ART/rollback-proof.log)"; exit 1
+  fi
+  grep -q "did not accept a fresh login" "$ART/rollback-proof.log" \
+    || { tail -30 "$ART/rollback-proof.log"; echo "the run failed, but not by the lockout check"; exit 1; }
+  grep -m1 -o "The new sshd_config did not accept a fresh login[^(]*" "$ART/rollback-proof.log"
+  # the previous (hardened) config is back and the operator gets in again
+  python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_ssh_hardening.py \
+    --hosts='ansible://count-db' --ansible-inventory="$INV"
+  end
+fi
+
+if [ "${LAB_MOLECULE:-0}" = 1 ]; then
+  begin "molecule ssh_hardening"
+  (cd roles/ssh_hardening && molecule test) >"$ART/molecule-ssh_hardening.log" 2>&1 \
+    || { tail -60 "$ART/molecule-ssh_hardening.log"; exit 1; }
+  end
+fi
+echo "== lab tier passed"
