@@ -96,6 +96,15 @@ if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
   end
 fi
 
+if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
+  # nftables_firewall: an SSH allowlist that excludes the controller is undone by
+  # the host's own timer (controller rescue off) and by the control connection.
+  begin "proof: firewall lockout is rolled back"
+  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_firewall_rollback.py \
+    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/firewall-rollback.xml"
+  end
+fi
+
 if [ "${LAB_MOLECULE:-0}" = 1 ]; then
   begin "molecule ssh_hardening"
   (cd roles/ssh_hardening && molecule test) >"$ART/molecule-ssh_hardening.log" 2>&1 \
