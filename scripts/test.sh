@@ -15,7 +15,8 @@ mkdir -p artifacts
 start=$(date +%s)
 
 echo "== stage 1: unit and integration tests"
-python -m pytest -m "not lab" -n 2 tests/unit tests/integration
+rm -f artifacts/fast.xml artifacts/lab/*.xml
+python -m pytest -m "not lab" -n 2 tests/unit tests/integration --junitxml=artifacts/fast.xml
 
 echo "== stage 2: lint"
 yamllint -s roles playbooks inventories
@@ -26,3 +27,19 @@ if [ "${FREEZE_SKIP_LAB:-0}" != 1 ] && [ -x scripts/test-lab.sh ]; then
   scripts/test-lab.sh
 fi
 echo "== all stages passed in $(( $(date +%s) - start )) s"
+# One closing line over every pytest run of this script (fast tier + lab tier).
+python - <<'PY'
+import glob
+import xml.etree.ElementTree as ET
+n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for f in ["artifacts/fast.xml", *sorted(glob.glob("artifacts/lab/*.xml"))]:
+    try:
+        root = ET.parse(f).getroot()
+    except (OSError, ET.ParseError):
+        continue
+    for suite in root.iter("testsuite"):
+        for k in n:
+            n[k] += int(suite.get(k, 0))
+failed = n["failures"] + n["errors"]
+print(f"{n['tests'] - failed - n['skipped']} passed, {failed} failed, {n['skipped']} skipped")
+PY
