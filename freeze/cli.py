@@ -104,7 +104,6 @@ def _snapshot_transport(args: argparse.Namespace):
 def _cmd_snapshot(args: argparse.Namespace) -> int:
     import json
     import os
-    import tempfile
 
     from freeze.collect import take_snapshot
     from freeze.errors import NoInputError, RefusedError
@@ -288,7 +287,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     import os
 
     from freeze.drift import verify
-    from freeze.errors import NoInputError
+    from freeze.inputs import read_input
     from freeze.manifest import Manifest
     from freeze.profile import load_profile
     from freeze.progress import scan_progress
@@ -296,15 +295,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.inventory:
         _snapshot_transport(args)  # option checks
         return _verify_inventory(args, load_profile(args.profile))
-    try:
-        with open(args.manifest, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise NoInputError(f"{args.manifest}: no such manifest") from None
-    except IsADirectoryError:
-        raise NoInputError(f"{args.manifest}: is a directory, not a manifest") from None
-    except OSError as exc:
-        raise NoInputError(f"{args.manifest}: cannot read: {exc.strerror}") from None
+    data = read_input(args.manifest, "manifest")
     manifest = Manifest.from_bytes(data, source=os.path.basename(args.manifest))
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
@@ -520,17 +511,12 @@ def _cmd_zero(args: argparse.Namespace) -> int:
 def _cmd_zero_report(args: argparse.Namespace) -> int:
     import json
 
-    from freeze.errors import NoInputError
+    from freeze.inputs import read_input
     from freeze.report.model import ZeroReport
     from freeze.report.render import render_html, render_pdf
     from freeze.zero.files import atomic_write
 
-    try:
-        data = Path(args.report).read_bytes()
-    except FileNotFoundError:
-        raise NoInputError(f"{args.report}: no such zero report") from None
-    except OSError as exc:
-        raise NoInputError(f"{args.report}: cannot read: {exc.strerror}") from None
+    data = read_input(args.report, "zero report")
     report = ZeroReport.from_bytes(data)
     out = Path(args.output_dir)
     written = []

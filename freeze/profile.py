@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 
 from freeze.errors import InputError, NoInputError, RefusedError
+from freeze.inputs import read_input
 
 VOLATILITY_CLASSES = ("static", "growing", "excluded")
 
@@ -400,12 +401,4 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
 def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Read and validate a profile file. Errors name the file and the key path."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise NoInputError(f"{p}: no such profile") from None
-    except IsADirectoryError:
-        raise NoInputError(f"{p}: is a directory, not a profile") from None
-    except OSError as exc:
-        raise NoInputError(f"{p}: cannot read profile: {exc.strerror}") from None
-    return parse_profile(data, source=p.name)
+    return parse_profile(read_input(p, "profile"), source=p.name)

@@ -59,7 +59,6 @@ class ThresholdResult:
 
 def count(root: Root, evidence_type: str, message: bytes, signatures: list[tuple[bytes, str]]) -> ThresholdResult:
     """Count valid signatures over `message` against the root's threshold for a type."""
-    need = root.thresholds.get(evidence_type, {})
     key_owner: list[tuple[str, object]] = [
         (p.id, k) for p in root.people.values() for k in p.keys
     ]

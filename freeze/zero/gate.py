@@ -5,22 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from freeze.errors import NoInputError, RefusedError, UsageError
+from freeze.errors import RefusedError, UsageError
+from freeze.inputs import read_input
 from freeze.zero.run import DriftGate
 
 
 def read_manifest(path: str) -> tuple[Any, str]:
     from freeze.manifest import Manifest
 
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise NoInputError(f"{path}: no such manifest") from None
-    except IsADirectoryError:
-        raise NoInputError(f"{path}: is a directory, not a manifest") from None
-    except OSError as exc:
-        raise NoInputError(f"{path}: cannot read: {exc.strerror}") from None
+    data = read_input(path, "manifest")
     manifest = Manifest.from_bytes(data, source=os.path.basename(path))
     return manifest, manifest.digest()
 
