@@ -9,24 +9,14 @@ and never an internal error.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_ceremony import Ceremony, freeze, needs_tools, run_ceremony
+from tests.integration.test_ceremony import Ceremony, freeze, needs_tools
 from tests.integration.test_ceremony_refusals import copy, edit_json, resum, verify_fails
 
 pytestmark = needs_tools
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ceremony]:
-    c = run_ceremony(tmp_path_factory.mktemp("ceremony"), keep_tsa=True)
-    yield c
-    assert c.tsa is not None
-    c.tsa.stop()
 
 
 def _drop_backup(b: Path, d: dict) -> None:

@@ -12,23 +12,13 @@ import datetime as dt
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 
 from freeze.evidence.verify import verify_bundle
-from tests.integration.test_ceremony import needs_tools, PASS_ENV, Ceremony, freeze, run_ceremony
+from tests.integration.test_ceremony import needs_tools, PASS_ENV, Ceremony, freeze
 
 pytestmark = needs_tools
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ceremony]:
-    c = run_ceremony(tmp_path_factory.mktemp("ceremony"), keep_tsa=True)
-    yield c
-    assert c.tsa is not None
-    c.tsa.stop()
 
 
 def copy(c: Ceremony, tmp: Path) -> Path:
