@@ -23,38 +23,74 @@ from typing import Any
 from freeze.errors import InputError
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+_KEYS = frozenset({str})
+
+
 def _check(value: Any, where: str = "$") -> None:
-    """Refuse anything canonical JSON cannot carry (iterative: manifests are large)."""
+    """Refuse any type canonical JSON cannot carry (iterative: manifests are large).
+
+    The types of an object's keys and values are checked in bulk (`map(type, ...)`
+    runs in C): a manifest is hundreds of thousands of small objects of strings
+    and integers, and this walk runs before every write. Strings that are not
+    valid Unicode (lone surrogates) are caught where the text is encoded to
+    UTF-8 (`_utf8`), which looks at every character anyway.
+    """
     stack: list[tuple[Any, str]] = [(value, where)]
     pop, push = stack.pop, stack.append
     while stack:
         item, at = pop()
         t = type(item)
-        if t is str:
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise InputError(f"{at}: string is not valid Unicode") from None
-        elif t is int or t is bool or item is None:
-            pass
-        elif t is dict:
-            for key, sub in item.items():
-                if type(key) is not str:
-                    raise InputError(f"{at}: object key {key!r} is not a string")
-                if not key.isascii():
-                    push((key, f"{at}.<key>"))
-                if type(sub) is not str or not sub.isascii():
-                    push((sub, f"{at}.{key}"))
+        if t is dict:
+            if not item:
+                continue
+            if not _KEYS.issuperset(map(type, item)):
+                bad = next(key for key in item if type(key) is not str)
+                raise InputError(f"{at}: object key {bad!r} is not a string")
+            if not _SCALARS.issuperset(map(type, item.values())):
+                for key, sub in item.items():
+                    if type(sub) not in _SCALARS:
+                        push((sub, f"{at}.{key}"))
         elif t is list or t is tuple:
-            for i, sub in enumerate(item):
-                push((sub, f"{at}[{i}]"))
+            if not _SCALARS.issuperset(map(type, item)):
+                for i, sub in enumerate(item):
+                    if type(sub) not in _SCALARS:
+                        push((sub, f"{at}[{i}]"))
+        elif t in _SCALARS:
+            pass
         elif t is float:
             raise InputError(f"{at}: floats are not allowed in canonical JSON")
-        elif isinstance(item, (str, int)) and not isinstance(item, float):
+        elif isinstance(item, (str, int)):
             pass  # str/int subclasses (e.g. IntEnum) encode as their value
         else:
             raise InputError(f"{at}: {t.__name__} is not a JSON value")
+
+
+def _bad_text_at(value: Any, at: str = "$") -> str:
+    """Where the first string that is not valid Unicode is (for the error message)."""
+    stack: list[tuple[Any, str]] = [(value, at)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return where
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                stack.append((key, f"{where}.<key>"))
+                stack.append((sub, f"{where}.{key}"))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
+    return at
+
+
+def _utf8(text: str, value: Any) -> bytes:
+    """`text` (the JSON of `value`) as UTF-8; a lone surrogate is an InputError."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{_bad_text_at(value)}: string is not valid Unicode") from None
 
 
 def _encode(value: Any) -> str:
@@ -65,27 +101,39 @@ def _encode(value: Any) -> str:
 def dumps(value: Any) -> bytes:
     """Canonical bytes of `value` (see module docstring)."""
     _check(value)
-    return _encode(value).encode("utf-8")
+    return _utf8(_encode(value), value)
+
+
+_BATCH = 1024
 
 
 def iter_encode(value: Any, split_depth: int = 3, _checked: bool = False) -> Iterator[bytes]:
     """The bytes of `dumps(value)` in pieces, without building them all at once.
 
     Objects nested less than `split_depth` deep are written key by key (sorted
-    like `dumps`); deeper values are encoded whole. JSON encoding composes, so
-    the concatenation is byte-for-byte `dumps(value)` (tested), while memory
-    holds one entry at a time instead of the whole document twice.
+    like `dumps`); at the last split level, values are encoded `_BATCH` entries
+    per `json.dumps` call (one C call per batch instead of per entry: a files
+    section has one entry per path). JSON encoding composes, so the
+    concatenation is byte-for-byte `dumps(value)` (tested), while memory holds
+    one batch at a time instead of the whole document twice.
     """
     if not _checked:
         _check(value)
     if split_depth <= 0 or not isinstance(value, dict) or not value:
-        yield _encode(value).encode("utf-8")
+        yield _utf8(_encode(value), value)
         return
+    keys = sorted(value)
     sep = b"{"
-    for key in sorted(value):
-        yield sep + _encode(key).encode("utf-8") + b":"
-        yield from iter_encode(value[key], split_depth - 1, True)
-        sep = b","
+    if split_depth == 1:
+        for start in range(0, len(keys), _BATCH):
+            part = {k: value[k] for k in keys[start:start + _BATCH]}
+            yield sep + _utf8(_encode(part)[1:-1], part)  # the batch's members, no braces
+            sep = b","
+    else:
+        for key in keys:
+            yield sep + _utf8(_encode(key), key) + b":"
+            yield from iter_encode(value[key], split_depth - 1, True)
+            sep = b","
     yield b"}"
 
 

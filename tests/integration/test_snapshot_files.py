@@ -205,3 +205,24 @@ def test_malformed_passwd_is_a_data_error(tmp_path):
     with pytest.raises(InputError) as exc:
         take_snapshot(load_profile(p))
     assert "passwd:1: field 3 is not a number" in str(exc.value)
+
+
+def test_open_first_fast_path_records_the_same_as_lstat_path(tree):
+    """The listing's d_type only picks the fast path; both paths record the same."""
+    from freeze.collect.files import describe
+
+    root, _ = tree
+    app = root / "conf" / "app.conf"
+    os.setxattr(app, "user.origin", b"ceremony")
+    os.setxattr(app, "system.posix_acl_access", bytes.fromhex(
+        "02000000" "0100060000000000" "0200040039050000" "0400040000000000"
+        "1000060000000000" "2000040000000000"))
+    os.mkfifo(root / "conf" / "pipe")
+    for path in (app, root / "bin" / "count", root / "bin" / "big.bin"):
+        fast, slow = describe(str(path), likely_file=True), describe(str(path))
+        assert fast == slow and fast["type"] == "file" and "sha256" in fast
+    assert "acl_access" in describe(str(app), likely_file=True)
+    # a wrong hint never blocks on a FIFO, never reads it, never follows a link
+    assert describe(str(root / "conf" / "pipe"), likely_file=True)["type"] == "fifo"
+    link = describe(str(root / "conf" / "current"), likely_file=True)
+    assert link["type"] == "symlink" and "sha256" not in link

@@ -55,6 +55,23 @@ def test_corrupt_manifests_are_input_errors(mutate, message):
     assert "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize("bad, message", [
+    ({"files": {"/a": {"size": 1.5}}}, "floats"),
+    ({"files": {"/a": {"name": "\udcff"}}}, "not valid Unicode"),
+    ({"files": {"/\udcff": {}}}, "not valid Unicode"),
+    ({"files": {"/a": {1: "x"}}}, "not a string"),
+    ({"files": {"/a": {"t": {1, 2}}}}, "set is not a JSON value"),
+    ({"files": [{"ok": 1}, {"deep": [1.0]}]}, "floats"),
+])
+def test_values_canonical_json_cannot_carry_are_refused(bad, message):
+    from freeze.canonical import iter_encode
+
+    with pytest.raises(InputError, match=message):
+        dumps(bad)
+    with pytest.raises(InputError, match=message):
+        b"".join(iter_encode(bad))
+
+
 def test_loads_rejects_nan():
     with pytest.raises(ValueError):
         loads(b'{"a": NaN}')
@@ -67,7 +84,7 @@ def test_streamed_encoding_is_byte_identical():
 
     m = _manifest()
     m.sections["files"].update({f"/x/{i}\u00e9\"\\": {"n": i, "l": [1, {"z": None, "a": True}]}
-                                for i in range(50)})
+                                for i in range(2500)})  # > 2 encoder batches
     m.sections["empty"] = {}
     for depth in range(6):
         assert b"".join(iter_encode(m.to_dict(), depth)) == m.to_bytes()
