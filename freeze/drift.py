@@ -239,7 +239,7 @@ def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
 
     check_profile_matches(manifest, profile)
     fresh = take_snapshot(profile, transport=transport, progress=progress, dsn=dsn,
-                          growing=growing_sizes(manifest, profile))
+                          growing=growing_sizes(manifest, profile), require_tables=False)
     return compare(manifest, fresh, profile)
 
 
@@ -252,7 +252,7 @@ def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory
         check_profile_matches(m, profile)
     fresh = snapshot_inventory(profile, inventory,
                                {h: growing_sizes(m, profile) for h, m in manifests.items()},
-                               dsn=dsn)
+                               dsn=dsn, require_tables=False)
     out: dict[str, DriftReport | Exception] = {}
     for host, m in manifests.items():
         now = fresh.get(host)

@@ -59,6 +59,12 @@ class UnavailableError(FreezeError):
     exit_code = EXIT_UNAVAILABLE
 
 
+class ConfigMismatchError(InputError):
+    """The profile does not fit the live system (a named table that does not exist)."""
+
+    exit_code = EXIT_CONFIG
+
+
 class VerificationError(FreezeError):
     """Evidence did not verify: bad signature, missing threshold, expired root."""
 

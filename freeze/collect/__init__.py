@@ -22,8 +22,12 @@ def error_for(kind: str, message: str) -> FreezeError:
 
 
 def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = None,
-                  growing: dict[str, int] | None = None, dsn: str | None = None) -> Manifest:
-    """Collect everything `profile` covers and return a Manifest (not yet written)."""
+                  growing: dict[str, int] | None = None, dsn: str | None = None,
+                  require_tables: bool = True) -> Manifest:
+    """Collect everything `profile` covers and return a Manifest (not yet written).
+
+    `require_tables=False` (verify): named tables that vanished are drift, not errors.
+    """
     from freeze.transport import LocalTransport
 
     transport = transport or LocalTransport()
@@ -32,7 +36,8 @@ def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = No
     if profile.database is not None:
         from freeze.collect import postgres
 
-        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database)
+        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database,
+                              require_tables=require_tables)
     return _with_database(profile, doc, db)
 
 
@@ -49,7 +54,8 @@ def _with_database(profile: Profile, doc: dict[str, Any], db: dict[str, Any] | N
 
 def snapshot_inventory(profile: Profile, inventory: Any,
                        growing_by_host: dict[str, dict[str, int]] | None = None,
-                       dsn: str | None = None) -> dict[str, Manifest | Exception]:
+                       dsn: str | None = None, require_tables: bool = True
+                       ) -> dict[str, Manifest | Exception]:
     """One manifest per inventory host (or that host's error).
 
     The database, if the profile names one, is collected once (one snapshot) and
@@ -61,6 +67,7 @@ def snapshot_inventory(profile: Profile, inventory: Any,
                                             for v in hosts.values()):
         from freeze.collect import postgres
 
-        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database)
+        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database,
+                              require_tables=require_tables)
     return {h: (v if isinstance(v, Exception) else _with_database(profile, v, db))
             for h, v in hosts.items()}

@@ -267,7 +267,8 @@ def _catalog(cur, schemas: list[str], out: dict[str, dict[str, dict[str, Any]]])
     out["db_grants"] = grants
 
 
-def _table_list(cur, spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+def _table_list(cur, spec: dict[str, Any], target: str, require_tables: bool
+                ) -> list[tuple[str, str, str]]:
     rows = _rows(cur, """
         SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -276,6 +277,15 @@ def _table_list(cur, spec: dict[str, Any]) -> list[tuple[str, str, str]]:
     wanted = set(spec.get("tables") or [])
     excluded = set(spec.get("exclude_tables") or [])
     out = []
+    if wanted and require_tables:
+        known = {f"{s}.{t}" for s, t, _ in rows} | {key for _, _, key in rows}
+        missing = sorted(wanted - known)
+        if missing:
+            from freeze.errors import ConfigMismatchError
+
+            raise ConfigMismatchError(
+                f"database {target}: database.tables names {', '.join(missing)[:200]}, "
+                f"not a table in schemas {', '.join(spec['schemas'])} (it would not be frozen)")
     for schema, table, key in rows:
         plain = f"{schema}.{table}"
         if wanted and plain not in wanted and key not in wanted:
@@ -330,8 +340,13 @@ def _table_content(conn, schema: str, table: str, limit: int
     return {"rows": rows, "sha256": table_hash.hexdigest(), "order": order}, detail
 
 
-def collect(dsn: str, spec: Any) -> dict[str, Any]:
-    """Collect the database state; returns {"sections", "unavailable", "facts"}."""
+def collect(dsn: str, spec: Any, *, require_tables: bool = True) -> dict[str, Any]:
+    """Collect the database state; returns {"sections", "unavailable", "facts"}.
+
+    `require_tables`: a table named in `tables` that does not exist is a
+    ConfigMismatchError (a snapshot must not silently leave a typo unfrozen).
+    Verify passes False: there a vanished table is drift, reported as removed.
+    """
     import psycopg
 
     spec = _spec_dict(spec)
@@ -372,7 +387,7 @@ def collect(dsn: str, spec: Any) -> dict[str, Any]:
                 facts["db_system_identifier"] = "unavailable: needs superuser or pg_monitor"
             sections["db_cluster"] = {dbname: cluster}
             _catalog(cur, schemas, sections)
-            tables = _table_list(cur, spec)
+            tables = _table_list(cur, spec, target, require_tables)
         contents: dict[str, dict[str, Any]] = {}
         rows: dict[str, dict[str, Any]] = {}
         for schema, table, key in tables:

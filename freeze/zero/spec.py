@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from psycopg import sql
 
-from freeze.errors import EXIT_CONFIG, InputError
+from freeze.errors import ConfigMismatchError, InputError
 
 ClearMethod = Literal["delete", "truncate"]
 
@@ -30,10 +30,7 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 REPORT_PARAMS = frozenset({"election_id"})
 
 
-class ConfigMismatchError(InputError):
-    """The profile does not fit the live database (missing table, bad query)."""
-
-    exit_code = EXIT_CONFIG
+__all__ = ["ConfigMismatchError"]  # raised here; defined with the other errors
 
 
 @dataclass(frozen=True, order=True)

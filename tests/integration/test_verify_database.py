@@ -148,3 +148,29 @@ def test_wrong_password_is_unavailable_without_leaking_it(pg_server, pg_db):
         postgres.collect(dsn, {"schemas": ["public"]})
     assert "authentication failed" in str(exc.value)
     assert "not-the-password" not in str(exc.value)
+
+
+def test_named_table_that_does_not_exist_is_a_config_error_at_snapshot(pg_db):
+    """A typo in database.tables must not leave the real table silently unfrozen."""
+    from freeze.errors import EXIT_CONFIG, ConfigMismatchError
+
+    _sql(pg_db, "CREATE TABLE votes (id int PRIMARY KEY)")
+    spec = {"schemas": ["public"], "tables": ["public.votes", "public.vtoes"]}
+    with pytest.raises(ConfigMismatchError) as exc:
+        postgres.collect(pg_db, spec)
+    assert exc.value.exit_code == EXIT_CONFIG
+    assert "public.vtoes" in str(exc.value) and "public.votes," not in str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_named_table_dropped_after_the_snapshot_is_drift_not_an_error(db):
+    dsn, profile, _m, _role = db
+    import dataclasses
+
+    named = dataclasses.replace(profile, database=dataclasses.replace(
+        profile.database, tables=("public.votes", "public.audit_log")))
+    m = Manifest.from_bytes(take_snapshot(named).to_bytes())
+    _sql(dsn, "DROP TABLE audit_log")
+    report = verify(m, named)
+    assert report.find("removed", "db_table", "public.audit_log")
+    assert report.exit_code & 2
