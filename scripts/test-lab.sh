@@ -2,7 +2,8 @@
 # Stage 3 of scripts/test.sh: the lab tier, on real Debian 12 VMs (qemu).
 #   1. build the base image and the apt repository (cached by recipe hash)
 #   2. boot the fleet of inventories/lab/ ONCE (its own state dir and ports)
-#   3. prove the infra tests fail on an unhardened host (before any converge)
+#   3. prove the infra tests fail on an unhardened host (before any converge): ssh,
+#      sysctl, temp mounts, login.defs, cron, nft default deny, audit rules/immutability
 #   4. converge playbooks/site.yml on all hosts in parallel
 #   5. converge again: every host must report changed=0 (idempotence)
 #   6. --check --diff on the hardened hosts: changed=0
@@ -54,7 +55,19 @@ python -m tests.lab.expect_failures --inventory "$INV" --host count-db \
   --expect test_root_login_refused --expect test_key_only_authentication \
   --expect test_allowusers_keeps_the_operator --expect test_no_weak_algorithms \
   --expect test_sshd_config_only_root_can_read --expect test_password_login_is_refused \
-  tests/infra/test_ssh_hardening.py
+  --expect test_kernel_parameters --expect test_temporary_directories_mounted_nodev_nosuid_noexec \
+  --expect test_login_defs_and_banners --expect test_cron_restricted \
+  --expect test_default_deny_inbound_and_forward --expect test_ssh_allowed_in_the_same_table \
+  --expect test_rule_loaded_in_kernel --expect test_rules_are_immutable \
+  tests/infra/test_ssh_hardening.py \
+  tests/infra/test_os_baseline.py::test_kernel_parameters \
+  tests/infra/test_os_baseline.py::test_temporary_directories_mounted_nodev_nosuid_noexec \
+  tests/infra/test_os_baseline.py::test_login_defs_and_banners \
+  tests/infra/test_os_baseline.py::test_cron_restricted \
+  tests/infra/test_nftables_firewall.py::test_default_deny_inbound_and_forward \
+  tests/infra/test_nftables_firewall.py::test_ssh_allowed_in_the_same_table \
+  tests/infra/test_audit_trail.py::test_rule_loaded_in_kernel \
+  tests/infra/test_audit_trail.py::test_rules_are_immutable
 end
 
 begin "converge site.yml"
