@@ -150,22 +150,9 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 
 def _write_atomically(out: str, manifest) -> str:
     """Stream the manifest's canonical bytes to a temp file, fsync, rename; its sha256."""
-    import os
-    import tempfile
+    from freeze.durable import atomic_stream
 
-    fd, tmp = tempfile.mkstemp(prefix=".freeze-manifest-", dir=os.path.dirname(out))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            digest = manifest.write_to(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return digest
+    return atomic_stream(out, manifest.write_to)
 
 
 def _host_file(directory: str, host: str) -> str:
@@ -514,7 +501,7 @@ def _cmd_zero_report(args: argparse.Namespace) -> int:
     from freeze.inputs import read_input
     from freeze.report.model import ZeroReport
     from freeze.report.render import render_html, render_pdf
-    from freeze.zero.files import atomic_write
+    from freeze.durable import atomic_write
 
     data = read_input(args.report, "zero report")
     report = ZeroReport.from_bytes(data)
@@ -706,10 +693,10 @@ def _ev_read(path: Path) -> bytes:
 
 
 def _ev_write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file + rename so an interrupted write never leaves half an envelope."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    """Temp file + fsync + rename: an interrupted write never leaves half an envelope."""
+    from freeze.durable import atomic_write
+
+    atomic_write(path, data)
 
 
 def _ev_load_root(path: Path):  # noqa: ANN202

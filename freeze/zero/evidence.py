@@ -21,7 +21,7 @@ import psycopg
 from freeze.errors import FreezeError, InputError
 from freeze.report.model import ZeroReport, canonical_json
 from freeze.zero.faults import crash_point
-from freeze.zero.files import atomic_write, fsync_dir
+from freeze.durable import atomic_write, fsync_dir
 
 SCHEMA = "freeze_evidence"
 

@@ -49,7 +49,7 @@ from freeze.zero import backup as bk
 from freeze.zero import db, evidence
 from freeze.zero.catalog import ClearPlan, check_against_catalog, report_sql
 from freeze.zero.faults import crash_point
-from freeze.zero.files import atomic_write, durable_rename, sha256_file
+from freeze.durable import atomic_write, durable_rename, sha256_file
 from freeze.zero.spec import ConfigMismatchError, ZeroSpec
 
 
