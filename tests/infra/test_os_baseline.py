@@ -30,6 +30,10 @@ SYSCTL = {
     "kernel.dmesg_restrict": 1,
     "kernel.kptr_restrict": 2,
     "fs.protected_symlinks": 1,
+    # systemd's vendor protect-links.conf used to reset this one to 1 (masked now)
+    "fs.protected_fifos": 2,
+    "fs.protected_regular": 2,
+    "kernel.core_uses_pid": 1,
 }
 
 # Programs that must keep their set-uid bit, or nobody can become root.
@@ -88,7 +92,8 @@ def test_kernel_parameters(host, key: str, value: int) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("module", ["cramfs", "freevxfs", "hfs", "hfsplus", "jffs2", "udf",
-                                    "usb-storage", "dccp", "tipc", "rds", "sctp"])
+                                    "usb-storage", "dccp", "tipc", "rds", "sctp",
+                                    "firewire-core", "firewire-ohci"])
 def test_unused_modules_cannot_load(host, module: str) -> None:  # noqa: ANN001
     """modprobe resolves the module to `install /bin/false` (CIS 1.1.1.x / 3.2.x)."""
     with host.sudo():
@@ -200,3 +205,17 @@ def test_cron_restricted(host) -> None:  # noqa: ANN001
 
 def test_time_sync_by_chrony(host) -> None:  # noqa: ANN001
     assert host.service("chrony").is_enabled and host.service("chrony").is_running
+
+
+def test_integrity_and_accounting_tools(host) -> None:  # noqa: ANN001
+    """AIDE (CIS 6.3.1, when on) and debsums are installed; process accounting records commands."""
+    packages = ["debsums", "acct"]
+    if _hostvars(host).get("os_baseline_cis_6_3_1", True):
+        packages += ["aide", "aide-common"]  # the lab inventory turns AIDE off (TCG: see there)
+    for package in packages:
+        assert host.package(package).is_installed, package
+    assert host.service("acct").is_enabled
+    with host.sudo():
+        host.run("/usr/bin/true")
+        records = host.run("lastcomm --user root 2>/dev/null | head -50")
+    assert records.rc == 0 and records.stdout.strip(), "no process accounting records"

@@ -59,6 +59,10 @@ def test_no_weak_algorithms(sshd: dict[str, str], keyword: str) -> None:
 
 def test_session_limits_and_no_forwarding(sshd: dict[str, str]) -> None:
     assert sshd["disableforwarding"] == "yes"
+    for keyword in ("allowtcpforwarding", "allowagentforwarding", "x11forwarding",
+                    "allowstreamlocalforwarding", "tcpkeepalive", "compression"):
+        assert sshd[keyword] == "no", keyword
+    assert int(sshd["maxsessions"]) <= 4
     assert int(sshd["maxauthtries"]) <= 4
     assert sshd["loglevel"] in ("VERBOSE", "INFO")
     assert sshd["permituserenvironment"] == "no"
