@@ -13,9 +13,10 @@ attacker who rewrites a file and restores its mtime (touch -r) keeps size and
 inode (the osquery cache pitfall). Symlinks are never followed (lstat,
 O_NOFOLLOW), so a mounted image's absolute links cannot lead outside it.
 
-Speed and memory: a walker thread lists directories; a pool of threads does the
-per-file work (lstat, xattrs, hashing with a reused buffer; hashlib releases the
-GIL, OpenSSL uses SHA-NI). At most `max_inflight` files are in flight, so memory
+Speed and memory: the main thread lists directories; a pool of forked worker
+processes (threads where fork is unavailable, see `_pool`) does the per-file work
+(stat, xattrs, hashing with a reused buffer; OpenSSL uses SHA-NI) in batches. At
+most `max_inflight_batches` batches are in flight, so memory
 for the pipeline stays flat however large the tree; only the result entries grow
 with it.
 """
@@ -29,7 +30,7 @@ import hashlib
 import os
 import stat
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from freeze.collect.common import NOINPUT, CollectError, Collected, Progress, text_key, under_root
@@ -315,9 +316,29 @@ def _describe_batch(root: str, batch: list[tuple[str, int | None, bool]]
     return out
 
 
+def _pool(workers: int) -> Executor:
+    """Forked worker processes where possible, threads otherwise.
+
+    The per-file work (stat, xattrs, open, read loop, dict building) is Python
+    and holds the GIL between system calls; on small-file trees threads run it
+    one at a time (measured on /usr/share, 54k files, 2 CPUs: 2.5 s with threads,
+    0.9 s with two forked processes). Workers only run `_describe_batch` (os and
+    hashlib), and fork keeps this working when the module came in on stdin
+    (`python3 -` on a remote host). Without fork or POSIX semaphores (some
+    sandboxes), fall back to threads.
+    """
+    try:
+        import multiprocessing
+
+        return ProcessPoolExecutor(max_workers=workers,
+                                   mp_context=multiprocessing.get_context("fork"))
+    except (ImportError, OSError, ValueError, NotImplementedError):
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freeze-hash")
+
+
 def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
             progress: Progress | None = None, workers: int | None = None,
-            batch_size: int = 64, max_inflight_batches: int = 16) -> Collected:
+            batch_size: int = 256, max_inflight_batches: int = 16) -> Collected:
     """Walk and hash every path the profile covers -> section `files`.
 
     Paths go to the worker threads in batches (one future per `batch_size`
@@ -329,7 +350,7 @@ def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
     rules = spec.get("paths") or []
     growing = growing or {}
     entries: dict[str, dict[str, Any]] = {}
-    workers = workers or min(8, max(2, os.cpu_count() or 2))
+    workers = workers or min(8, os.cpu_count() or 2)
     done_files = done_bytes = 0
     inflight: collections.deque[Future] = collections.deque()
 
@@ -348,7 +369,7 @@ def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
         if progress is not None:
             progress(done_files, done_bytes)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freeze-hash") as pool:
+    with _pool(workers) as pool:
         try:
             batch: list[tuple[str, int | None, bool]] = []
             for path, _rule, is_file in iter_paths(root, rules):
