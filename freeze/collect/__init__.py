@@ -32,13 +32,15 @@ def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = No
 
     transport = transport or LocalTransport()
     doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress)
-    db = None
-    if profile.database is not None:
-        from freeze.collect import postgres
-
-        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database,
-                              require_tables=require_tables)
+    db = _database(profile, dsn, require_tables) if profile.database is not None else None
     return _with_database(profile, doc, db)
+
+
+def _database(profile: Profile, dsn: str | None, require_tables: bool) -> dict[str, Any]:
+    from freeze.collect import postgres
+
+    return postgres.collect(dsn or profile.database.resolve_dsn(), profile.database,
+                            require_tables=require_tables)
 
 
 def _with_database(profile: Profile, doc: dict[str, Any], db: dict[str, Any] | None) -> Manifest:
@@ -65,9 +67,6 @@ def snapshot_inventory(profile: Profile, inventory: Any,
     db = None
     if profile.database is not None and any(not isinstance(v, Exception)
                                             for v in hosts.values()):
-        from freeze.collect import postgres
-
-        db = postgres.collect(dsn or profile.database.resolve_dsn(), profile.database,
-                              require_tables=require_tables)
+        db = _database(profile, dsn, require_tables)
     return {h: (v if isinstance(v, Exception) else _with_database(profile, v, db))
             for h, v in hosts.items()}

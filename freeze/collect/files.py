@@ -61,8 +61,9 @@ def _buffer() -> memoryview:
     return buf
 
 
-def _open_noatime(real: str) -> int:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+def _open_noatime(real: str, extra_flags: int = 0) -> int:
+    """Open for reading, never following a symlink, without touching atime if allowed."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | extra_flags
     if _O_NOATIME:
         try:
             return os.open(real, flags | _O_NOATIME)
@@ -179,14 +180,8 @@ def _describe_regular(real: str, prefix_size: int | None) -> dict[str, Any] | No
     inode by construction. Returns None when the name is not (or no longer) a
     plain regular file; the caller then takes the general path.
     """
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        try:
-            fd = os.open(real, flags | _O_NOATIME)
-        except PermissionError:
-            if not _O_NOATIME:
-                raise
-            fd = os.open(real, flags)  # O_NOATIME needs ownership or CAP_FOWNER
+        fd = _open_noatime(real, os.O_NONBLOCK)
     except OSError:
         return None  # symlink (ELOOP), socket (ENXIO), vanished, unreadable...
     try:
@@ -341,9 +336,8 @@ def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
             batch_size: int = 256, max_inflight_batches: int = 16) -> Collected:
     """Walk and hash every path the profile covers -> section `files`.
 
-    Paths go to the worker threads in batches (one future per `batch_size`
-    paths, not per file: per-task overhead and GIL hand-offs dominate for small
-    files), and at most `max_inflight_batches` batches are pending, so the
+    Paths go to the workers (`_pool`) in batches (one future per `batch_size`
+    paths, not per file: per-task overhead dominates for small files), and at most `max_inflight_batches` batches are pending, so the
     pipeline's memory is bounded whatever the tree size.
     """
     root = spec.get("root", "/")

@@ -22,10 +22,10 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from freeze.durable import fsync_dir, fsync_file
 from freeze.errors import InputError, RefusedError, UnavailableError
 from freeze.zero import db
 from freeze.zero.faults import crash_point, die_with_parent
-from freeze.durable import fsync_dir, fsync_file
 
 SCRATCH_PREFIX = "freeze_verify_"
 

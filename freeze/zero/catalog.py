@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from freeze.zero.spec import ClearTable, ConfigMismatchError, QualifiedName, ZeroSpec
+from freeze.errors import ConfigMismatchError
+from freeze.zero.spec import ClearTable, QualifiedName, ZeroSpec
 
 
 @dataclass(frozen=True)

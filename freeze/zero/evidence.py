@@ -18,10 +18,10 @@ from typing import Any
 
 import psycopg
 
+from freeze.durable import atomic_write, fsync_dir
 from freeze.errors import FreezeError, InputError
 from freeze.report.model import ZeroReport, canonical_json
 from freeze.zero.faults import crash_point
-from freeze.durable import atomic_write, fsync_dir
 
 SCHEMA = "freeze_evidence"
 

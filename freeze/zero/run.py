@@ -43,14 +43,15 @@ import psycopg
 from psycopg import sql
 
 from freeze import __version__
-from freeze.errors import EXIT_IOERR, EXIT_SOFTWARE, EXIT_UNAVAILABLE, FreezeError, RefusedError
+from freeze.durable import atomic_write, durable_rename, sha256_file
+from freeze.errors import (EXIT_IOERR, EXIT_SOFTWARE, EXIT_UNAVAILABLE, ConfigMismatchError,
+                           FreezeError, RefusedError)
 from freeze.report.model import ReportSection, ZeroReport
 from freeze.zero import backup as bk
 from freeze.zero import db, evidence
 from freeze.zero.catalog import ClearPlan, check_against_catalog, report_sql
 from freeze.zero.faults import crash_point
-from freeze.durable import atomic_write, durable_rename, sha256_file
-from freeze.zero.spec import ConfigMismatchError, ZeroSpec
+from freeze.zero.spec import ZeroSpec
 
 
 @dataclass(frozen=True)

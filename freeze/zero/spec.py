@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from psycopg import sql
 
-from freeze.errors import ConfigMismatchError, InputError
+from freeze.errors import InputError
 
 ClearMethod = Literal["delete", "truncate"]
 
@@ -28,9 +28,6 @@ _QUALIFIED = re.compile(r'^(?P<s>"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\.'
 # The only parameter a report query may use; any other %(...)s is a typo.
 _PARAM = re.compile(r"%\((\w+)\)s")
 REPORT_PARAMS = frozenset({"election_id"})
-
-
-__all__ = ["ConfigMismatchError"]  # raised here; defined with the other errors
 
 
 @dataclass(frozen=True, order=True)

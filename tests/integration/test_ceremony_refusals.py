@@ -14,7 +14,6 @@ import json
 import shutil
 from pathlib import Path
 
-
 from freeze.evidence.verify import verify_bundle
 from tests.integration.test_ceremony import needs_tools, PASS_ENV, Ceremony, freeze
 

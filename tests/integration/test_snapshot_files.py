@@ -207,8 +207,9 @@ def test_malformed_passwd_is_a_data_error(tmp_path):
     assert "passwd:1: field 3 is not a number" in str(exc.value)
 
 
-def test_open_first_fast_path_records_the_same_as_lstat_path(tree):
+def test_open_first_fast_path_records_the_same_as_lstat_path(tree, monkeypatch):
     """The listing's d_type only picks the fast path; both paths record the same."""
+    from freeze.collect import files
     from freeze.collect.files import describe
 
     root, _ = tree
@@ -222,6 +223,11 @@ def test_open_first_fast_path_records_the_same_as_lstat_path(tree):
         fast, slow = describe(str(path), likely_file=True), describe(str(path))
         assert fast == slow and fast["type"] == "file" and "sha256" in fast
     assert "acl_access" in describe(str(app), likely_file=True)
+    # the hint really takes the open-first path: no lstat for a regular file
+    slow = describe(str(app))
+    with monkeypatch.context() as m:
+        m.setattr(files.os, "lstat", lambda *a, **k: pytest.fail("lstat on the fast path"))
+        assert describe(str(app), likely_file=True) == slow
     # a wrong hint never blocks on a FIFO, never reads it, never follows a link
     assert describe(str(root / "conf" / "pipe"), likely_file=True)["type"] == "fifo"
     link = describe(str(root / "conf" / "current"), likely_file=True)
