@@ -30,12 +30,21 @@ import hashlib
 import os
 import stat
 import threading
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from typing import Any
 
-from freeze.collect.common import NOINPUT, CollectError, Collected, Progress, text_key, under_root
+from freeze.collect.common import NOINPUT, Collected, CollectError, Progress, text_key, under_root
 
 _BUF_SIZE = 1 << 20
+_SMALL_FILE = 1 << 16  # read in one call (see `_hash_into`)
 _local = threading.local()
 _ACL_XATTRS = {"system.posix_acl_access": "acl_access", "system.posix_acl_default": "acl_default"}
 _CAPS_XATTR = "security.capability"
@@ -47,6 +56,11 @@ _TYPES = {
     stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket", stat.S_IFCHR: "char",
     stat.S_IFBLK: "block",
 }
+
+
+# Recorded sizes of growing files by manifest key (verify re-hashes that many bytes),
+# or a callable giving them once they are known (a manifest still being parsed).
+GrowingSizes = Mapping[str, int] | Callable[[], Mapping[str, int]]
 
 
 def file_type(mode: int) -> str:
@@ -72,13 +86,16 @@ def _open_noatime(real: str, extra_flags: int = 0) -> int:
     return os.open(real, flags)
 
 
-def hash_fd(fd: int, limit: int | None = None) -> str:
+def hash_fd(fd: int, limit: int | None = None, head: bytes = b"") -> str:
     """sha256 of the file's content (or of its first `limit` bytes), streamed.
 
     Reads into one reused per-thread buffer; hashlib releases the GIL while it
-    hashes, so several threads hash at once.
+    hashes, so several threads hash at once. `head`: bytes already read from
+    `fd` (they count towards `limit`).
     """
-    h = hashlib.sha256()
+    h = hashlib.sha256(head)
+    if limit is not None:
+        limit = max(0, limit - len(head))
     buf = _buffer()
     remaining = limit
     while True:
@@ -167,8 +184,21 @@ def _entry(st: os.stat_result, kind: str) -> dict[str, Any]:
 def _hash_into(entry: dict[str, Any], fd: int, prefix_size: int | None) -> None:
     if prefix_size is not None:
         entry["prefix_sha256"], entry["sha256"] = hash_fd_with_prefix(fd, prefix_size)
-    else:
-        entry["sha256"] = hash_fd(fd)
+        return
+    size = entry["size"]
+    if 0 < size <= _SMALL_FILE:
+        # Most files of a system tree are small: ask for one byte more than fstat
+        # said; exactly `size` bytes back is the whole file (a short read of a
+        # regular file is its end), one read instead of a read plus the empty
+        # read that finds the end. Anything else (it grew, it shrank, or a
+        # pseudo-file's size is not its length) goes on with the streamed read.
+        data = os.read(fd, size + 1)
+        if len(data) == size:
+            entry["sha256"] = hashlib.sha256(data).hexdigest()
+            return
+        entry["sha256"] = hash_fd(fd, head=data)
+        return
+    entry["sha256"] = hash_fd(fd)
 
 
 def _describe_regular(real: str, prefix_size: int | None) -> dict[str, Any] | None:
@@ -239,76 +269,59 @@ def _matches(path: str, globs: tuple[str, ...] | list[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, g) for g in globs)
 
 
-def iter_paths(root: str, rules: list[dict[str, Any]]):
-    """Yield (path, rule, is_file) for every path the rules cover, directories first.
+# One task's answer: (manifest key, entry | None if vanished | the OSError met) per
+# path, the subdirectories to list next as (rule index, path), and an error that
+# stops the scan (a directory that cannot be listed), if any.
+_TaskResult = tuple[list[tuple[str, "dict[str, Any] | None | OSError"]],
+                    list[tuple[int, str]], "str | None"]
 
-    `is_file` is the directory listing's word (d_type) that the name is a
-    regular file: a hint for the open-first fast path, never trusted alone.
 
-    Paths are the file system's own names (undecodable bytes as surrogates, so
-    they can be opened); `text_key` turns them into manifest keys.
+def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: frozenset[str],
+                       dirs: list[tuple[int, str]], prefixes: Mapping[str, int]
+                       ) -> _TaskResult:
+    """Worker task: list each directory and describe every child its rule covers.
 
-    Nested rules: a directory that is itself another rule's path is left to that
-    rule (so the longest rule governs, and `excluded` prunes whole subtrees).
+    Listing runs in the workers too (not only hashing): on small-file trees
+    the scandir loop was the main thread's bottleneck. Children are filtered
+    like AIDE's rules: a path that is itself another rule's path is left to
+    that rule (the longest rule governs, `excluded` prunes whole subtrees),
+    `exclude` globs prune, `include` globs select what is recorded but not
+    where the walk goes. A non-recursive rule lists its top directory only.
+    The directory listing's d_type ("is a regular file") is a hint for the
+    open-first fast path, never trusted alone.
     """
-    rule_paths = {r["path"]: r for r in rules}
-    for rule in sorted(rules, key=lambda r: r["path"]):
-        if rule["volatility"] == "excluded":
-            continue
-        top = rule["path"]
-        real_top = under_root(root, top)
-        try:
-            st = os.lstat(real_top)
-        except FileNotFoundError:
-            raise CollectError(f"{top}: no such file or directory (named in the profile)",
-                               NOINPUT) from None
-        except PermissionError:
-            raise CollectError(f"{top}: permission denied", NOINPUT) from None
-        include, exclude = rule.get("include") or [], rule.get("exclude") or []
-        if not _matches(top, exclude) and (not include or _matches(top, include)):
-            yield top, rule, stat.S_ISREG(st.st_mode)
-        if not stat.S_ISDIR(st.st_mode):
-            continue
-        stack = [(top, 0)]
-        while stack:
-            d, depth = stack.pop()
-            if depth >= 1 and not rule.get("recursive", True):
-                continue
-            try:
-                with os.scandir(under_root(root, d)) as it:
-                    children = [(e.name, e.is_dir(follow_symlinks=False),
-                                 e.is_file(follow_symlinks=False)) for e in it]
-            except FileNotFoundError:
-                continue
-            except PermissionError:
-                raise CollectError(f"{d}: permission denied (cannot list directory)",
-                                   NOINPUT) from None
-            base = d.rstrip("/")
-            subdirs = []
-            for name, is_dir, is_file in sorted(children):
-                p = f"{base}/{name}"
-                if p in rule_paths and p != top:
-                    continue  # governed by its own, more specific rule
-                if _matches(p, exclude):
-                    continue  # pruned, like AIDE's negative rules
-                if not include or _matches(p, include):
-                    yield p, rule, is_file
-                if is_dir:
-                    subdirs.append(p)
-            stack.extend((s, depth + 1) for s in reversed(subdirs))
-
-
-def _describe_batch(root: str, batch: list[tuple[str, int | None, bool]]
-                    ) -> list[tuple[str, dict[str, Any] | None | OSError]]:
     out: list[tuple[str, dict[str, Any] | None | OSError]] = []
-    for path, prefix, is_file in batch:
-        key = text_key(path)
+    subdirs: list[tuple[int, str]] = []
+    for index, d in dirs:
+        rule = rules[index]
+        top = rule["path"]
+        include, exclude = rule.get("include") or [], rule.get("exclude") or []
+        descend = rule.get("recursive", True)
         try:
-            out.append((key, describe(under_root(root, path), prefix_size=prefix,
-                                      likely_file=is_file)))
-        except OSError as exc:
-            out.append((key, exc))
-    return out
+            with os.scandir(under_root(root, d)) as it:
+                children = [(e.name, e.is_dir(follow_symlinks=False),
+                             e.is_file(follow_symlinks=False)) for e in it]
+        except FileNotFoundError:
+            continue  # removed while the scan ran: its entry, if any, says so
+        except PermissionError:
+            return out, subdirs, f"{d}: permission denied (cannot list directory)"
+        base = d.rstrip("/")
+        for name, is_dir, is_file in children:
+            p = f"{base}/{name}"
+            if p in rule_paths and p != top:
+                continue
+            if exclude and _matches(p, exclude):
+                continue
+            if not include or _matches(p, include):
+                key = text_key(p)
+                try:
+                    out.append((key, describe(under_root(root, p), prefix_size=prefixes.get(key),
+                                              likely_file=is_file)))
+                except OSError as exc:
+                    out.append((key, exc))
+            if is_dir and descend:
+                subdirs.append((index, p))
+    return out, subdirs, None
 
 
 def _pool(workers: int) -> Executor:
@@ -331,56 +344,90 @@ def _pool(workers: int) -> Executor:
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freeze-hash")
 
 
-def collect(spec: dict[str, Any], *, growing: dict[str, int] | None = None,
+def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
             progress: Progress | None = None, workers: int | None = None,
-            batch_size: int = 256, max_inflight_batches: int = 16) -> Collected:
+            dirs_per_task: int = 16, max_inflight_tasks: int = 16) -> Collected:
     """Walk and hash every path the profile covers -> section `files`.
 
-    Paths go to the workers (`_pool`) in batches (one future per `batch_size`
-    paths, not per file: per-task overhead dominates for small files), and at most `max_inflight_batches` batches are pending, so the
+    The main thread only hands out directories: workers (`_pool`) list them and
+    describe their children (`_list_and_describe`), a task being up to
+    `dirs_per_task` directories (per-task overhead dominates for small
+    directories), and at most `max_inflight_tasks` tasks are pending, so the
     pipeline's memory is bounded whatever the tree size.
+
+    `growing` gives the recorded sizes of growing files (verify); it may be a
+    callable, asked only once the static rules are done, so a verifier can
+    still be parsing its manifest while the static part of the tree is hashed.
     """
     root = spec.get("root", "/")
-    rules = spec.get("paths") or []
-    growing = growing or {}
+    rules = [r for r in spec.get("paths") or [] if r["volatility"] != "excluded"]
+    rule_paths = frozenset(r["path"] for r in spec.get("paths") or [])
     entries: dict[str, dict[str, Any]] = {}
     workers = workers or min(8, os.cpu_count() or 2)
-    done_files = done_bytes = 0
-    inflight: collections.deque[Future] = collections.deque()
+    done = [0, 0]  # files, bytes
 
-    def finish(fut: Future) -> None:
-        nonlocal done_files, done_bytes
-        for path, entry in fut.result():
+    def record(results: list[tuple[str, dict[str, Any] | None | OSError]]) -> None:
+        for path, entry in results:
             if isinstance(entry, PermissionError):
                 raise CollectError(f"{path}: permission denied", NOINPUT)
             if isinstance(entry, OSError):
                 raise CollectError(f"{path}: {entry.strerror or entry}", NOINPUT)
             if entry is not None:
                 entries[path] = entry
-                done_files += 1
+                done[0] += 1
                 if entry["type"] == "file":
-                    done_bytes += entry["size"]
-        if progress is not None:
-            progress(done_files, done_bytes)
+                    done[1] += entry["size"]
 
-    with _pool(workers) as pool:
+    def walk(pool: Executor, indexes: list[int], prefixes: Mapping[str, int]) -> None:
+        pending: collections.deque[tuple[int, str]] = collections.deque()
+        for index in indexes:
+            top = rules[index]["path"]
+            st = _lstat_top(root, top)
+            include, exclude = rules[index].get("include") or [], rules[index].get("exclude") or []
+            if not _matches(top, exclude) and (not include or _matches(top, include)):
+                key = text_key(top)
+                record([(key, describe(under_root(root, top), prefix_size=prefixes.get(key),
+                                       likely_file=stat.S_ISREG(st.st_mode)))])
+            if stat.S_ISDIR(st.st_mode):
+                pending.append((index, top))
+        inflight: set[Future] = set()
         try:
-            batch: list[tuple[str, int | None, bool]] = []
-            for path, _rule, is_file in iter_paths(root, rules):
-                batch.append((path, growing.get(text_key(path)) if growing else None, is_file))
-                if len(batch) >= batch_size:
-                    inflight.append(pool.submit(_describe_batch, root, batch))
-                    batch = []
-                    while len(inflight) > max_inflight_batches or inflight[0].done():
-                        finish(inflight.popleft())
-                        if not inflight:
-                            break
-            if batch:
-                inflight.append(pool.submit(_describe_batch, root, batch))
-            while inflight:
-                finish(inflight.popleft())
+            while pending or inflight:
+                while pending and len(inflight) < max_inflight_tasks:
+                    # split what is known between the workers while the tree fans out
+                    n = min(dirs_per_task, max(1, len(pending) // workers))
+                    task = [pending.popleft() for _ in range(min(n, len(pending)))]
+                    inflight.add(pool.submit(_list_and_describe, root, rules, rule_paths,
+                                             task, prefixes))
+                finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    results, subdirs, error = fut.result()
+                    record(results)
+                    if error is not None:
+                        raise CollectError(error, NOINPUT)
+                    pending.extend(subdirs)
+                if progress is not None:
+                    progress(done[0], done[1])
         except BaseException:
             for fut in inflight:
                 fut.cancel()
             raise
+
+    static = [i for i, r in enumerate(rules) if r["volatility"] != "growing"]
+    growing_rules = [i for i, r in enumerate(rules) if r["volatility"] == "growing"]
+    with _pool(workers) as pool:
+        walk(pool, static, {})
+        if growing_rules:
+            sizes = growing() if callable(growing) else growing
+            walk(pool, growing_rules, dict(sizes or {}))
     return Collected(sections={"files": entries})
+
+
+def _lstat_top(root: str, top: str) -> os.stat_result:
+    try:
+        return os.lstat(under_root(root, top))
+    except FileNotFoundError:
+        raise CollectError(f"{top}: no such file or directory (named in the profile)",
+                           NOINPUT) from None
+    except PermissionError:
+        raise CollectError(f"{top}: permission denied", NOINPUT) from None
