@@ -182,9 +182,11 @@ def main() -> int:
             t = Tools(tree, work)
             t.sha256sum()
             snap = best(t.snapshot, 1)
+            ver = best(t.verify, 1)
             ainit = best(t.aide_init, 1)
             print(f"  {n:7d} files: freeze snapshot {snap[1] / 1024:6.1f} MB "
-                  f"({snap[0]:.2f} s), aide --init {ainit[1] / 1024:6.1f} MB ({ainit[0]:.2f} s)")
+                  f"({snap[0]:.2f} s), freeze verify {ver[1] / 1024:6.1f} MB "
+                  f"({ver[0]:.2f} s), aide --init {ainit[1] / 1024:6.1f} MB ({ainit[0]:.2f} s)")
             if prev is not None:
                 dn = n - prev[0]
                 print(f"  growth per 1000 extra files: freeze "

@@ -269,17 +269,24 @@ def _matches(path: str, globs: tuple[str, ...] | list[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, g) for g in globs)
 
 
+# Work items: a directory to list, ("dir", rule index, path), or paths to describe,
+# ("paths", [(rule index, path, d_type says regular file), ...]).
+_Item = tuple[str, Any, Any]
 # One task's answer: (manifest key, entry | None if vanished | the OSError met) per
-# path, the subdirectories to list next as (rule index, path), and an error that
-# stops the scan (a directory that cannot be listed), if any.
-_TaskResult = tuple[list[tuple[str, "dict[str, Any] | None | OSError"]],
-                    list[tuple[int, str]], "str | None"]
+# path described, the work items left over (new subdirectories, paths beyond the
+# budget), and an error that stops the scan (a directory that cannot be listed).
+_TaskResult = tuple[list[tuple[str, "dict[str, Any] | None | OSError"]], list[_Item],
+                    "str | None"]
+
+# A task stops describing after this much work and hands the rest back, so one
+# directory of large files is shared between the workers, not left to one.
+_TASK_BYTES = 64 << 20
+_TASK_PATHS = 512
 
 
 def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: frozenset[str],
-                       dirs: list[tuple[int, str]], prefixes: Mapping[str, int]
-                       ) -> _TaskResult:
-    """Worker task: list each directory and describe every child its rule covers.
+                       items: list[_Item], prefixes: Mapping[str, int]) -> _TaskResult:
+    """Worker task: list the directories of `items`, describe what their rules cover.
 
     Listing runs in the workers too (not only hashing): on small-file trees
     the scandir loop was the main thread's bottleneck. Children are filtered
@@ -288,11 +295,16 @@ def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: froze
     `exclude` globs prune, `include` globs select what is recorded but not
     where the walk goes. A non-recursive rule lists its top directory only.
     The directory listing's d_type ("is a regular file") is a hint for the
-    open-first fast path, never trusted alone.
+    open-first fast path, never trusted alone. Past `_TASK_BYTES` hashed or
+    `_TASK_PATHS` described, the paths not yet described are handed back.
     """
-    out: list[tuple[str, dict[str, Any] | None | OSError]] = []
-    subdirs: list[tuple[int, str]] = []
-    for index, d in dirs:
+    todo: list[tuple[int, str, bool]] = []
+    later: list[_Item] = []
+    for kind, first, second in items:
+        if kind == "paths":
+            todo.extend(first)
+            continue
+        index, d = first, second
         rule = rules[index]
         top = rule["path"]
         include, exclude = rule.get("include") or [], rule.get("exclude") or []
@@ -304,7 +316,7 @@ def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: froze
         except FileNotFoundError:
             continue  # removed while the scan ran: its entry, if any, says so
         except PermissionError:
-            return out, subdirs, f"{d}: permission denied (cannot list directory)"
+            return [], [], f"{d}: permission denied (cannot list directory)"
         base = d.rstrip("/")
         for name, is_dir, is_file in children:
             p = f"{base}/{name}"
@@ -313,15 +325,26 @@ def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: froze
             if exclude and _matches(p, exclude):
                 continue
             if not include or _matches(p, include):
-                key = text_key(p)
-                try:
-                    out.append((key, describe(under_root(root, p), prefix_size=prefixes.get(key),
-                                              likely_file=is_file)))
-                except OSError as exc:
-                    out.append((key, exc))
+                todo.append((index, p, is_file))
             if is_dir and descend:
-                subdirs.append((index, p))
-    return out, subdirs, None
+                later.append(("dir", index, p))
+    out: list[tuple[str, dict[str, Any] | None | OSError]] = []
+    hashed = 0
+    for n, (_index, p, is_file) in enumerate(todo):
+        if hashed >= _TASK_BYTES or n >= _TASK_PATHS:
+            later.append(("paths", todo[n:], None))
+            break
+        key = text_key(p)
+        try:
+            entry = describe(under_root(root, p), prefix_size=prefixes.get(key),
+                             likely_file=is_file)
+        except OSError as exc:
+            out.append((key, exc))
+            continue
+        out.append((key, entry))
+        if entry is not None and entry["type"] == "file":
+            hashed += entry["size"]
+    return out, later, None
 
 
 def _pool(workers: int) -> Executor:
@@ -330,7 +353,7 @@ def _pool(workers: int) -> Executor:
     The per-file work (stat, xattrs, open, read loop, dict building) is Python
     and holds the GIL between system calls; on small-file trees threads run it
     one at a time (measured on /usr/share, 54k files, 2 CPUs: 2.5 s with threads,
-    0.9 s with two forked processes). Workers only run `_describe_batch` (os and
+    0.9 s with two forked processes). Workers only run `_list_and_describe` (os and
     hashlib), and fork keeps this working when the module came in on stdin
     (`python3 -` on a remote host). Without fork or POSIX semaphores (some
     sandboxes), fall back to threads.
@@ -346,13 +369,14 @@ def _pool(workers: int) -> Executor:
 
 def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
             progress: Progress | None = None, workers: int | None = None,
-            dirs_per_task: int = 16, max_inflight_tasks: int = 16) -> Collected:
+            items_per_task: int = 16, max_inflight_tasks: int = 16) -> Collected:
     """Walk and hash every path the profile covers -> section `files`.
 
-    The main thread only hands out directories: workers (`_pool`) list them and
+    The main thread only hands out work: workers (`_pool`) list directories and
     describe their children (`_list_and_describe`), a task being up to
-    `dirs_per_task` directories (per-task overhead dominates for small
-    directories), and at most `max_inflight_tasks` tasks are pending, so the
+    `items_per_task` directories (per-task overhead dominates for small
+    directories) and at most `_TASK_BYTES` of hashing (the rest comes back and
+    is shared out again); at most `max_inflight_tasks` tasks are pending, so the
     pipeline's memory is bounded whatever the tree size.
 
     `growing` gives the recorded sizes of growing files (verify); it may be a
@@ -379,7 +403,7 @@ def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
                     done[1] += entry["size"]
 
     def walk(pool: Executor, indexes: list[int], prefixes: Mapping[str, int]) -> None:
-        pending: collections.deque[tuple[int, str]] = collections.deque()
+        pending: collections.deque[_Item] = collections.deque()
         for index in indexes:
             top = rules[index]["path"]
             st = _lstat_top(root, top)
@@ -389,23 +413,30 @@ def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
                 record([(key, describe(under_root(root, top), prefix_size=prefixes.get(key),
                                        likely_file=stat.S_ISREG(st.st_mode)))])
             if stat.S_ISDIR(st.st_mode):
-                pending.append((index, top))
+                pending.append(("dir", index, top))
         inflight: set[Future] = set()
         try:
             while pending or inflight:
                 while pending and len(inflight) < max_inflight_tasks:
                     # split what is known between the workers while the tree fans out
-                    n = min(dirs_per_task, max(1, len(pending) // workers))
+                    n = min(items_per_task, max(1, len(pending) // workers))
                     task = [pending.popleft() for _ in range(min(n, len(pending)))]
                     inflight.add(pool.submit(_list_and_describe, root, rules, rule_paths,
                                              task, prefixes))
                 finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    results, subdirs, error = fut.result()
+                    results, later, error = fut.result()
                     record(results)
                     if error is not None:
                         raise CollectError(error, NOINPUT)
-                    pending.extend(subdirs)
+                    for item in later:
+                        if item[0] == "paths":  # a task's leftovers: one share per worker
+                            paths = item[1]
+                            share = max(1, -(-len(paths) // workers))
+                            pending.extend(("paths", paths[i:i + share], None)
+                                           for i in range(0, len(paths), share))
+                        else:
+                            pending.append(item)
                 if progress is not None:
                     progress(done[0], done[1])
         except BaseException:

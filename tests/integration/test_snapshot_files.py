@@ -282,3 +282,29 @@ def test_manifest_error_wins_over_the_scan(tree, tmp_path):
     other.write_text(profile_path.read_text() + "# another profile\n")
     with pytest.raises(VerificationError, match="profile mismatch"):
         verify_loading(lambda: m, load_profile(other))
+
+
+def test_large_directory_is_shared_out_and_every_path_recorded_once(tmp_path, monkeypatch):
+    """A task hands back what exceeds its budget; the scan still records each path once."""
+    from freeze.collect import files
+
+    big = tmp_path / "big"
+    (big / "sub").mkdir(parents=True)
+    for i in range(120):
+        (big / f"f{i:03d}").write_bytes(os.urandom(300))
+    (big / "sub" / "deep").write_text("d")
+    spec = {"root": "/", "paths": [{"path": str(big), "volatility": "static"}]}
+    reference = files.collect(spec).sections["files"]
+    assert len(reference) == 123  # top, sub, sub/deep, 120 files
+
+    monkeypatch.setattr(files, "_TASK_PATHS", 7)
+    monkeypatch.setattr(files, "_TASK_BYTES", 1000)
+    out, later, error = files._list_and_describe(
+        "/", spec["paths"], frozenset({str(big)}), [("dir", 0, str(big))], {})
+    assert error is None
+    # 1000 bytes: the fourth 300-byte file ends the task (the subdirectory costs nothing)
+    assert sum(1 for _, entry in out if entry["type"] == "file") == 4
+    leftover = [p for item in later if item[0] == "paths" for p in item[1]]
+    assert len(out) + len(leftover) == 121  # 120 files and `sub`, each once
+    assert ("dir", 0, str(big / "sub")) in later
+    assert files.collect(spec).sections["files"] == reference
