@@ -18,12 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 from freeze.errors import InputError
 
+try:  # a C encoder/decoder about 8x faster on manifests; same bytes (tested)
+    import orjson
+except ImportError:  # pragma: no cover - the standard library gives the same result
+    orjson = None  # type: ignore[assignment]
+
 
 _SCALARS = frozenset({str, int, bool, type(None)})
+_DICT = frozenset({dict})
 _KEYS = frozenset({str})
 
 
@@ -47,10 +54,20 @@ def _check(value: Any, where: str = "$") -> None:
             if not _KEYS.issuperset(map(type, item)):
                 bad = next(key for key in item if type(key) is not str)
                 raise InputError(f"{at}: object key {bad!r} is not a string")
-            if not _SCALARS.issuperset(map(type, item.values())):
+            values = item.values()
+            if _SCALARS.issuperset(map(type, values)):
+                continue
+            if len(item) > 64 and _DICT.issuperset(map(type, values)) \
+                    and _KEYS.issuperset(map(type, chain.from_iterable(values))):
+                # a section (one object per path): its entries' keys were checked
+                # in one C loop above; only entries holding more than scalars go on
                 for key, sub in item.items():
-                    if type(sub) not in _SCALARS:
+                    if not _SCALARS.issuperset(map(type, sub.values())):
                         push((sub, f"{at}.{key}"))
+                continue
+            for key, sub in item.items():
+                if type(sub) not in _SCALARS:
+                    push((sub, f"{at}.{key}"))
         elif t is list or t is tuple:
             if not _SCALARS.issuperset(map(type, item)):
                 for i, sub in enumerate(item):
@@ -98,10 +115,27 @@ def _encode(value: Any) -> str:
                       allow_nan=False)
 
 
+def _encode_bytes(value: Any, stdlib: bool = False) -> bytes:
+    """Canonical bytes of a value `_check` accepted.
+
+    orjson with sorted keys writes exactly what `_encode` + UTF-8 writes for
+    every value `_check` lets through (every code point, key order, integers;
+    tests/unit/test_manifest.py compares them); what it cannot take (integers
+    beyond 64 bits, strings that are not valid Unicode) goes to the standard
+    library, which has no size limit and locates bad text.
+    """
+    if orjson is not None and not stdlib:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return _utf8(_encode(value), value)
+
+
 def dumps(value: Any) -> bytes:
     """Canonical bytes of `value` (see module docstring)."""
     _check(value)
-    return _utf8(_encode(value), value)
+    return _encode_bytes(value)
 
 
 _BATCH = 1024
@@ -120,18 +154,19 @@ def iter_encode(value: Any, split_depth: int = 3, _checked: bool = False) -> Ite
     if not _checked:
         _check(value)
     if split_depth <= 0 or not isinstance(value, dict) or not value:
-        yield _utf8(_encode(value), value)
+        yield _encode_bytes(value)
         return
     keys = sorted(value)
     sep = b"{"
     if split_depth == 1:
         for start in range(0, len(keys), _BATCH):
-            part = {k: value[k] for k in keys[start:start + _BATCH]}
-            yield sep + _utf8(_encode(part)[1:-1], part)  # the batch's members, no braces
+            batch = keys[start:start + _BATCH]
+            part = dict(zip(batch, map(value.__getitem__, batch)))
+            yield sep + _encode_bytes(part)[1:-1]  # the batch's members, no braces
             sep = b","
     else:
         for key in keys:
-            yield sep + _utf8(_encode(key), key) + b":"
+            yield sep + _encode_bytes(key) + b":"
             yield from iter_encode(value[key], split_depth - 1, True)
             sep = b","
     yield b"}"
@@ -166,6 +201,18 @@ def _reject_float(text: str) -> Any:
 
 def loads(data: bytes) -> Any:
     """Parse strict JSON: UTF-8, no duplicate keys, no NaN/Infinity, no floats."""
+    if orjson is not None:
+        # Fast path for canonical input (every file freeze writes): if the parsed
+        # value re-encodes to exactly these bytes and holds no float, the input
+        # had no duplicate key (one would be lost), no float, no NaN, and the
+        # strict parser below would return the same value.
+        try:
+            value = orjson.loads(data)
+            if orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == data:
+                _check(value)
+                return value
+        except (orjson.JSONDecodeError, TypeError, InputError):
+            pass  # not canonical, or not valid: the strict parser decides and says why
     text = data.decode("utf-8")  # UnicodeDecodeError is a ValueError
     return json.loads(
         text,

@@ -13,10 +13,10 @@ attacker who rewrites a file and restores its mtime (touch -r) keeps size and
 inode (the osquery cache pitfall). Symlinks are never followed (lstat,
 O_NOFOLLOW), so a mounted image's absolute links cannot lead outside it.
 
-Speed and memory: the main thread lists directories; a pool of forked worker
-processes (threads where fork is unavailable, see `_pool`) does the per-file work
-(stat, xattrs, hashing with a reused buffer; OpenSSL uses SHA-NI) in batches. At
-most `max_inflight_batches` batches are in flight, so memory
+Speed and memory: a pool of forked worker processes (threads where fork is
+unavailable, see `_pool`) lists directories and does the per-file work (stat,
+xattrs, hashing; OpenSSL uses SHA-NI); the main thread only shares out the work.
+At most `max_inflight_tasks` tasks are in flight, each bounded in work, so memory
 for the pipeline stays flat however large the tree; only the result entries grow
 with it.
 """

@@ -72,6 +72,23 @@ def test_values_canonical_json_cannot_carry_are_refused(bad, message):
         b"".join(iter_encode(bad))
 
 
+@pytest.mark.parametrize("entry, message, where", [
+    ({"size": 1.5}, "floats", "/p0077.size"),
+    ({1: "x"}, "not a string", "/p0077"),
+    ({"xattrs": {"user.a": 2.5}}, "floats", "/p0077.xattrs.user.a"),
+    ({"xattrs": {7: "x"}}, "not a string", "/p0077.xattrs"),
+    ({"t": (1, [2.0])}, "floats", "/p0077.t[1][0]"),
+])
+def test_a_bad_value_in_a_large_section_is_found_and_located(entry, message, where):
+    """Sections of many entries are checked in bulk; a bad one is still found, by path."""
+    files = {f"/p{i:04d}": {"type": "file", "size": i, "xattrs": {"user.k": "v"}}
+             for i in range(200)}
+    files["/p0077"].update(entry)
+    with pytest.raises(InputError, match=message) as exc:
+        dumps({"sections": {"files": files}})
+    assert f"$.sections.files.{where}" in str(exc.value)
+
+
 def test_loads_rejects_nan():
     with pytest.raises(ValueError):
         loads(b'{"a": NaN}')
@@ -100,3 +117,41 @@ def test_source_digest_is_the_file_digest():
     pretty = json.dumps(json.loads(data), indent=1).encode()
     assert Manifest.from_bytes(pretty).source_sha256 == hashlib.sha256(pretty).hexdigest()
     assert m.source_sha256 is None
+
+
+def test_fast_encoder_writes_the_same_bytes_as_the_standard_library():
+    """orjson (when installed) and json must agree byte for byte on canonical values."""
+    from freeze import canonical
+
+    if canonical.orjson is None:
+        pytest.skip("orjson not installed: only the standard library encoder is in use")
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(every), 8192):  # every code point, escaped or not
+        text = "".join(every[start:start + 8192])
+        assert canonical._encode_bytes(text) == canonical._encode_bytes(text, stdlib=True)
+    samples = [
+        {c: i for i, c in enumerate(["\uffff", "\U00010000", "a", "\u00e9", "", "A", "\x7f"])},
+        {"ints": [0, -1, 2**63 - 1, -(2**63), 2**64 - 1], "deep": [[{"b": None, "a": False}]]},
+        {"big": 2**64, "neg": -(2**63) - 1},  # beyond orjson: the stdlib takes over
+        ("tuple", True, None),
+    ]
+    for value in samples:
+        assert canonical._encode_bytes(value) == canonical._encode_bytes(value, stdlib=True)
+        assert loads(dumps(value)) == json.loads(dumps(value))
+
+
+@pytest.mark.parametrize("text, expected", [
+    (b'{"a":1,"a":2}', ValueError),             # duplicate key: canonical re-encoding differs
+    (b'{"a":1.5}', ValueError),                 # canonical-looking float
+    (b'[1.0]', ValueError),
+    (b'[NaN]', ValueError),
+    (b'[123456789012345678901234567890]', [123456789012345678901234567890]),
+    (b'{ "b": 1, "a": [ -0 ] }', {"a": [0], "b": 1}),  # not canonical, still valid JSON
+    (b'{"a":"\\u00e9"}', {"a": "\u00e9"}),
+])
+def test_fast_and_strict_parsers_agree(text, expected):
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            loads(text)
+    else:
+        assert loads(text) == expected
