@@ -273,7 +273,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from freeze.drift import verify_loading
+    from freeze.drift import verify
     from freeze.inputs import read_input
     from freeze.manifest import Manifest
     from freeze.profile import load_profile
@@ -282,13 +282,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if args.inventory:
         _snapshot_transport(args)  # option checks
         return _verify_inventory(args, load_profile(args.profile))
-    data = read_input(args.manifest, "manifest")  # unreadable: fails before anything runs
+    data = read_input(args.manifest, "manifest")
+    manifest = Manifest.from_bytes(data, source=os.path.basename(args.manifest))
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
     with scan_progress("verify", None if not args.json else False) as progress:
-        report = verify_loading(
-            lambda: Manifest.from_bytes(data, source=os.path.basename(args.manifest)),
-            profile, transport=transport, progress=progress)
+        report = verify(manifest, profile, transport=transport, progress=progress)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str))
         return report.exit_code

@@ -21,7 +21,6 @@ manifest recorded):
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -242,81 +241,6 @@ def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
     fresh = take_snapshot(profile, transport=transport, progress=progress, dsn=dsn,
                           growing=growing_sizes(manifest, profile), require_tables=False)
     return compare(manifest, fresh, profile)
-
-
-class _ManifestLoading:
-    """A manifest being parsed in a background thread, and what the scan needs of it.
-
-    `sizes()` gives the growing-file sizes; the files collector asks for them
-    only after the static rules are hashed, and it waits for the parse there.
-    `check()` runs at each progress report, so a manifest that is corrupt or was
-    taken with another profile stops the scan early instead of after it.
-    """
-
-    def __init__(self, load: Callable[[], Manifest], profile: Profile) -> None:
-        self._load, self._profile = load, profile
-        self._done = threading.Event()
-        self._manifest: Manifest | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="freeze-load-manifest",
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            manifest = self._load()
-            check_profile_matches(manifest, self._profile)
-            self._manifest = manifest
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            self._error = exc
-        finally:
-            self._done.set()
-
-    def check(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def manifest(self) -> Manifest:
-        self._done.wait()
-        self.check()
-        assert self._manifest is not None
-        return self._manifest
-
-    def sizes(self) -> dict[str, int]:
-        return growing_sizes(self.manifest(), self._profile)
-
-
-def verify_loading(load: Callable[[], Manifest], profile: Profile, *, transport: Any = None,
-                   progress: Any = None, dsn: str | None = None) -> DriftReport:
-    """`verify`, parsing the manifest (`load()`) while the live system is collected.
-
-    Parsing a manifest costs about a third of a small-file scan (0.3 s for
-    54,000 entries), and the scan's main thread mostly waits on its workers,
-    so the two overlap. A remote host needs the growing-file sizes in its
-    request, so there the parse comes first when the profile has growing
-    paths. Errors are the same as `verify`'s: the manifest's own (corrupt,
-    other profile) win over the scan's, which they stop at its next report.
-    """
-    from freeze.collect import take_snapshot
-    from freeze.transport import LocalTransport
-
-    remote = transport is not None and not isinstance(transport, LocalTransport)
-    if remote and any(rule.volatility == "growing" for rule in profile.paths):
-        return verify(load(), profile, transport=transport, progress=progress, dsn=dsn)
-    loading = _ManifestLoading(load, profile)
-
-    def report(files: int, size: int) -> None:
-        loading.check()
-        if progress is not None:
-            progress(files, size)
-
-    try:
-        fresh = take_snapshot(profile, transport=transport, progress=report, dsn=dsn,
-                              growing={} if remote else loading.sizes, require_tables=False)
-    except BaseException:
-        loading.manifest()  # a bad manifest is the first thing to report
-        raise
-    return compare(loading.manifest(), fresh, profile)
 
 
 def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory: Any,

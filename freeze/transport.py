@@ -20,12 +20,9 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from freeze.errors import InputError, UnavailableError
-
-if TYPE_CHECKING:
-    from freeze.collect.files import GrowingSizes
 
 _HOST_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
                       r"(?::(?P<port>\d{1,5}))?$")
@@ -36,7 +33,7 @@ class LocalTransport:
 
     name = "local"
 
-    def collect(self, spec: dict[str, Any], *, growing: GrowingSizes,
+    def collect(self, spec: dict[str, Any], *, growing: dict[str, int],
                 progress: Any = None) -> dict[str, Any]:
         from freeze.collect import error_for
         from freeze.collect.common import CollectError

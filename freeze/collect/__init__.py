@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from freeze.collect.files import GrowingSizes
 from freeze.errors import FreezeError, InputError, NoInputError, UnavailableError
 from freeze.manifest import Manifest
 from freeze.profile import Profile
@@ -23,7 +22,7 @@ def error_for(kind: str, message: str) -> FreezeError:
 
 
 def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = None,
-                  growing: GrowingSizes | None = None, dsn: str | None = None,
+                  growing: dict[str, int] | None = None, dsn: str | None = None,
                   require_tables: bool = True) -> Manifest:
     """Collect everything `profile` covers and return a Manifest (not yet written).
 
@@ -32,8 +31,7 @@ def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = No
     from freeze.transport import LocalTransport
 
     transport = transport or LocalTransport()
-    doc = transport.collect(profile.collect_spec(), growing={} if growing is None else growing,
-                             progress=progress)
+    doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress)
     db = _database(profile, dsn, require_tables) if profile.database is not None else None
     return _with_database(profile, doc, db)
 

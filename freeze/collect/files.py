@@ -30,7 +30,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import (
     FIRST_COMPLETED,
     Executor,
@@ -56,11 +56,6 @@ _TYPES = {
     stat.S_IFIFO: "fifo", stat.S_IFSOCK: "socket", stat.S_IFCHR: "char",
     stat.S_IFBLK: "block",
 }
-
-
-# Recorded sizes of growing files by manifest key (verify re-hashes that many bytes),
-# or a callable giving them once they are known (a manifest still being parsed).
-GrowingSizes = Mapping[str, int] | Callable[[], Mapping[str, int]]
 
 
 def file_type(mode: int) -> str:
@@ -367,7 +362,7 @@ def _pool(workers: int) -> Executor:
         return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="freeze-hash")
 
 
-def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
+def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
             progress: Progress | None = None, workers: int | None = None,
             items_per_task: int = 16, max_inflight_tasks: int = 16) -> Collected:
     """Walk and hash every path the profile covers -> section `files`.
@@ -379,9 +374,8 @@ def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
     is shared out again); at most `max_inflight_tasks` tasks are pending, so the
     pipeline's memory is bounded whatever the tree size.
 
-    `growing` gives the recorded sizes of growing files (verify); it may be a
-    callable, asked only once the static rules are done, so a verifier can
-    still be parsing its manifest while the static part of the tree is hashed.
+    `growing`: recorded sizes of growing files by manifest key (verify re-hashes
+    that many bytes of each, see `hash_fd_with_prefix`).
     """
     root = spec.get("root", "/")
     rules = [r for r in spec.get("paths") or [] if r["volatility"] != "excluded"]
@@ -402,9 +396,19 @@ def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
                 if entry["type"] == "file":
                     done[1] += entry["size"]
 
-    def walk(pool: Executor, indexes: list[int], prefixes: Mapping[str, int]) -> None:
+    prefixes = dict(growing or {})
+    grows = {i for i, r in enumerate(rules) if r["volatility"] == "growing"}
+
+    def sizes_for(task: list[_Item]) -> Mapping[str, int]:
+        """The recorded sizes, only to a task that has paths under a growing rule."""
+        for kind, first, _ in task:
+            if (first in grows) if kind == "dir" else any(i in grows for i, _p, _f in first):
+                return prefixes
+        return {}
+
+    def walk(pool: Executor) -> None:
         pending: collections.deque[_Item] = collections.deque()
-        for index in indexes:
+        for index in range(len(rules)):
             top = rules[index]["path"]
             st = _lstat_top(root, top)
             include, exclude = rules[index].get("include") or [], rules[index].get("exclude") or []
@@ -422,7 +426,7 @@ def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
                     n = min(items_per_task, max(1, len(pending) // workers))
                     task = [pending.popleft() for _ in range(min(n, len(pending)))]
                     inflight.add(pool.submit(_list_and_describe, root, rules, rule_paths,
-                                             task, prefixes))
+                                             task, sizes_for(task)))
                 finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     results, later, error = fut.result()
@@ -444,13 +448,8 @@ def collect(spec: dict[str, Any], *, growing: GrowingSizes | None = None,
                 fut.cancel()
             raise
 
-    static = [i for i, r in enumerate(rules) if r["volatility"] != "growing"]
-    growing_rules = [i for i, r in enumerate(rules) if r["volatility"] == "growing"]
     with _pool(workers) as pool:
-        walk(pool, static, {})
-        if growing_rules:
-            sizes = growing() if callable(growing) else growing
-            walk(pool, growing_rules, dict(sizes or {}))
+        walk(pool)
     return Collected(sections={"files": entries})
 
 

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from freeze.collect import accounts, files, kernel, network, packages, services
-from freeze.collect.common import Collected, CollectError, Progress, under_root
+from freeze.collect.common import CollectError, Collected, Progress, under_root
 
 COLLECTOR_MODULES = ("common", "files", "packages", "services", "accounts", "network",
                      "kernel", "runner")
@@ -37,7 +37,7 @@ def host_identity(root: str) -> dict[str, str]:
     return ident
 
 
-def run_all(spec: dict[str, Any], growing: files.GrowingSizes | None = None,
+def run_all(spec: dict[str, Any], growing: dict[str, int] | None = None,
             progress: Progress | None = None) -> dict[str, Any]:
     root = spec.get("root", "/")
     result = Collected()

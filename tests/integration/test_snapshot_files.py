@@ -4,13 +4,12 @@ with the right category, kind and attribute, and an untouched tree stays clean."
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from freeze.collect import take_snapshot
-from freeze.drift import compare, verify, verify_loading
+from freeze.drift import compare, verify
 from freeze.errors import NoInputError
 from freeze.manifest import Manifest
 from freeze.profile import load_profile
@@ -127,13 +126,7 @@ def test_every_kind_of_file_change_is_detected(tree):
     assert report.exit_code == 1 | 2 | 4
 
 
-def _verify_loading(m, profile):
-    return verify_loading(lambda: m, profile)
-
-
-@pytest.mark.parametrize("verify", [verify, _verify_loading],
-                         ids=["manifest-first", "manifest-parsed-during-scan"])
-def test_growing_log_may_grow_but_not_be_rewritten(tree, verify):
+def test_growing_log_may_grow_but_not_be_rewritten(tree):
     root, profile_path = tree
     m, profile = _snap(profile_path)
     log = root / "log" / "app.log"
@@ -258,30 +251,6 @@ def test_small_file_read_never_trusts_the_recorded_size(tmp_path, told, actual):
     finally:
         os.close(fd)
     assert entry["sha256"] == hashlib.sha256(data).hexdigest()
-
-
-def test_manifest_error_wins_over_the_scan(tree, tmp_path):
-    """Parsing during the scan changes no error: a bad manifest is reported as before."""
-    from freeze.errors import InputError, VerificationError
-
-    root, profile_path = tree
-    m, profile = _snap(profile_path)
-
-    def corrupt():
-        raise InputError("m.json: not a valid manifest")
-
-    assert verify_loading(lambda: m, profile).is_clean
-    with pytest.raises(InputError, match="not a valid manifest"):
-        verify_loading(corrupt, profile)
-    shutil.rmtree(root / "log")  # a profile path gone: the scan fails, the manifest's error wins
-    with pytest.raises(InputError, match="not a valid manifest"):
-        verify_loading(corrupt, profile)
-    with pytest.raises(NoInputError, match="no such file"):
-        verify_loading(lambda: m, profile)
-    other = tmp_path / "other.yml"
-    other.write_text(profile_path.read_text() + "# another profile\n")
-    with pytest.raises(VerificationError, match="profile mismatch"):
-        verify_loading(lambda: m, load_profile(other))
 
 
 def test_large_directory_is_shared_out_and_every_path_recorded_once(tmp_path, monkeypatch):
