@@ -165,8 +165,9 @@ class Manifest:
         need(isinstance(sections, dict), "sections")
         for name, entries in sections.items():
             need(isinstance(entries, dict), f"sections.{name}")
-            for key, attrs in entries.items():
-                need(isinstance(attrs, dict), f"sections.{name}[{key[:80]!r}]")
+            if not all(type(attrs) is dict for attrs in entries.values()):
+                bad = next(k for k, attrs in entries.items() if type(attrs) is not dict)
+                need(False, f"sections.{name}[{bad[:80]!r}]")
         need(isinstance(doc["unavailable"], dict)
              and all(isinstance(v, str) for v in doc["unavailable"].values()), "unavailable")
         need(isinstance(doc["facts"], dict), "facts")
