@@ -284,6 +284,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return _verify_inventory(args, load_profile(args.profile))
     data = read_input(args.manifest, "manifest")
     manifest = Manifest.from_bytes(data, source=os.path.basename(args.manifest))
+    del data  # the parsed manifest is what verify needs: do not hold the bytes too
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
     with scan_progress("verify", None if not args.json else False) as progress:

@@ -239,7 +239,8 @@ def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
 
     check_profile_matches(manifest, profile)
     fresh = take_snapshot(profile, transport=transport, progress=progress, dsn=dsn,
-                          growing=growing_sizes(manifest, profile), require_tables=False)
+                          growing=growing_sizes(manifest, profile), require_tables=False,
+                          known=manifest)
     return compare(manifest, fresh, profile)
 
 

@@ -34,13 +34,13 @@ class LocalTransport:
     name = "local"
 
     def collect(self, spec: dict[str, Any], *, growing: dict[str, int],
-                progress: Any = None) -> dict[str, Any]:
+                progress: Any = None, known: dict[str, Any] | None = None) -> dict[str, Any]:
         from freeze.collect import error_for
         from freeze.collect.common import CollectError
         from freeze.collect.runner import run_all
 
         try:
-            return run_all(spec, growing, progress)
+            return run_all(spec, growing, progress, known)
         except CollectError as exc:
             raise error_for(exc.kind, str(exc)) from None
 
@@ -163,7 +163,9 @@ class SSHTransport:
         return client
 
     def collect(self, spec: dict[str, Any], *, growing: dict[str, int],
-                progress: Any = None) -> dict[str, Any]:
+                progress: Any = None, known: dict[str, Any] | None = None) -> dict[str, Any]:
+        # `known` (the verified manifest's files) is not used: the remote answer
+        # arrives as one JSON document, so sharing entries would not lower the peak
         from freeze.collect import error_for
 
         script = remote_script({"spec": spec, "growing": growing})

@@ -23,15 +23,19 @@ def error_for(kind: str, message: str) -> FreezeError:
 
 def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = None,
                   growing: dict[str, int] | None = None, dsn: str | None = None,
-                  require_tables: bool = True) -> Manifest:
+                  require_tables: bool = True, known: Manifest | None = None) -> Manifest:
     """Collect everything `profile` covers and return a Manifest (not yet written).
 
     `require_tables=False` (verify): named tables that vanished are drift, not errors.
+    `known` (verify): the manifest being verified; file entries equal to its own
+    are recorded as its objects, so verify does not hold two copies of them.
     """
     from freeze.transport import LocalTransport
 
     transport = transport or LocalTransport()
-    doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress)
+    kwargs = {"known": known.sections.get("files")} if known is not None else {}
+    doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress,
+                            **kwargs)
     db = _database(profile, dsn, require_tables) if profile.database is not None else None
     return _with_database(profile, doc, db)
 

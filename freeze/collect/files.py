@@ -363,7 +363,8 @@ def _pool(workers: int) -> Executor:
 
 
 def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
-            progress: Progress | None = None, workers: int | None = None,
+            progress: Progress | None = None, known: Mapping[str, Any] | None = None,
+            workers: int | None = None,
             items_per_task: int = 16, max_inflight_tasks: int = 16) -> Collected:
     """Walk and hash every path the profile covers -> section `files`.
 
@@ -375,7 +376,10 @@ def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
     pipeline's memory is bounded whatever the tree size.
 
     `growing`: recorded sizes of growing files by manifest key (verify re-hashes
-    that many bytes of each, see `hash_fd_with_prefix`).
+    that many bytes of each, see `hash_fd_with_prefix`). `known`: the entries
+    of the manifest being verified; a new entry equal to its recorded one is
+    stored as the recorded object (the new one is dropped), so verify holds
+    one copy of what did not change instead of two.
     """
     root = spec.get("root", "/")
     rules = [r for r in spec.get("paths") or [] if r["volatility"] != "excluded"]
@@ -391,6 +395,10 @@ def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
             if isinstance(entry, OSError):
                 raise CollectError(f"{path}: {entry.strerror or entry}", NOINPUT)
             if entry is not None:
+                if known is not None:
+                    recorded = known.get(path)
+                    if recorded == entry:
+                        entry = recorded
                 entries[path] = entry
                 done[0] += 1
                 if entry["type"] == "file":

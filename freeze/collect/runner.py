@@ -38,10 +38,11 @@ def host_identity(root: str) -> dict[str, str]:
 
 
 def run_all(spec: dict[str, Any], growing: dict[str, int] | None = None,
-            progress: Progress | None = None) -> dict[str, Any]:
+            progress: Progress | None = None,
+            known: dict[str, Any] | None = None) -> dict[str, Any]:
     root = spec.get("root", "/")
     result = Collected()
-    result.merge(files.collect(spec, growing=growing, progress=progress))
+    result.merge(files.collect(spec, growing=growing, progress=progress, known=known))
     for mod in (packages, services, accounts, network, kernel):
         result.merge(mod.collect(spec))
     doc = result.to_dict()

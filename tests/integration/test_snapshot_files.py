@@ -277,3 +277,18 @@ def test_large_directory_is_shared_out_and_every_path_recorded_once(tmp_path, mo
     assert len(out) + len(leftover) == 121  # 120 files and `sub`, each once
     assert ("dir", 0, str(big / "sub")) in later
     assert files.collect(spec).sections["files"] == reference
+
+
+def test_verify_keeps_one_copy_of_unchanged_entries(tree):
+    """Unchanged file entries of the fresh scan are the manifest's own objects."""
+    root, profile_path = tree
+    m, profile = _snap(profile_path)
+    (root / "conf" / "app.conf").write_text("threshold = 11\n")
+    fresh = take_snapshot(profile, known=m)
+    old, new = m.sections["files"], fresh.sections["files"]
+    unchanged = f"{root}/bin/count"
+    assert new[unchanged] is old[unchanged]
+    changed = f"{root}/conf/app.conf"
+    assert new[changed] is not old[changed] and new[changed] != old[changed]
+    report = compare(m, fresh, profile)
+    assert [(e.category, e.key) for e in report.entries] == [("changed", changed)]
