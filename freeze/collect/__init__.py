@@ -33,9 +33,8 @@ def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = No
     from freeze.transport import LocalTransport
 
     transport = transport or LocalTransport()
-    kwargs = {"known": known.sections.get("files")} if known is not None else {}
     doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress,
-                            **kwargs)
+                            known=known.sections.get("files") if known is not None else None)
     db = _database(profile, dsn, require_tables) if profile.database is not None else None
     return _with_database(profile, doc, db)
 

@@ -279,6 +279,17 @@ _TASK_BYTES = 64 << 20
 _TASK_PATHS = 512
 
 
+def _describe_path(root: str, path: str, prefixes: Mapping[str, int], likely_file: bool
+                   ) -> tuple[str, dict[str, Any] | None | OSError]:
+    """(manifest key, entry | None if vanished | the OSError met) of one path."""
+    key = text_key(path)
+    try:
+        return key, describe(under_root(root, path), prefix_size=prefixes.get(key),
+                             likely_file=likely_file)
+    except OSError as exc:
+        return key, exc
+
+
 def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: frozenset[str],
                        items: list[_Item], prefixes: Mapping[str, int]) -> _TaskResult:
     """Worker task: list the directories of `items`, describe what their rules cover.
@@ -329,15 +340,9 @@ def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: froze
         if hashed >= _TASK_BYTES or n >= _TASK_PATHS:
             later.append(("paths", todo[n:], None))
             break
-        key = text_key(p)
-        try:
-            entry = describe(under_root(root, p), prefix_size=prefixes.get(key),
-                             likely_file=is_file)
-        except OSError as exc:
-            out.append((key, exc))
-            continue
+        key, entry = _describe_path(root, p, prefixes, is_file)
         out.append((key, entry))
-        if entry is not None and entry["type"] == "file":
+        if isinstance(entry, dict) and entry["type"] == "file":
             hashed += entry["size"]
     return out, later, None
 
@@ -416,14 +421,12 @@ def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
 
     def walk(pool: Executor) -> None:
         pending: collections.deque[_Item] = collections.deque()
-        for index in range(len(rules)):
-            top = rules[index]["path"]
+        for index, rule in enumerate(rules):
+            top = rule["path"]
             st = _lstat_top(root, top)
-            include, exclude = rules[index].get("include") or [], rules[index].get("exclude") or []
+            include, exclude = rule.get("include") or [], rule.get("exclude") or []
             if not _matches(top, exclude) and (not include or _matches(top, include)):
-                key = text_key(top)
-                record([(key, describe(under_root(root, top), prefix_size=prefixes.get(key),
-                                       likely_file=stat.S_ISREG(st.st_mode)))])
+                record([_describe_path(root, top, prefixes, stat.S_ISREG(st.st_mode))])
             if stat.S_ISDIR(st.st_mode):
                 pending.append(("dir", index, top))
         inflight: set[Future] = set()

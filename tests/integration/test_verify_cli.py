@@ -122,13 +122,16 @@ def test_missing_profile_and_missing_path(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_unreadable_path(tmp_path):
+@pytest.mark.parametrize("named", [False, True], ids=["inside-a-profile-path", "the-profile-path"])
+def test_unreadable_path(tmp_path, named):
     # Root reads everything; drop the DAC override capabilities for the CLI instead
     # (setpriv), so a file owned by someone else with mode 0600 is really unreadable.
     if os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists():
         pytest.skip("needs root and setpriv (util-linux) to make a file unreadable")
     p = _small_profile(tmp_path)
     secret = tmp_path / "app" / "secret"
+    if named:  # the profile names the unreadable file itself, not its directory
+        p.write_text(p.read_text().replace(str(tmp_path / "app"), str(secret)))
     secret.write_text("only its owner")
     os.chown(secret, 12345, 12345)
     os.chmod(secret, 0o600)
