@@ -21,7 +21,7 @@ case "${1:-}" in
 esac
 export LAB_DIR="${BENCH_DIR:-$PWD/.lab/bench-fleet}" LAB_PORT_BASE="${BENCH_PORT_BASE:-2920}"
 ART=artifacts/bench; mkdir -p "$ART"
-work=$(mktemp -d); trap 'python -m tests.lab down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+work=$(mktemp -d); trap 'python -m lab down >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 # A plain counting server (no extra group services), with the lab's policy files.
 mkdir -p "$work/inv"; ln -s "$PWD/inventories/lab/group_vars" "$work/inv/group_vars"
 printf 'all:\n  children:\n    counting_servers:\n      hosts:\n        bench-1:\n          ansible_port: 2221\n' > "$work/inv/hosts.yml"
@@ -33,7 +33,7 @@ t() {
   python3 -c 'import sys,time; print(round(time.time() - float(sys.argv[1]), 1))' "$s"
 }
 calc() { python3 -c "print(round($1, 1))"; }
-echo "== booting one fresh lab VM"; python -m tests.lab up --inventory "$work/inv/hosts.yml" >/dev/null
+echo "== booting one fresh lab VM"; python -m lab up --inventory "$work/inv/hosts.yml" >/dev/null
 INV="$LAB_DIR/inventory"
 run() { ansible-playbook -i "$INV" "$@"; }
 

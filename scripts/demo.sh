@@ -15,11 +15,11 @@ mkdir -p "$ART"
 t0=$(date +%s)
 
 echo "== demo: building the Debian 12 image and the offline apt repository (cached)"
-python -m tests.lab build >/dev/null
-python -m tests.lab repo >/dev/null
+python -m lab build >/dev/null
+python -m lab repo >/dev/null
 t1=$(date +%s)
 echo "== demo: booting the fleet (qemu; about 1.5 minutes under software emulation)"
-python -m tests.lab up >/dev/null
+python -m lab up >/dev/null
 t2=$(date +%s)
 echo "== demo: ansible-playbook playbooks/site.yml (log: $ART/site.log)"
 rc=0
@@ -28,13 +28,13 @@ t3=$(date +%s)
 
 echo
 echo "== demo summary"
-python -m tests.lab status | sed 's/^/   /' || true
+python -m lab status | sed 's/^/   /' || true
 echo "   play recap:"
-python -m tests.lab.recap "$ART/site.log" | sed 's/^/ /' || true
+python -m lab.recap "$ART/site.log" | sed 's/^/ /' || true
 echo "   timing: image+repo $((t1 - t0)) s, boot $((t2 - t1)) s, site.yml $((t3 - t2)) s"
-echo "   log in:   .venv/bin/python -m tests.lab ssh count-db        (as labadmin, sudo works)"
+echo "   log in:   .venv/bin/python -m lab ssh count-db        (as labadmin, sudo works)"
 echo "   re-run:   .venv/bin/ansible-playbook -i $LAB_DIR/inventory playbooks/site.yml"
-echo "   stop:     .venv/bin/python -m tests.lab down"
+echo "   stop:     .venv/bin/python -m lab down"
 if [ $rc -ne 0 ]; then
   echo "== demo: site.yml FAILED (exit $rc); last lines of $ART/site.log:"
   tail -25 "$ART/site.log"

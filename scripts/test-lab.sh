@@ -24,7 +24,7 @@ export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0
 ART=artifacts/lab
 mkdir -p "$ART"
 INV="$LAB_DIR/inventory"
-HOSTS_EXPECTED=$(python -c 'from tests.lab.inventory import hosts_from_inventory as h; from tests.lab.config import DEFAULT_INVENTORY as d; print(len(h(d, 2220)))')
+HOSTS_EXPECTED=$(python -c 'from lab.inventory import hosts_from_inventory as h; from lab.config import DEFAULT_INVENTORY as d; print(len(h(d, 2220)))')
 
 timings=()
 stage_start=0
@@ -37,7 +37,7 @@ report() {
 }
 teardown() {
   local rc=$?
-  python -m tests.lab down || true
+  python -m lab down || true
   report | tee "$ART/timings.txt"
   [ $rc -eq 0 ] || echo "== lab tier FAILED (exit $rc); logs in $ART/"
   exit $rc
@@ -45,12 +45,12 @@ teardown() {
 total_start=$(date +%s)
 trap teardown EXIT
 
-begin "image build (cached)";        python -m tests.lab build >/dev/null; end
-begin "apt repository (cached)";     python -m tests.lab repo >/dev/null; end
-begin "boot fleet to SSH";           python -m tests.lab up >/dev/null; end
+begin "image build (cached)";        python -m lab build >/dev/null; end
+begin "apt repository (cached)";     python -m lab repo >/dev/null; end
+begin "boot fleet to SSH";           python -m lab up >/dev/null; end
 
 begin "proof: tests fail unhardened"
-python -m tests.lab.expect_failures --inventory "$INV" --host count-db \
+python -m tests.lab_tier.expect_failures --inventory "$INV" --host count-db \
   --record "$ART/unhardened-proof.txt" \
   --expect test_root_login_refused --expect test_key_only_authentication \
   --expect test_allowusers_keeps_the_operator --expect test_no_weak_algorithms \
@@ -73,19 +73,19 @@ end
 begin "converge site.yml"
 ansible-playbook -i "$INV" playbooks/site.yml >"$ART/converge.log" 2>&1 \
   || { tail -40 "$ART/converge.log"; exit 1; }
-python -m tests.lab.recap "$ART/converge.log" --hosts "$HOSTS_EXPECTED"
+python -m lab.recap "$ART/converge.log" --hosts "$HOSTS_EXPECTED"
 end
 
 begin "idempotent converge"
 ansible-playbook -i "$INV" playbooks/site.yml >"$ART/idempotence.log" 2>&1 \
   || { tail -40 "$ART/idempotence.log"; exit 1; }
-python -m tests.lab.recap "$ART/idempotence.log" --hosts "$HOSTS_EXPECTED" --max-changed 0
+python -m lab.recap "$ART/idempotence.log" --hosts "$HOSTS_EXPECTED" --max-changed 0
 end
 
 begin "check --diff run"
 ansible-playbook -i "$INV" playbooks/site.yml --check --diff >"$ART/check.log" 2>&1 \
   || { tail -40 "$ART/check.log"; exit 1; }
-python -m tests.lab.recap "$ART/check.log" --hosts "$HOSTS_EXPECTED" --max-changed 0
+python -m lab.recap "$ART/check.log" --hosts "$HOSTS_EXPECTED" --max-changed 0
 end
 
 begin "testinfra (tests/infra)"
@@ -96,7 +96,7 @@ end
 
 if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
   begin "proof: lockout is rolled back"
-  if ansible-playbook -i "$INV" --limit count-db tests/lab/playbooks/ssh-rollback-proof.yml \
+  if ansible-playbook -i "$INV" --limit count-db tests/lab_tier/ssh-rollback-proof.yml \
       >"$ART/rollback-proof.log" 2>&1; then
     echo "a locking-out sshd change was NOT detected (see $ART/rollback-proof.log)"; exit 1
   fi

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.config import paths_from_env
+from lab.config import paths_from_env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

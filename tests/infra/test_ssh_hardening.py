@@ -1,7 +1,7 @@
 """ssh_hardening on a lab host: effective sshd configuration and real behaviour.
 
 These tests must FAIL on a host the role has not touched; scripts/test-lab.sh
-proves that on a fresh VM before converging (tests/lab/expect_failures.py).
+proves that on a fresh VM before converging (tests/lab_tier/expect_failures.py).
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.lab.config import LAB_SRC, LabError, LabPaths
-from tests.lab.image import Image, debian_sources
-from tests.lab.util import Timer, locked, prune_stale, log, need_tools, read_list, run, sha256_parts
+from lab.config import LAB_SRC, LabError, LabPaths
+from lab.image import Image, debian_sources
+from lab.util import Timer, locked, prune_stale, log, need_tools, read_list, run, sha256_parts
 
 REPO_PACKAGES = LAB_SRC / "repo-packages.txt"
 

@@ -1,4 +1,4 @@
-"""``python -m tests.lab``: build the image and repository, run the fleet."""
+"""``python -m lab``: build the image and repository, run the fleet."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-from tests.lab import image as image_mod
-from tests.lab import repo as repo_mod
-from tests.lab import vm
-from tests.lab.config import DEFAULT_INVENTORY, LabError, LabPaths, paths_from_env
-from tests.lab.inventory import HostSpec, hosts_from_inventory, hosts_from_names, write_inventory
+from lab import image as image_mod
+from lab import repo as repo_mod
+from lab import vm
+from lab.config import DEFAULT_INVENTORY, LabError, LabPaths, paths_from_env
+from lab.inventory import HostSpec, hosts_from_inventory, hosts_from_names, write_inventory
 
 
 def _specs(args: argparse.Namespace, paths: LabPaths) -> tuple[list[HostSpec], Path | None]:
@@ -83,7 +83,7 @@ def cmd_ssh(args: argparse.Namespace, paths: LabPaths) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m tests.lab",
+        prog="python -m lab",
         description="Lab of real Debian 12 hosts (qemu VMs), built offline from Debian packages.",
         epilog="Environment: LAB_DIR (fleet state, default .lab/fleet), LAB_CACHE (images, "
                "repositories, key; default .lab/cache), LAB_PORT_BASE (default 2220), "

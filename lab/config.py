@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 LAB_SRC = Path(__file__).resolve().parent
 DEFAULT_PORT_BASE = 2220
 REPO_PORT_OFFSET = 80

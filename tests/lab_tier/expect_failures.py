@@ -1,7 +1,7 @@
 """Prove that lab tests CAN fail: run them against an unhardened host and require
 that specific tests fail there.
 
-    python -m tests.lab.expect_failures --inventory DIR --host NAME \
+    python -m tests.lab_tier.expect_failures --inventory DIR --host NAME \
         --expect test_root_login_refused --expect ... [--record FILE] TEST_PATH...
 
 Runs pytest in a subprocess (its own junit XML report), and exits 0 only if
@@ -41,7 +41,7 @@ def failed_tests(junit: Path) -> tuple[set[str], int, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.lab.expect_failures", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m tests.lab_tier.expect_failures", description=__doc__)
     p.add_argument("--inventory", required=True)
     p.add_argument("--host", required=True)
     p.add_argument("--expect", action="append", required=True, help="a test that must fail")

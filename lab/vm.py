@@ -19,11 +19,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.lab.accel import choose_accel
-from tests.lab.config import OPERATOR, LabError, LabPaths
-from tests.lab.image import Image
-from tests.lab.inventory import HostSpec
-from tests.lab.util import Timer, log, need_tools, run
+from lab.accel import choose_accel
+from lab.config import OPERATOR, LabError, LabPaths
+from lab.image import Image
+from lab.inventory import HostSpec
+from lab.util import Timer, log, need_tools, run
 
 READY_TIMEOUT_S = int(os.environ.get("LAB_READY_TIMEOUT", "600"))
 MEMORY_MB = 1024

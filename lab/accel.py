@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.lab.util import log
+from lab.util import log
 
 PROBE_TIMEOUT_S = 25
 PROBE_MARKER = b"as init process"

@@ -1,4 +1,4 @@
-"""Check an ansible-playbook log's PLAY RECAP: ``python -m tests.lab.recap LOG``.
+"""Check an ansible-playbook log's PLAY RECAP: ``python -m lab.recap LOG``.
 
 Exit 0 when every host is reachable with failed=0 (and, with --max-changed N, at
 most N changed tasks per host); prints one line per host either way. Used by
@@ -29,7 +29,7 @@ def parse(text: str) -> dict[str, dict[str, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.lab.recap", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m lab.recap", description=__doc__)
     p.add_argument("log", type=Path)
     p.add_argument("--max-changed", type=int, help="fail if a host changed more tasks than this")
     p.add_argument("--hosts", type=int, help="fail unless exactly this many hosts are in the recap")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tests.lab.config import LabError
+from lab.config import LabError
 
 
 def log(msg: str) -> None:

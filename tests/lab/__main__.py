@@ -1,5 +1,0 @@
-import sys
-
-from tests.lab.cli import main
-
-sys.exit(main())
