@@ -105,7 +105,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     import json
     import os
 
-    from freeze.collect import take_snapshot
+    from freeze.snapshot import take_snapshot
     from freeze.errors import NoInputError, RefusedError
     from freeze.profile import load_profile
     from freeze.progress import scan_progress
@@ -183,7 +183,7 @@ def _snapshot_inventory(args: argparse.Namespace, profile) -> int:
     import json
     import os
 
-    from freeze.collect import snapshot_inventory
+    from freeze.snapshot import snapshot_inventory
     from freeze.errors import NoInputError, RefusedError
 
     out_dir = os.path.abspath(args.output)
@@ -809,7 +809,8 @@ def _cmd_root_verify(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED
-    from freeze.evidence.root import establish_trust, format_time
+    from freeze.evidence.root import format_time
+    from freeze.evidence.trust import establish_trust
 
     trusted = _ev_read(args.root_file) if args.root_file else None
     result = establish_trust([_ev_read(p) for p in args.roots], pin=args.root_pin, trusted=trusted)
@@ -986,7 +987,8 @@ def _cmd_verify_envelope(args: argparse.Namespace) -> int:
     from freeze.evidence.codec import sha256_hex
     from freeze.evidence.dsse import Envelope
     from freeze.evidence.policy import count_envelope
-    from freeze.evidence.root import format_time, verify_root_signatures
+    from freeze.evidence.root import format_time
+    from freeze.evidence.trust import verify_root_signatures
 
     root_env, root = _ev_load_root(args.root)
     env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))

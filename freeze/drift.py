@@ -235,7 +235,7 @@ def growing_sizes(manifest: Manifest, profile: Profile) -> dict[str, int]:
 def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
            progress: Any = None, dsn: str | None = None) -> DriftReport:
     """Re-collect the live system with `profile` and compare with `manifest`."""
-    from freeze.collect import take_snapshot  # collectors are heavy; import on use
+    from freeze.snapshot import take_snapshot  # collectors are heavy; import on use
 
     check_profile_matches(manifest, profile)
     fresh = take_snapshot(profile, transport=transport, progress=progress, dsn=dsn,
@@ -247,7 +247,7 @@ def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
 def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory: Any,
                      dsn: str | None = None) -> dict[str, DriftReport | Exception]:
     """Verify every host of an inventory against its own manifest (one Ansible run)."""
-    from freeze.collect import snapshot_inventory
+    from freeze.snapshot import snapshot_inventory
 
     for m in manifests.values():
         check_profile_matches(m, profile)

@@ -1,7 +1,7 @@
 """Durable file writes: a file either exists complete, or not at all.
 
-Every file the tool produces (manifests, envelopes, notes, zero evidence) goes
-through here: a temporary file with an unpredictable name (mkstemp, O_EXCL) in
+Every file the tool produces (manifests, envelopes, notes, keys, timestamp
+sidecars, bundles, zero evidence, rendered reports) goes through here: a temporary file with an unpredictable name (mkstemp, O_EXCL) in
 the destination's directory, fsync, rename over the destination, fsync of the
 directory. A crash leaves the old file or the new one, never half of either,
 and nobody can plant a symlink at a guessable temporary name.
@@ -35,11 +35,16 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_stream(path: Path | str, write: Callable[[BinaryIO], T], mode: int = 0o644) -> T:
+def atomic_stream(path: Path | str, write: Callable[[BinaryIO], T], mode: int = 0o644,
+                  *, exclusive: bool = False) -> T:
     """Call `write(fh)` on a temp file beside `path`, then make it `path` durably.
 
     Returns what `write` returns (e.g. the digest of what it wrote). On any
-    error the temp file is removed and `path` is left as it was.
+    error the temp file is removed and `path` is left as it was. The temp file
+    is created 0600 (mkstemp) and gets `mode` once written, so a private file
+    is never readable by others, not even half-written. `exclusive`: never replace an existing
+    `path` (FileExistsError): the temp file is hard-linked to the name, which,
+    unlike a rename, fails atomically if the name exists.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +55,11 @@ def atomic_stream(path: Path | str, write: Callable[[BinaryIO], T], mode: int = 
             fh.flush()
             os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -61,9 +70,24 @@ def atomic_stream(path: Path | str, write: Callable[[BinaryIO], T], mode: int = 
     return result
 
 
-def atomic_write(path: Path | str, data: bytes, mode: int = 0o644) -> None:
-    """Write `data` to `path` durably (see module docstring)."""
-    atomic_stream(path, lambda fh: fh.write(data), mode)
+def atomic_write(path: Path | str, data: bytes, mode: int = 0o644, *,
+                 exclusive: bool = False) -> None:
+    """Write `data` to `path` durably (see module docstring and `atomic_stream`)."""
+    atomic_stream(path, lambda fh: fh.write(data), mode, exclusive=exclusive)
+
+
+def write_tree(out: Path, files: dict[str, bytes], mode: int = 0o644) -> None:
+    """Create the directory `out` (it must not exist) holding `files` (relative path -> bytes).
+
+    Each file is written durably; the directories are fsynced after their files,
+    so after a crash every file present in `out` is complete.
+    """
+    out.mkdir(parents=True)
+    for rel, data in files.items():
+        atomic_write(out / rel, data, mode)
+    for directory in sorted({(out / rel).parent for rel in files}, reverse=True):
+        fsync_dir(directory)
+    fsync_dir(out.parent)
 
 
 def durable_rename(src: Path, dst: Path) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from freeze.errors import InputError, NoInputError, RefusedError
-from freeze.inputs import read_input
+from freeze.inputs import read_input, read_owner_only
 
 VOLATILITY_CLASSES = ("static", "growing", "excluded")
 
@@ -111,23 +111,7 @@ class DatabaseSpec:
             return value.strip()
         assert self.dsn_file is not None  # enforced by validation
         path = Path(self.dsn_file)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            raise NoInputError(f"database.dsn_file: {path}: no such file") from None
-        except OSError as exc:
-            raise NoInputError(f"database.dsn_file: {path}: {exc.strerror}") from None
-        try:
-            st = os.fstat(fd)
-            if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise RefusedError(
-                    f"database.dsn_file: {path}: readable or writable by group/others "
-                    f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
-                )
-            with os.fdopen(fd, "rb", closefd=False) as fh:
-                raw = fh.read(64 * 1024)
-        finally:
-            os.close(fd)
+        raw = read_owner_only(path, "database.dsn_file")
         try:
             value = raw.decode("utf-8").strip()
         except UnicodeDecodeError:

@@ -11,6 +11,7 @@ hashed and signed. Modules, from the bottom up:
 - `statement`: in-toto Statement v1 with our predicate types.
 - `root`: the ceremony root (people, roles, keys, thresholds, expiry, rotation).
 - `policy`: threshold counting over distinct keys and distinct people.
+- `trust`: the chain of trust from the auditor's anchor through root rotations.
 - `timestamp`: RFC 3161 requests (network only here) and offline verification.
 - `journal`: RFC 6962 Merkle log in SQLite, C2SP checkpoints and cosignatures.
 - `bundle`: the evidence directory auditors receive; `verify`: its offline check.

@@ -23,12 +23,15 @@ Layout (every path is listed in bundle.json and in SHA256SUMS):
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from freeze.errors import InputError, NoInputError, UsageError
+from freeze.durable import atomic_stream, write_tree
+from freeze.errors import InputError, UsageError
 from freeze.evidence import merkle, sshsig
 from freeze.evidence.codec import b64encode, canonical_json, is_sha256_hex, sha256_hex
 from freeze.evidence.dsse import Envelope
@@ -36,6 +39,7 @@ from freeze.evidence.journal import Journal, parse_entry
 from freeze.evidence.note import Checkpoint, SignedNote
 from freeze.evidence.root import Root, load_root_envelope
 from freeze.evidence.timestamp import load_sidecar, sidecar_path
+from freeze.inputs import read_input
 
 BUNDLE_FORMAT = "https://election-freeze.example/evidence-bundle/v1"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -49,10 +53,7 @@ class StatementInput:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise NoInputError(f"{path}: {exc.strerror or exc}") from None
+    return read_input(path, "file")
 
 
 def create(
@@ -177,23 +178,25 @@ def create(
     sums = "".join(f"{sha256_hex(data)}  {rel}\n" for rel, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
 
-    out.mkdir(parents=True)
-    for rel, data in files.items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    write_tree(out, files)
     if make_tar:
         tar_path = out.with_name(out.name + ".tar")
-        with tarfile.open(tar_path, "w") as tar:
-            for rel in sorted(files):
-                info = tar.gettarinfo(str(out / rel), arcname=f"{out.name}/{rel}")
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                info.mtime = 0
-                with open(out / rel, "rb") as f:
-                    tar.addfile(info, f)
+        atomic_stream(tar_path, lambda fh: _write_tar(fh, out.name, files))
         return tar_path
     return out
+
+
+def _write_tar(fh: BinaryIO, top: str, files: dict[str, bytes]) -> None:
+    """A reproducible tar of the bundle: sorted members, owner 0, mtime 0, mode 0644."""
+    with tarfile.open(fileobj=fh, mode="w") as tar:
+        for rel in sorted(files):
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size = len(files[rel])
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(files[rel]))
 
 
 # A bundle tar comes from whoever hands it over: bound what extracting it may write.

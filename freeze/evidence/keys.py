@@ -28,9 +28,11 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from freeze.errors import InputError, NoInputError, UnavailableError, UsageError
+from freeze.durable import atomic_write
+from freeze.errors import InputError, UnavailableError, UsageError
 from freeze.evidence import sshsig
 from freeze.evidence.codec import b64decode, b64encode
+from freeze.inputs import read_input
 
 
 # Ed25519 curve constants (RFC 8032 section 5.1), for the small-order check below.
@@ -258,10 +260,12 @@ def generate_key_file(
     for p in (path, pub_path):
         if p.exists():
             raise UsageError(f"{p} already exists; not overwriting a key")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    pub_path.write_bytes(pub)
+    try:
+        # private: 0600 from creation on; exclusive: a key is never replaced
+        atomic_write(path, pem, 0o600, exclusive=True)
+        atomic_write(pub_path, pub, 0o644, exclusive=True)
+    except FileExistsError as exc:
+        raise UsageError(f"{exc.filename2 or path} already exists; not overwriting a key") from None
     return KeyRef("ed25519", key.public_key().public_bytes_raw())
 
 
@@ -369,11 +373,4 @@ class Pkcs11Signer(Signer):
 
 
 def _read(path: Path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise NoInputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise NoInputError(f"{path}: is a directory, not a file") from None
-    except PermissionError:
-        raise NoInputError(f"{path}: permission denied") from None
+    return read_input(path, "file")

@@ -19,9 +19,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from freeze.durable import atomic_write
 from freeze.errors import InputError, UnavailableError, VerificationError
 from freeze.evidence.codec import b64decode, b64encode, canonical_json, parse_json
 from freeze.evidence.root import Tsa
+from freeze.inputs import read_input
 
 CONTENT_TYPE_QUERY = "application/timestamp-query"
 CONTENT_TYPE_REPLY = "application/timestamp-reply"
@@ -45,7 +47,7 @@ def sidecar_path(envelope_path: Path) -> Path:
 def load_sidecar(path: Path) -> list[TimestampRecord]:
     if not path.exists():
         return []
-    d = parse_json(path.read_bytes(), what=str(path))
+    d = parse_json(read_input(path, "timestamp sidecar"), what=str(path))
     try:
         return [
             TimestampRecord(str(t["signature_sha256"]), str(t["tsa"]), b64decode(t["response"], what=str(path)))
@@ -56,7 +58,7 @@ def load_sidecar(path: Path) -> list[TimestampRecord]:
 
 
 def save_sidecar(path: Path, records: list[TimestampRecord]) -> None:
-    path.write_bytes(canonical_json({"timestamps": [r.to_dict() for r in records]}) + b"\n")
+    atomic_write(path, canonical_json({"timestamps": [r.to_dict() for r in records]}) + b"\n")
 
 
 def fetch(url: str, signature: bytes, *, timeout: float = 30.0) -> bytes:

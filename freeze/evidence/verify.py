@@ -36,8 +36,10 @@ from freeze.evidence.dsse import Envelope
 from freeze.evidence.journal import parse_entry
 from freeze.evidence.note import Checkpoint, SignedNote, verify_cosignature, verify_log
 from freeze.evidence.policy import count_envelope, tally
-from freeze.evidence.root import Root, TrustedRoot, establish_trust, format_time
+from freeze.evidence.root import Root, format_time
+from freeze.evidence.trust import TrustedRoot, establish_trust
 from freeze.evidence.timestamp import TimestampRecord, verify as verify_timestamp
+from freeze.inputs import read_input
 
 MAX_FILE = 256 * 1024 * 1024
 MAX_JOURNAL_ENTRIES = 1_000_000  # ceremony journals hold thousands; each entry costs a parsed dict
@@ -108,7 +110,7 @@ class BundleReader:
             raise InputError(f"bundle is missing {rel}")
         if p.stat().st_size > MAX_FILE:
             raise InputError(f"bundle file {rel} is too large")
-        return p.read_bytes()
+        return read_input(p, "bundle file", max_bytes=MAX_FILE)
 
 
 def verify_bundle(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from freeze.collect import take_snapshot
+from freeze.snapshot import take_snapshot
 from freeze.drift import compare, verify
 from freeze.errors import NoInputError
 from freeze.manifest import Manifest

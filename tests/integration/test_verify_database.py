@@ -8,7 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from freeze.collect import postgres, take_snapshot
+from freeze.collect import postgres
+from freeze.snapshot import take_snapshot
 from freeze.drift import verify
 from freeze.errors import UnavailableError
 from freeze.manifest import Manifest

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from freeze.collect import take_snapshot
+from freeze.snapshot import take_snapshot
 from freeze.drift import verify
 from freeze.manifest import Manifest
 from freeze.profile import load_profile
