@@ -16,14 +16,20 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from freeze import __version__
 from freeze.errors import (
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_SOFTWARE,
     EXIT_USAGE,
+    EXIT_VERIFY_FAILED,
     FreezeError,
 )
+
+if TYPE_CHECKING:
+    from freeze.evidence.keys import PassphraseSource
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -678,301 +684,104 @@ def _ev_trust_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--root", dest="root_file", type=Path, help="a root file the auditor brings")
 
 
-def _ev_passphrases(args: argparse.Namespace):  # noqa: ANN202
+def _ev_passphrases(args: argparse.Namespace) -> PassphraseSource:
     from freeze.evidence.keys import PassphraseSource
 
     return PassphraseSource(env=getattr(args, "passphrase_env", None), file=getattr(args, "passphrase_file", None))
 
 
-def _ev_read(path: Path) -> bytes:
-    from freeze.errors import NoInputError
-
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise NoInputError(f"{path}: {exc.strerror or exc}") from None
-
-
-def _ev_write_atomic(path: Path, data: bytes) -> None:
-    """Temp file + fsync + rename: an interrupted write never leaves half an envelope."""
-    from freeze.durable import atomic_write
-
-    atomic_write(path, data)
-
-
-def _ev_load_root(path: Path):  # noqa: ANN202
-    from freeze.evidence.root import load_root_envelope
-
-    return load_root_envelope(_ev_read(path), what=str(path))
-
-
 def _cmd_keygen(args: argparse.Namespace) -> int:
-    from freeze.evidence.keys import generate_key_file, public_path_for
+    from freeze.evidence.ceremony import create_key
+    from freeze.evidence.keys import public_path_for
 
     passphrase = None
     if not args.unsafe_no_passphrase:
         passphrase = _ev_passphrases(args).get(prompt=f"new passphrase for {args.key}: ", confirm=True)
-    ref = generate_key_file(args.key, passphrase, unsafe_unencrypted=args.unsafe_no_passphrase)
+    ref = create_key(args.key, passphrase, unsafe_unencrypted=args.unsafe_no_passphrase)
     print(f"wrote {args.key} (private, mode 0600) and {public_path_for(args.key)}")
     print(f"public key: ed25519 {ref.to_dict()['public']}  identity {ref.identity}")
     return 0
 
 
-def _ev_spec_people(spec: dict, base: Path):  # noqa: ANN202
-    from freeze.errors import InputError
-    from freeze.evidence.keys import KeyRef, load_public_key_file
-    from freeze.evidence.root import Person
-
-    people = {}
-    for pid, p in dict(spec.get("people", {})).items():
-        keys = []
-        for k in p.get("keys", []):
-            if isinstance(k, str):
-                keys.append(load_public_key_file(base / k))
-            else:
-                keys.append(KeyRef.from_dict(k, what=f"people.{pid}"))
-        if "role" not in p:
-            raise InputError(f"spec: person {pid} has no role")
-        people[pid] = Person(pid, str(p["role"]), str(p.get("name", pid)), tuple(keys))
-    return people
-
-
 def _cmd_root_init(args: argparse.Namespace) -> int:
-    import yaml
+    from freeze.evidence.ceremony import init_root
 
-    from freeze.errors import InputError, UsageError
-    from freeze.evidence.dsse import Envelope
-    from freeze.evidence.keys import load_public_key_file
-    from freeze.evidence.root import ROOT_PAYLOAD_TYPE, Root, Tsa, new_root, parse_time
-
-    if args.output.exists():
-        raise UsageError(f"{args.output} already exists")
-    try:
-        spec = yaml.safe_load(_ev_read(args.spec))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{args.spec}: not valid YAML/JSON ({exc})".splitlines()[0]) from None
-    if not isinstance(spec, dict):
-        raise InputError(f"{args.spec}: expected a mapping")
-    base = args.spec.parent
-    previous = _ev_load_root(args.previous)[1] if args.previous else None
-    try:
-        journal = spec.get("journal", {})
-        tsas = [
-            Tsa(str(t["name"]), str(t["url"]), tuple(_ev_read(base / c).decode() for c in t["certificates"]))
-            for t in spec.get("timestamp_authorities", [])
-        ]
-        root = new_root(
-            election=str(spec["election"]),
-            ceremony=str(spec["ceremony"]),
-            expires=parse_time(str(spec["expires"]), what="expires"),
-            people=_ev_spec_people(spec, base),
-            thresholds={k: dict(v) for k, v in dict(spec["thresholds"]).items()},
-            journal_origin=str(journal["origin"]),
-            journal_key=load_public_key_file(base / journal["log_key"]) if journal.get("log_key") else None,
-            tsas=tsas,
-            previous=previous,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{args.spec}: missing or malformed field ({exc})") from None
-    Root.from_payload(root.payload, what=str(args.spec))  # the same validation verifiers apply
-    problems = root.lint()
-    if problems:
-        raise InputError(f"{args.spec}: unsafe root: " + "; ".join(problems))
-    import datetime as dt
-
-    if root.expired(dt.datetime.now(dt.UTC)):
-        raise InputError(f"{args.spec}: expires is in the past")
-    _ev_write_atomic(args.output, Envelope(root.payload, ROOT_PAYLOAD_TYPE).to_bytes())
+    root = init_root(args.spec, args.output, previous=args.previous)
     print(f"wrote {args.output}: root v{root.version} for {root.election}/{root.ceremony}")
     print(f"ROOT DIGEST (write it in the minutes): sha256:{root.digest}")
     return 0
 
 
 def _cmd_root_sign(args: argparse.Namespace) -> int:
-    from freeze.errors import InputError
-    from freeze.evidence.dsse import Signature
-    from freeze.evidence.keys import load_signer
+    from freeze.evidence.ceremony import sign_root
 
-    env, root = _ev_load_root(args.root)
-    signer = load_signer(args.key, _ev_passphrases(args))
-    owner = next((p.id for p in root.people.values() if signer.ref.identity in {k.identity for k in p.keys}), None)
-    if owner is None:
-        raise InputError(f"{args.key}: this key is not listed in root v{root.version}; "
-                         "a rotation also needs the previous root's signers (they are listed there)")
-    env.add(Signature(signer.sign(env.pae()), signer.ref.short))
-    _ev_write_atomic(args.root, env.to_bytes())
-    print(f"signed root v{root.version} as {owner} ({len(env.signatures)} signature(s))")
+    signed = sign_root(args.root, args.key, _ev_passphrases(args))
+    print(f"signed root v{signed.version} as {signed.person} ({signed.signatures} signature(s))")
     return 0
 
 
 def _cmd_root_verify(args: argparse.Namespace) -> int:
-    import datetime as dt
+    from freeze.evidence.ceremony import verify_roots
 
-    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED
-    from freeze.evidence.root import format_time
-    from freeze.evidence.trust import establish_trust
-
-    trusted = _ev_read(args.root_file) if args.root_file else None
-    result = establish_trust([_ev_read(p) for p in args.roots], pin=args.root_pin, trusted=trusted)
-    for note in result.notes:
+    report = verify_roots(args.roots, pin=args.root_pin, trusted_file=args.root_file)
+    for note in report.notes:
         _ev_line(True, note)
-    root = result.root
-    if root.expired(dt.datetime.now(dt.UTC)):  # TUF: an expired root is not trusted
-        _ev_line(False, f"root v{root.version} expired at {format_time(root.expires)} (this computer's clock; "
+    root = report.root
+    if not report.ok:
+        _ev_line(False, f"{report.freshness.text} (this computer's clock; "
                         "verify-evidence judges expiry at the evidence's trusted time)")
         _ev_line(False, "NOT VERIFIED", prefix=False)
         return EXIT_VERIFY_FAILED
-    _ev_line(True, f"root v{root.version} valid until {format_time(root.expires)} (this computer's clock)")
+    _ev_line(True, f"{report.freshness.text} (this computer's clock)")
     print(f"VERIFIED: root v{root.version} sha256:{root.digest}")
     return EXIT_OK
 
 
-def _ev_named_digest(value: str, what: str) -> tuple[str, str]:
-    from freeze.errors import UsageError
-
-    name, sep, digest = value.partition("=")
-    if not sep or not name or not digest:
-        raise UsageError(f"{what} must be NAME=SHA256")
-    return name, digest.lower().removeprefix("sha256:")
-
-
 def _cmd_attest(args: argparse.Namespace) -> int:
-    from freeze.errors import UsageError
-    from freeze.evidence import statement
-    from freeze.evidence.codec import sha256_hex
-    from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature
-    from freeze.evidence.journal import Journal
-    from freeze.evidence.keys import load_signer
+    from freeze.evidence.ceremony import attest
 
-    if args.output.exists():
-        raise UsageError(f"{args.output} already exists; not overwriting an envelope")
-    _, root = _ev_load_root(args.root)
-    data = _ev_read(args.document)
-    extra = []
-    if args.backup:
-        if args.evidence_type != "zero-report":
-            raise UsageError("--backup belongs to a zero-report statement")
-        extra.append(_ev_named_digest(args.backup, "--backup"))
-    payload = statement.build(
-        args.evidence_type, name=args.document.name, data=data, root=root,
-        sequence=args.sequence, supersedes=args.supersedes, extra_subjects=extra,
-    )
-    env = Envelope(payload, IN_TOTO_PAYLOAD_TYPE)
-    if args.key:
-        signer = load_signer(args.key, _ev_passphrases(args))
-        env.add(Signature(signer.sign(env.pae()), signer.ref.short))
-    if args.journal:
-        j = Journal.open(args.journal)
-        pos = j.append(
-            actor=args.actor, event="statement", subject_name=args.document.name,
-            subject_sha256=sha256_hex(payload),
-            details={"type": args.evidence_type, "sequence": args.sequence,
-                     "supersedes": args.supersedes, "document_sha256": sha256_hex(data),
-                     **({"backup_sha256": extra[0][1]} if extra else {})},
-        )
-        print(f"recorded in journal {args.journal} at #{pos}")
-    _ev_write_atomic(args.output, env.to_bytes())
+    done = attest(args.document, args.evidence_type, root=args.root, output=args.output,
+                  sequence=args.sequence, supersedes=args.supersedes, backup=args.backup,
+                  journal=args.journal, actor=args.actor, key=args.key,
+                  passphrases=_ev_passphrases(args))
+    if done.journal_position is not None:
+        print(f"recorded in journal {args.journal} at #{done.journal_position}")
     print(f"wrote {args.output}: {args.evidence_type} statement for {args.document.name} "
-          f"(sha256:{sha256_hex(data)}), {len(env.signatures)} signature(s)")
-    print(f"statement digest: sha256:{sha256_hex(payload)}")
+          f"(sha256:{done.document_sha256}), {len(done.envelope.signatures)} signature(s)")
+    print(f"statement digest: sha256:{done.statement_sha256}")
     return 0
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
-    from freeze.errors import InputError, VerificationError
-    from freeze.evidence import sshsig, statement
-    from freeze.evidence.codec import parse_json, sha256_hex
-    from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature
-    from freeze.evidence.journal import Journal
-    from freeze.evidence.keys import KeyRef, load_signer
-    from freeze.evidence.policy import count_envelope
+    from freeze.evidence.ceremony import add_signature, open_for_signing
 
-    # the payload is kept as the exact decoded bytes: never re-serialized
-    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
-    before = env.payload
-    etype = None
-    if env.payload_type == IN_TOTO_PAYLOAD_TYPE:
-        d = parse_json(env.payload, what="statement")
-        ptype = d.get("predicateType") if isinstance(d, dict) else None
-        etype = next((k for k, v in statement.PREDICATE_TYPES.items() if v == ptype), None)
-        if etype is None:
-            raise InputError(f"{args.envelope}: not a freeze statement (predicateType {ptype!r})")
-        st = statement.parse(env, etype)
-        subj = st.subjects[0]
-        print(_ev_printable(
-            f"signing: {etype} statement for {subj.get('name')} sha256:{subj['digest']['sha256']}, "
-            f"{st.ceremony.get('election')}/{st.ceremony.get('ceremony')} sequence {st.sequence}"))
-        if args.document:
-            digest = sha256_hex(_ev_read(args.document))
-            if digest != subj["digest"]["sha256"]:
-                raise VerificationError(
-                    f"{args.document} has sha256 {digest}; the statement names another document: not signing")
-    elif args.document:
-        raise InputError(f"{args.envelope}: --document needs an in-toto statement envelope")
-    if args.key:
-        signer = load_signer(args.key, _ev_passphrases(args))
-        sig, ref = signer.sign(env.pae()), signer.ref
-    else:
-        blob = sshsig.dearmor(_ev_read(args.ssh_signature).decode("ascii", "replace"))
-        fields = sshsig.parse_blob(blob)
-        ref = KeyRef("ssh", fields["publickey"])
-        if not ref.verify(blob, env.pae()):
-            raise InputError(
-                f"{args.ssh_signature}: not a valid SSH signature over this envelope's PAE "
-                f"(sign the output of `freeze pae` with -n {sshsig.NAMESPACE})"
-            )
-        sig = blob
-    if args.root:
-        _, root = _ev_load_root(args.root)
-        if not any(ref.identity == k.identity for p in root.people.values() for k in p.keys):
-            raise InputError("this key is not listed in the ceremony root; signature not added")
-        if etype is not None:
-            statement.check_ceremony_binding(statement.parse(env, etype), [root])
-            present = count_envelope(root, etype, env)
-            if present.bad_signatures:
-                raise VerificationError(
-                    "the envelope already carries invalid signatures (payload or signatures "
-                    "changed since they were made): " + "; ".join(present.bad_signatures))
-    env.add(Signature(sig, ref.short))
-    if env.payload != before:  # pragma: no cover - guards the never-re-serialize rule
-        raise InputError("internal: payload bytes changed while signing")
-    _ev_write_atomic(args.envelope, env.to_bytes())
-    if args.journal:
-        pos = Journal.open(args.journal).append(
-            actor=args.actor or ref.short, event="signature", subject_name=args.envelope.name,
-            subject_sha256=sha256_hex(env.payload), details={"key": ref.identity},
-        )
-        print(f"recorded in journal {args.journal} at #{pos}")
-    print(f"added signature by key {ref.identity}; {len(env.signatures)} signature(s) now")
+    target = open_for_signing(args.envelope)
+    about = target.describe()
+    if about is not None:
+        print(_ev_printable(about))
+    added = add_signature(target, key=args.key, passphrases=_ev_passphrases(args),
+                          ssh_signature=args.ssh_signature, root=args.root,
+                          document=args.document, journal=args.journal, actor=args.actor)
+    if added.journal_position is not None:
+        print(f"recorded in journal {args.journal} at #{added.journal_position}")
+    print(f"added signature by key {added.identity}; {added.signatures} signature(s) now")
     return 0
 
 
 def _cmd_merge_signatures(args: argparse.Namespace) -> int:
-    from freeze.errors import InputError
-    from freeze.evidence.dsse import Envelope
+    from freeze.evidence.ceremony import merge_signatures
 
-    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
-    added = 0
-    for path in args.copies:
-        other = Envelope.from_bytes(_ev_read(path), what=str(path))
-        if other.payload != env.payload or other.payload_type != env.payload_type:
-            raise InputError(f"{path}: not a copy of {args.envelope} (payload or payloadType differ)")
-        for sig in other.signatures:
-            if all(sig.sig != s.sig for s in env.signatures):
-                env.add(sig)
-                added += 1
-    _ev_write_atomic(args.envelope, env.to_bytes())
-    print(f"added {added} signature(s); {len(env.signatures)} in {args.envelope} (not verified here: "
+    merged = merge_signatures(args.envelope, args.copies)
+    print(f"added {merged.added} signature(s); {merged.signatures} in {args.envelope} (not verified here: "
           "use verify-envelope)")
     return 0
 
 
 def _cmd_pae(args: argparse.Namespace) -> int:
     from freeze.evidence import sshsig
-    from freeze.evidence.dsse import Envelope
+    from freeze.evidence.ceremony import write_pae
 
-    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
-    args.output.write_bytes(env.pae())
+    write_pae(args.envelope, args.output)
     print(f"wrote {args.output}; sign it with:")
     print(f"  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n {sshsig.NAMESPACE} {args.output}")
     print(f"then: freeze sign {args.envelope} --ssh-signature {args.output}.sig")
@@ -980,168 +789,83 @@ def _cmd_pae(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify_envelope(args: argparse.Namespace) -> int:
-    import datetime as dt
+    from freeze.evidence.ceremony import verify_envelope
 
-    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED, VerificationError
-    from freeze.evidence import statement
-    from freeze.evidence.codec import sha256_hex
-    from freeze.evidence.dsse import Envelope
-    from freeze.evidence.policy import count_envelope
-    from freeze.evidence.root import format_time
-    from freeze.evidence.trust import verify_root_signatures
-
-    root_env, root = _ev_load_root(args.root)
-    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
-    result = count_envelope(root, args.evidence_type, env)
-    st = statement.parse(env, args.evidence_type)
-    ok = result.ok
-    _ev_line(result.ok, result.describe())
-    # the root file is only trusted if its own signers vouch for it, and the statement
-    # must be made under THIS root (a rehearsal's, signed by the same people, is not)
-    for check in (
-        lambda: verify_root_signatures(root, root_env, label=f"root v{root.version} self-signed"),
-        lambda: statement.check_ceremony_binding(st, [root]),
-    ):
-        try:
-            line, passed = check(), True
-        except VerificationError as exc:
-            line, passed = str(exc), False
-        ok = ok and passed
-        _ev_line(passed, line)
-    now = dt.datetime.now(dt.UTC)
-    fresh = not root.expired(now)
-    ok = ok and fresh
-    _ev_line(fresh, f"root v{root.version} {'valid until' if fresh else 'expired at'} "
-                    f"{format_time(root.expires)} (this computer's clock)")
-    if args.document:
-        digest = sha256_hex(_ev_read(args.document))
-        match = st.subjects[0]["digest"]["sha256"] == digest
-        ok = ok and match
-        _ev_line(match, f"document sha256:{digest}")
-    _ev_line(ok, "VERIFIED" if ok else "NOT VERIFIED", prefix=False)
-    return EXIT_OK if ok else EXIT_VERIFY_FAILED
+    report = verify_envelope(args.envelope, args.evidence_type, root=args.root, document=args.document)
+    for check in report.checks:
+        _ev_line(check.ok, check.text)
+    _ev_line(report.ok, "VERIFIED" if report.ok else "NOT VERIFIED", prefix=False)
+    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
 
 
 def _cmd_timestamp(args: argparse.Namespace) -> int:
-    import hashlib
+    from freeze.evidence.ceremony import TimestampVerified, timestamp_envelope
 
-    from freeze.errors import InputError
-    from freeze.evidence import timestamp
-    from freeze.evidence.dsse import Envelope
+    def announce(v: TimestampVerified) -> None:
+        print(f"signature #{v.signature_index}: {v.tsa} {v.time.isoformat()}")
 
-    env = Envelope.from_bytes(_ev_read(args.envelope), what=str(args.envelope))
-    if not env.signatures:
-        raise InputError(f"{args.envelope}: no signatures to timestamp")
-    tsas = _ev_load_root(args.root)[1].tsas if args.root else []
-    side = timestamp.sidecar_path(args.envelope)
-    records = timestamp.load_sidecar(side)
-    have = {(r.signature_sha256, r.tsa) for r in records}
-    for url in args.tsa:
-        name = next((t.name for t in tsas if t.url == url), url)
-        for n, s in enumerate(env.signatures):
-            digest = hashlib.sha256(s.sig).hexdigest()
-            if (digest, name) in have:
-                continue
-            reply = timestamp.fetch(url, s.sig)
-            rec = timestamp.TimestampRecord(digest, name, reply)
-            if args.root:
-                at, _ = timestamp.verify(rec, s.sig, tsas)
-                print(f"signature #{n}: {name} {at.isoformat()}")
-            records.append(rec)
-    timestamp.save_sidecar(side, records)
-    print(f"wrote {side} ({len(records)} timestamp(s))")
+    done = timestamp_envelope(args.envelope, args.tsa, root=args.root, on_verified=announce)
+    print(f"wrote {done.sidecar} ({done.records} timestamp(s))")
     return 0
 
 
 def _cmd_journal_init(args: argparse.Namespace) -> int:
-    from freeze.evidence.journal import Journal
+    from freeze.evidence.ceremony import init_journal
 
-    Journal.create(args.db, args.origin).close()
+    init_journal(args.db, args.origin)
     print(f"created journal {args.db} (origin {args.origin})")
     return 0
 
 
 def _cmd_journal_append(args: argparse.Namespace) -> int:
-    from freeze.errors import UsageError
-    from freeze.evidence.codec import is_sha256_hex, sha256_hex
-    from freeze.evidence.journal import Journal
+    from freeze.evidence.ceremony import record_event
 
-    digest, name = args.sha256 or "", args.name
-    if args.file:
-        digest, name = sha256_hex(_ev_read(args.file)), name or args.file.name
-    if digest and not is_sha256_hex(digest):
-        raise UsageError("--sha256 must be a sha256 hex digest")
-    pos = Journal.open(args.db).append(actor=args.actor, event=args.event, subject_name=name, subject_sha256=digest)
+    pos = record_event(args.db, actor=args.actor, event=args.event, file=args.file,
+                       sha256=args.sha256 or "", name=args.name)
     print(f"recorded #{pos}")
     return 0
 
 
 def _cmd_journal_checkpoint(args: argparse.Namespace) -> int:
-    from freeze.evidence.journal import Journal
-    from freeze.evidence.keys import load_signer
-    from freeze.evidence.note import Checkpoint
+    from freeze.evidence.ceremony import sign_checkpoint
 
-    j = Journal.open(args.db)
-    note = j.checkpoint(load_signer(args.key, _ev_passphrases(args)))
-    if args.output:
-        _ev_write_atomic(args.output, note.render().encode())
-    print(Checkpoint.parse_body(note.text).short())
+    checkpoint = sign_checkpoint(args.db, args.key, _ev_passphrases(args), args.output)
+    print(checkpoint.short())
     return 0
 
 
 def _cmd_journal_cosign(args: argparse.Namespace) -> int:
-    from freeze.evidence.journal import cosign_note
-    from freeze.evidence.keys import load_signer
+    from freeze.evidence.ceremony import cosign_checkpoint
 
-    text = _ev_read(args.note).decode("utf-8", "replace")
-    note = cosign_note(text, args.person, load_signer(args.key, _ev_passphrases(args)))
-    _ev_write_atomic(args.note, note.render().encode())
+    note = cosign_checkpoint(args.note, args.person, args.key, _ev_passphrases(args))
     print(f"cosigned {args.note} as {args.person} ({len(note.signatures)} signature line(s))")
     return 0
 
 
 def _cmd_journal_store(args: argparse.Namespace) -> int:
-    from freeze.evidence.journal import Journal
-    from freeze.evidence.note import SignedNote
+    from freeze.evidence.ceremony import store_checkpoint
 
-    note = SignedNote.parse(_ev_read(args.note).decode("utf-8", "replace"))
-    Journal.open(args.db).store_cosigned(note)
+    store_checkpoint(args.db, args.note)
     print(f"stored {args.note} in {args.db}")
     return 0
 
 
 def _cmd_bundle_create(args: argparse.Namespace) -> int:
-    from freeze.errors import UsageError
-    from freeze.evidence.bundle import StatementInput, create
+    from freeze.evidence.ceremony import create_bundle
 
-    statements = []
-    for spec in args.statement:
-        etype, sep, rest = spec.partition("=")
-        env, sep2, doc = rest.rpartition(":")
-        if not sep or not sep2 or not env or not doc:
-            raise UsageError(f"--statement {spec!r}: expected TYPE=ENVELOPE:DOCUMENT")
-        statements.append(StatementInput(etype, Path(env), Path(doc)))
-    backup = _ev_named_digest(args.backup, "--backup") if args.backup else None
-    out = create(args.output, roots=args.root, statements=statements, journal_path=args.journal,
-                 backup=backup, make_tar=args.tar)
+    out = create_bundle(args.output, roots=args.root, statements=args.statement,
+                        journal=args.journal, backup=args.backup, make_tar=args.tar)
     print(f"wrote evidence bundle {out}")
     return 0
 
 
 def _cmd_verify_evidence(args: argparse.Namespace) -> int:
     import json
-    import tempfile
 
-    from freeze.errors import EXIT_OK, EXIT_VERIFY_FAILED
-    from freeze.evidence.bundle import extract_tar
-    from freeze.evidence.verify import verify_bundle
+    from freeze.evidence.ceremony import verify_evidence
 
-    trusted = _ev_read(args.root_file) if args.root_file else None
-    with tempfile.TemporaryDirectory(prefix="freeze-verify-") as tmp:
-        base = args.bundle
-        if args.bundle.is_file():
-            base = extract_tar(args.bundle, Path(tmp))
-        report = verify_bundle(base, root_pin=args.root_pin, root_file=trusted, checkpoint_line=args.checkpoint)
+    report = verify_evidence(args.bundle, root_pin=args.root_pin, root_file=args.root_file,
+                             checkpoint=args.checkpoint)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -58,6 +58,14 @@ class Tsa:
     certificates: tuple[str, ...]  # PEM roots the TSA chains to
 
 
+@dataclass(frozen=True)
+class Freshness:
+    """A root's expiry judged at one time: `fresh` and the explanation."""
+
+    fresh: bool
+    text: str
+
+
 @dataclass
 class Root:
     version: int
@@ -104,6 +112,16 @@ class Root:
 
     def expired(self, at: dt.datetime) -> bool:
         return at >= self.expires
+
+    def freshness(self, at: dt.datetime) -> Freshness:
+        """Whether this root is still valid at `at`, and the line that says so.
+
+        The one expiry check: every command that judges a root (root verify,
+        verify-envelope, verify-evidence, root init) words it from here.
+        """
+        if self.expired(at):
+            return Freshness(False, f"root v{self.version} expired at {format_time(self.expires)}")
+        return Freshness(True, f"root v{self.version} valid until {format_time(self.expires)}")
 
     def lint(self) -> list[str]:
         """Problems that make a root unsafe: shared key material, unreachable thresholds."""

@@ -195,9 +195,10 @@ def verify_bundle(
             how = f"evidence time {format_time(at)} from TSA {source}"
         else:
             at, how = now, f"evidence time {format_time(now)} from this computer's clock (no timestamps)"
-        if root.expired(at):
-            raise VerificationError(f"root v{root.version} expired at {format_time(root.expires)}; {how}")
-        return f"root v{root.version} valid until {format_time(root.expires)}; {how}"
+        freshness = root.freshness(at)
+        if not freshness.fresh:
+            raise VerificationError(f"{freshness.text}; {how}")
+        return f"{freshness.text}; {how}"
 
     report.run("root expiry", expiry)
     if "backup" in idx:
