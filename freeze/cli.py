@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from freeze import __version__
 from freeze.errors import (
@@ -93,49 +93,30 @@ def _register_snapshot(sub: argparse._SubParsersAction) -> None:
     ver.set_defaults(handler=_cmd_verify)
 
 
-def _snapshot_transport(args: argparse.Namespace):
-    from freeze.errors import UsageError
-    from freeze.transport import SSHTarget, SSHTransport
+def _snapshot_transport(args: argparse.Namespace) -> Any:
+    from freeze.transport import transport_from_options
 
-    if args.inventory and args.host:
-        raise UsageError("--host and --inventory exclude each other")
-    if not args.host:
-        if args.identity or args.known_hosts or args.sudo:
-            raise UsageError("--identity/--known-hosts/--sudo need --host")
-        return None
-    return SSHTransport(SSHTarget.parse(args.host), key_file=args.identity,
-                        known_hosts=args.known_hosts, sudo=args.sudo)
+    return transport_from_options(host=args.host, identity=args.identity,
+                                  known_hosts=args.known_hosts, sudo=args.sudo,
+                                  inventory=args.inventory)
 
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
     import json
-    import os
 
-    from freeze.snapshot import take_snapshot
-    from freeze.errors import NoInputError, RefusedError
     from freeze.profile import load_profile
     from freeze.progress import scan_progress
+    from freeze.snapshot import snapshot_to_file
 
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
     if args.inventory:
         return _snapshot_inventory(args, profile)
-    out = os.path.abspath(args.output)
-    if os.path.lexists(out) and not args.force:
-        raise RefusedError(f"{args.output}: exists; refusing to overwrite (use --force)")
-    if not os.path.isdir(os.path.dirname(out)):
-        raise NoInputError(f"{args.output}: directory does not exist")
     with scan_progress("snapshot", None if not args.json else False) as progress:
-        manifest = take_snapshot(profile, transport=transport, progress=progress)
-    # Write to a temporary file in the same directory, fsync, then rename: a crash
-    # never leaves a half-written manifest under the final name.
-    digest = _write_atomically(out, manifest)
-    counts = {name: len(entries) for name, entries in sorted(manifest.sections.items())}
-    summary = {"manifest": args.output, "sha256": digest, "host": manifest.host,
-               "profile_sha256": manifest.profile_digest, "entries": counts,
-               "unavailable": manifest.unavailable}
+        summary = snapshot_to_file(profile, args.output, force=args.force, transport=transport,
+                                   progress=progress)
     if args.json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
+        print(json.dumps(summary.to_dict(), indent=2, sort_keys=True))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -144,112 +125,57 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     table = Table(title=f"manifest {args.output}", show_header=True)
     table.add_column("section")
     table.add_column("entries", justify="right")
-    for name, n in counts.items():
+    for name, n in summary.entries.items():
         table.add_row(name, str(n))
-    for name, reason in sorted(manifest.unavailable.items()):
+    for name, reason in sorted(summary.unavailable.items()):
         table.add_row(name, f"[yellow]unavailable: {reason}[/yellow]")
     console.print(table)
-    console.print(f"sha256 {digest}  host {manifest.host.get('hostname')}",
+    console.print(f"sha256 {summary.sha256}  host {summary.host.get('hostname')}",
                   highlight=False, soft_wrap=True)
     return 0
 
 
-def _write_atomically(out: str, manifest) -> str:
-    """Stream the manifest's canonical bytes to a temp file, fsync, rename; its sha256."""
-    from freeze.durable import atomic_stream
-
-    return atomic_stream(out, manifest.write_to)
-
-
-def _host_file(directory: str, host: str) -> str:
-    import os
-
-    from freeze.errors import InputError
-
-    if not host or host.startswith(".") or "/" in host or "\x00" in host:
-        raise InputError(f"inventory host name {host!r} cannot be a file name")
-    return os.path.join(directory, f"{host}.manifest.json")
-
-
-def _inventory(args: argparse.Namespace):
+def _inventory(args: argparse.Namespace) -> Any:
     from freeze.transport import AnsibleInventory
 
     return AnsibleInventory(args.inventory, limit=args.host_limit, become=args.become)
 
 
-def _report_host_errors(errors: dict[str, Exception]) -> int:
-    code = 0
-    for host, exc in sorted(errors.items()):
+def _print_host_errors(errors: dict[str, Exception]) -> None:
+    for _host, exc in sorted(errors.items()):
         print(f"freeze: error: {exc}", file=sys.stderr)
-        code = max(code, getattr(exc, "exit_code", EXIT_SOFTWARE))
-    return code
 
 
-def _snapshot_inventory(args: argparse.Namespace, profile) -> int:
+def _snapshot_inventory(args: argparse.Namespace, profile: Any) -> int:
     import json
-    import os
 
-    from freeze.snapshot import snapshot_inventory
-    from freeze.errors import NoInputError, RefusedError
+    from freeze.errors import worst_exit_code
+    from freeze.snapshot import snapshot_inventory_to_dir
 
-    out_dir = os.path.abspath(args.output)
-    if not os.path.isdir(out_dir):
-        if os.path.lexists(out_dir) or not os.path.isdir(os.path.dirname(out_dir)):
-            raise NoInputError(f"{args.output}: not a directory (with --inventory, -o names "
-                               "a directory)")
-        os.mkdir(out_dir, 0o755)
-    results = snapshot_inventory(profile, _inventory(args))
-    if not results:
-        raise NoInputError(f"inventory {args.inventory}: no hosts match {args.host_limit!r}")
-    errors = {h: r for h, r in results.items() if isinstance(r, Exception)}
-    written = {}
-    for host, m in sorted(results.items()):
-        if isinstance(m, Exception):
-            continue
-        path = _host_file(out_dir, host)
-        if os.path.lexists(path) and not args.force:
-            errors[host] = RefusedError(f"{path}: exists; refusing to overwrite (use --force)")
-            continue
-        written[host] = {"manifest": path, "sha256": _write_atomically(path, m)}
+    done = snapshot_inventory_to_dir(profile, args.output, _inventory(args), force=args.force)
     if args.json:
-        print(json.dumps({"hosts": written, "errors": {h: str(e) for h, e in errors.items()}},
+        print(json.dumps({"hosts": done.written,
+                          "errors": {h: str(e) for h, e in done.errors.items()}},
                          indent=2, sort_keys=True))
     else:
-        for host, info in written.items():
+        for host, info in done.written.items():
             print(f"{host}: {info['manifest']} sha256 {info['sha256']}")
-    return _report_host_errors(errors)
+    _print_host_errors(done.errors)
+    return worst_exit_code(done.errors)
 
 
-def _verify_inventory(args: argparse.Namespace, profile) -> int:
-    import glob
+def _verify_inventory(args: argparse.Namespace, profile: Any) -> int:
     import json
-    import os
 
-    from freeze.drift import DriftReport, verify_inventory
-    from freeze.errors import NoInputError
-    from freeze.manifest import Manifest
+    from freeze.drift import verify_inventory_dir
 
-    if not os.path.isdir(args.manifest):
-        raise NoInputError(f"{args.manifest}: not a directory of HOST.manifest.json files")
-    manifests = {}
-    for path in sorted(glob.glob(os.path.join(args.manifest, "*.manifest.json"))):
-        host = os.path.basename(path)[: -len(".manifest.json")]
-        with open(path, "rb") as fh:
-            manifests[host] = Manifest.from_bytes(fh.read(), source=os.path.basename(path))
-    if not manifests:
-        raise NoInputError(f"{args.manifest}: no HOST.manifest.json files")
-    results = verify_inventory(manifests, profile, _inventory(args))
-    errors = {h: r for h, r in results.items() if isinstance(r, Exception)}
-    reports = {h: r for h, r in results.items() if isinstance(r, DriftReport)}
-    code = 0
-    for r in reports.values():
-        code |= r.exit_code
+    result = verify_inventory_dir(args.manifest, profile, _inventory(args))
     if args.json:
-        print(json.dumps({"hosts": {h: r.to_dict() for h, r in reports.items()},
-                          "errors": {h: str(e) for h, e in errors.items()}},
+        print(json.dumps({"hosts": {h: r.to_dict() for h, r in result.reports.items()},
+                          "errors": {h: str(e) for h, e in result.errors.items()}},
                          indent=2, sort_keys=True, default=str))
     else:
-        for host, r in sorted(reports.items()):
+        for host, r in sorted(result.reports.items()):
             c = r.counts()
             state = "clean" if r.is_clean else (f"{c['added']} added, {c['removed']} removed, "
                                                 f"{c['changed']} changed")
@@ -257,8 +183,8 @@ def _verify_inventory(args: argparse.Namespace, profile) -> int:
             for e in r.entries[: args.max_entries]:
                 attrs = ", ".join(ch.attribute for ch in e.changes)
                 print(f"  {e.category:8} {e.kind:16} {e.key}" + (f"  [{attrs}]" if attrs else ""))
-    error_code = _report_host_errors(errors)
-    return error_code or code
+    _print_host_errors(result.errors)
+    return result.exit_code
 
 
 def _attributes_summary(attrs: dict | None) -> str:
@@ -277,20 +203,17 @@ def _short(value: object, width: int = 60) -> str:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     import json
-    import os
 
     from freeze.drift import verify
-    from freeze.inputs import read_input
-    from freeze.manifest import Manifest
+    from freeze.manifest import load_manifest
     from freeze.profile import load_profile
     from freeze.progress import scan_progress
 
     if args.inventory:
         _snapshot_transport(args)  # option checks
         return _verify_inventory(args, load_profile(args.profile))
-    data = read_input(args.manifest, "manifest")
-    manifest = Manifest.from_bytes(data, source=os.path.basename(args.manifest))
-    del data  # the parsed manifest is what verify needs: do not hold the bytes too
+    # load_manifest keeps only the parsed manifest, not its bytes: verify needs no more
+    manifest = load_manifest(args.manifest)
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
     with scan_progress("verify", None if not args.json else False) as progress:
@@ -376,7 +299,8 @@ def _register_zero(sub: argparse._SubParsersAction) -> None:
 
 
 def _zero_confirm(args: argparse.Namespace, election_id: str, database: str) -> str:
-    from freeze.errors import RefusedError
+    """The typed confirmation: --confirm, else a prompt on a terminal; how it was given."""
+    from freeze.zero.gate import check_confirmation, confirmation_required
 
     if args.confirm is not None:
         typed, how = args.confirm, "--confirm"
@@ -388,30 +312,26 @@ def _zero_confirm(args: argparse.Namespace, election_id: str, database: str) -> 
             typed = ""
         how = "typed at the terminal"
     else:
-        raise RefusedError(f"confirmation required: pass --confirm {election_id} "
-                           f"(or run on a terminal to be prompted); nothing was changed")
-    if typed.strip() != election_id:
-        raise RefusedError(f"confirmation {typed.strip()!r} does not match election id "
-                           f"{election_id!r}; nothing was changed")
+        raise confirmation_required(election_id)
+    check_confirmation(typed, election_id)
     return how
 
 
 def _cmd_zero(args: argparse.Namespace) -> int:
     import json
 
-    from freeze.errors import InputError
+    from freeze.extras import require_extra
+
+    require_extra("psycopg", "postgres")  # before freeze.zero, which is built on it
     from freeze.profile import load_profile
     from freeze.zero import ZeroSession, parse_zero_spec
-    from freeze.zero.gate import check_drift
+    from freeze.zero.gate import backup_dir_for, check_drift, dry_run_drift, resolve_dsn
 
     profile = load_profile(args.profile)
     spec = parse_zero_spec(profile.zero)
-    if profile.database is None:
-        raise InputError(f"{args.profile}: the profile has no database section (freeze zero "
-                         f"needs database.dsn_env or database.dsn_file)")
-    dsn = profile.database.resolve_dsn()
+    dsn = resolve_dsn(profile, args.profile)
     evidence_dir = Path(args.evidence_dir).resolve()
-    backup_dir = Path(args.backup_dir or spec.backup.dir or evidence_dir / "backups").resolve()
+    backup_dir = backup_dir_for(args.backup_dir, spec, evidence_dir)
     quiet = args.json or not sys.stdout.isatty()
     from rich.console import Console
     from rich.markup import escape
@@ -439,8 +359,7 @@ def _cmd_zero(args: argparse.Namespace) -> int:
             gate = check_drift(profile, args.manifest, args.allow_drift, refuse=False)
             preview = session.preview()
             out = preview.to_dict()
-            out["drift"] = {"clean": gate.clean, "exit_code": gate.exit_code,
-                            "would_refuse": not gate.clean and gate.allowed_reason is None}
+            out["drift"] = dry_run_drift(gate)
             if args.json:
                 print(json.dumps(out, indent=2, sort_keys=True, default=str))
                 return 0
@@ -505,30 +424,17 @@ def _cmd_zero(args: argparse.Namespace) -> int:
 def _cmd_zero_report(args: argparse.Namespace) -> int:
     import json
 
-    from freeze.inputs import read_input
-    from freeze.report.model import ZeroReport
-    from freeze.report.render import render_html, render_pdf
-    from freeze.durable import atomic_write
+    from freeze.report.render import render_report_files
 
-    data = read_input(args.report, "zero report")
-    report = ZeroReport.from_bytes(data)
-    out = Path(args.output_dir)
-    written = []
-    if args.format in ("html", "both"):
-        atomic_write(out / "zero-report.html", render_html(report).encode("utf-8"))
-        written.append(str(out / "zero-report.html"))
-    if args.format in ("pdf", "both"):
-        atomic_write(out / "zero-report.pdf", render_pdf(report))
-        written.append(str(out / "zero-report.pdf"))
-    canonical = report.canonical_bytes() == data
+    formats = ("html", "pdf") if args.format == "both" else (args.format,)
+    done = render_report_files(args.report, args.output_dir, formats)
     if args.json:
-        print(json.dumps({"sha256": report.digest(), "all_zero": report.all_zero,
-                          "canonical": canonical, "files": written}, indent=2))
+        print(json.dumps(done.to_dict(), indent=2))
     else:
-        print(f"report sha256 {report.digest()} ({'all totals zero' if report.all_zero else 'NOT ZERO'})")
-        if not canonical:
+        print(f"report sha256 {done.sha256} ({'all totals zero' if done.all_zero else 'NOT ZERO'})")
+        if not done.canonical:
             print("note: the input is not in canonical form; the digest is of its canonical form")
-        for w in written:
+        for w in done.files:
             print(f"wrote {w}")
     return 0
 

@@ -24,8 +24,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from freeze.errors import EXIT_ADDED, EXIT_CHANGED, EXIT_REMOVED, VerificationError
-from freeze.manifest import Manifest, kind_of
+from freeze.errors import (
+    EXIT_ADDED,
+    EXIT_CHANGED,
+    EXIT_REMOVED,
+    VerificationError,
+    worst_exit_code,
+)
+from freeze.manifest import Manifest, kind_of, load_manifest_dir
 from freeze.profile import Profile
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
@@ -266,3 +272,26 @@ def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory
         else:
             out[host] = compare(m, now, profile)
     return out
+
+
+@dataclass
+class InventoryDrift:
+    """Per host: its drift report, or the error that kept it from being verified."""
+
+    reports: dict[str, DriftReport]
+    errors: dict[str, Exception]
+
+    @property
+    def exit_code(self) -> int:
+        """A host's error (its own status) outranks drift; else the drift bitmask of all hosts."""
+        drift = 0
+        for report in self.reports.values():
+            drift |= report.exit_code
+        return worst_exit_code(self.errors) or drift
+
+
+def verify_inventory_dir(directory: str, profile: Profile, inventory: Any) -> InventoryDrift:
+    """Verify every host of an inventory against DIR/HOST.manifest.json."""
+    results = verify_inventory(load_manifest_dir(directory), profile, inventory)
+    return InventoryDrift({h: r for h, r in results.items() if isinstance(r, DriftReport)},
+                          {h: r for h, r in results.items() if isinstance(r, Exception)})

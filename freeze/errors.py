@@ -8,6 +8,8 @@ so a script can always tell "the system drifted" from "the check could not run".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 # findings (bitmask, verify/drift)
 EXIT_OK = 0
 EXIT_ADDED = 1
@@ -75,3 +77,8 @@ class RefusedError(FreezeError):
     """The tool refused to act because a safety precondition did not hold."""
 
     exit_code = EXIT_REFUSED
+
+
+def worst_exit_code(errors: Mapping[str, BaseException]) -> int:
+    """The exit status for several hosts' errors: the highest one (a bug counts as 70)."""
+    return max((getattr(exc, "exit_code", EXIT_SOFTWARE) for exc in errors.values()), default=0)

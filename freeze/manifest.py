@@ -23,7 +23,9 @@ of attributes; drift compares sections key by key and attribute by attribute.
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import os
 import re
 import socket
 import time
@@ -31,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from freeze import __version__, canonical
-from freeze.errors import InputError
+from freeze.errors import InputError, NoInputError
+from freeze.inputs import read_input
 
 SCHEMA = "freeze-manifest/v1"
 
@@ -194,3 +197,23 @@ def local_host_identity(root: str = "/") -> dict[str, str]:
     except (OSError, UnicodeDecodeError):
         pass
     return ident
+
+
+def load_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """Read and parse a manifest file (66 missing/unreadable, 65 corrupt or unknown schema)."""
+    data = read_input(path, "manifest")
+    return Manifest.from_bytes(data, source=os.path.basename(os.fspath(path)))
+
+
+def load_manifest_dir(directory: str | os.PathLike[str]) -> dict[str, Manifest]:
+    """{host: manifest} from DIR/HOST.manifest.json (what snapshot --inventory writes)."""
+    where = os.fspath(directory)
+    if not os.path.isdir(where):
+        raise NoInputError(f"{where}: not a directory of HOST.manifest.json files")
+    manifests = {}
+    for path in sorted(glob.glob(os.path.join(glob.escape(where), "*.manifest.json"))):
+        host = os.path.basename(path)[: -len(".manifest.json")]
+        manifests[host] = load_manifest(path)
+    if not manifests:
+        raise NoInputError(f"{where}: no HOST.manifest.json files")
+    return manifests

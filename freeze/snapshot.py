@@ -6,8 +6,13 @@ Above `freeze.transport` (where the system collectors run) and
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
+from freeze.durable import atomic_stream
+from freeze.errors import InputError, NoInputError, RefusedError
+from freeze.extras import require_extra
 from freeze.manifest import Manifest
 from freeze.profile import Profile
 from freeze.transport import LocalTransport
@@ -30,6 +35,7 @@ def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = No
 
 
 def _database(profile: Profile, dsn: str | None, require_tables: bool) -> dict[str, Any]:
+    require_extra("psycopg", "postgres")  # a profile with a database needs the extra
     from freeze.collect import postgres
 
     return postgres.collect(dsn or profile.database.resolve_dsn(), profile.database,
@@ -63,3 +69,89 @@ def snapshot_inventory(profile: Profile, inventory: Any,
         db = _database(profile, dsn, require_tables)
     return {h: (v if isinstance(v, Exception) else _with_database(profile, v, db))
             for h, v in hosts.items()}
+
+
+def write_manifest(path: str | os.PathLike[str], manifest: Manifest) -> str:
+    """Stream the manifest's canonical bytes to `path` durably; returns their sha256.
+
+    A temp file in the same directory, fsync, then rename: a crash never leaves
+    a half-written manifest under the final name.
+    """
+    return atomic_stream(path, manifest.write_to)
+
+
+def check_new_manifest_path(output: str, *, force: bool) -> str:
+    """The absolute path to write a manifest to: refuses (9) to overwrite without force."""
+    out = os.path.abspath(output)
+    if os.path.lexists(out) and not force:
+        raise RefusedError(f"{output}: exists; refusing to overwrite (use --force)")
+    if not os.path.isdir(os.path.dirname(out)):
+        raise NoInputError(f"{output}: directory does not exist")
+    return out
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    """What `freeze snapshot` wrote: the manifest file, its digest and entry counts."""
+
+    manifest: str
+    sha256: str
+    host: dict[str, Any]
+    profile_sha256: str
+    entries: dict[str, int]
+    unavailable: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"manifest": self.manifest, "sha256": self.sha256, "host": self.host,
+                "profile_sha256": self.profile_sha256, "entries": self.entries,
+                "unavailable": self.unavailable}
+
+
+def snapshot_to_file(profile: Profile, output: str, *, force: bool = False,
+                     transport: Any = None, progress: Any = None) -> SnapshotSummary:
+    """Take a snapshot and write it as the manifest file `output`."""
+    out = check_new_manifest_path(output, force=force)
+    manifest = take_snapshot(profile, transport=transport, progress=progress)
+    digest = write_manifest(out, manifest)
+    counts = {name: len(entries) for name, entries in sorted(manifest.sections.items())}
+    return SnapshotSummary(output, digest, manifest.host, manifest.profile_digest, counts,
+                           manifest.unavailable)
+
+
+def host_manifest_path(directory: str, host: str) -> str:
+    """DIR/HOST.manifest.json; a host name that cannot be a plain file name is refused."""
+    if not host or host.startswith(".") or "/" in host or "\x00" in host:
+        raise InputError(f"inventory host name {host!r} cannot be a file name")
+    return os.path.join(directory, f"{host}.manifest.json")
+
+
+@dataclass
+class InventorySnapshot:
+    """Per host: the manifest written ({"manifest", "sha256"}) or the host's error."""
+
+    written: dict[str, dict[str, str]] = field(default_factory=dict)
+    errors: dict[str, Exception] = field(default_factory=dict)
+
+
+def snapshot_inventory_to_dir(profile: Profile, output_dir: str, inventory: Any, *,
+                              force: bool = False) -> InventorySnapshot:
+    """One DIR/HOST.manifest.json per inventory host (the directory is created if needed)."""
+    out_dir = os.path.abspath(output_dir)
+    if not os.path.isdir(out_dir):
+        if os.path.lexists(out_dir) or not os.path.isdir(os.path.dirname(out_dir)):
+            raise NoInputError(f"{output_dir}: not a directory (with --inventory, -o names "
+                               "a directory)")
+        os.mkdir(out_dir, 0o755)
+    results = snapshot_inventory(profile, inventory)
+    if not results:
+        raise NoInputError(f"inventory {inventory.inventory}: no hosts match {inventory.limit!r}")
+    done = InventorySnapshot(errors={h: r for h, r in results.items() if isinstance(r, Exception)})
+    for host, m in sorted(results.items()):
+        if isinstance(m, Exception):
+            continue
+        path = host_manifest_path(out_dir, host)
+        if os.path.lexists(path) and not force:
+            done.errors[host] = RefusedError(f"{path}: exists; refusing to overwrite (use --force)")
+            continue
+        done.written[host] = {"manifest": path, "sha256": write_manifest(path, m)}
+    return done

@@ -121,8 +121,10 @@ class SSHTransport:
         self.timeout = timeout
         self.python = python
 
-    def _connect(self):
-        import paramiko
+    def _connect(self) -> Any:
+        from freeze.extras import require_extra
+
+        paramiko = require_extra("paramiko", "ssh")
 
         client = paramiko.SSHClient()
         try:
@@ -291,3 +293,23 @@ class AnsibleInventory:
             else:
                 out[host] = reply["result"]
         return out
+
+
+def transport_from_options(*, host: str | None, identity: str | None = None,
+                           known_hosts: str | None = None, sudo: bool = False,
+                           inventory: str | None = None) -> SSHTransport | None:
+    """The transport the snapshot/verify options name: None means this host.
+
+    Checks that the options go together (--host excludes --inventory; the SSH
+    options need --host).
+    """
+    from freeze.errors import UsageError
+
+    if inventory and host:
+        raise UsageError("--host and --inventory exclude each other")
+    if not host:
+        if identity or known_hosts or sudo:
+            raise UsageError("--identity/--known-hosts/--sudo need --host")
+        return None
+    return SSHTransport(SSHTarget.parse(host), key_file=identity, known_hosts=known_hosts,
+                        sudo=sudo)

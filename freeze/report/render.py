@@ -8,11 +8,16 @@ the paper in front of them is the report the JSON (and its signatures) describe.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 import segno
 from markupsafe import Markup
 
+from freeze.durable import atomic_write
+from freeze.extras import require_extra
+from freeze.inputs import read_input
 from freeze.report.model import ZeroReport
 
 def _css_string(text: str) -> Markup:
@@ -59,6 +64,38 @@ def render_html(report: ZeroReport) -> str:
 
 
 def render_pdf(report: ZeroReport) -> bytes:
-    import weasyprint  # heavy import: only when a PDF is asked for
+    weasyprint = require_extra("weasyprint", "pdf")  # heavy import: only when a PDF is asked for
 
-    return weasyprint.HTML(string=render_html(report)).write_pdf()
+    pdf: bytes = weasyprint.HTML(string=render_html(report)).write_pdf()
+    return pdf
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    """`freeze zero-report`: the report checked, and the files written."""
+
+    sha256: str
+    all_zero: bool
+    canonical: bool  # the input bytes were the report's canonical form
+    files: list[str]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"sha256": self.sha256, "all_zero": self.all_zero,
+                "canonical": self.canonical, "files": self.files}
+
+
+def render_report_files(report_path: str | Path, output_dir: str | Path,
+                        formats: tuple[str, ...] = ("html", "pdf")) -> RenderedReport:
+    """Check a zero-report JSON and write zero-report.html / .pdf into `output_dir` durably."""
+    data = read_input(report_path, "zero report")
+    report = ZeroReport.from_bytes(data)
+    out = Path(output_dir)
+    written = []
+    if "html" in formats:
+        atomic_write(out / "zero-report.html", render_html(report).encode("utf-8"))
+        written.append(str(out / "zero-report.html"))
+    if "pdf" in formats:
+        atomic_write(out / "zero-report.pdf", render_pdf(report))
+        written.append(str(out / "zero-report.pdf"))
+    return RenderedReport(report.digest(), report.all_zero, report.canonical_bytes() == data,
+                          written)
