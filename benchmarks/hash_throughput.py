@@ -8,7 +8,8 @@ the same run, on the same tree, with a warm page cache:
     databases in a temporary directory, num_workers = nproc      (goal: ratio >= 5)
 
 Ratio = reference time / freeze time (higher is better for freeze); best of
---repeat runs each, the sha256sum/snapshot/verify runs interleaved. Then peak RSS (/usr/bin/time %M) of freeze snapshot and of
+--repeat runs each, the sha256sum/snapshot/verify runs interleaved. Then peak RSS
+(/usr/bin/time %M) of freeze snapshot and of
 AIDE --init on two generated trees of different sizes, to show how memory grows
 with the tree (the hashing pipeline is bounded; the manifest itself holds one
 entry per path, like AIDE's database).

@@ -105,8 +105,8 @@ def main() -> int:
             return tm["lock_and_digest"] + tm["backup_dump"] + tm["backup_verify"]
 
         z = zero_and_report(tr)
-        print(f"phases (truncate): " + ", ".join(f"{k} {v:.2f} s" for k, v in tr.items()))
-        print(f"phases (delete):   " + ", ".join(f"{k} {v:.2f} s" for k, v in de.items()))
+        print("phases (truncate): " + ", ".join(f"{k} {v:.2f} s" for k, v in tr.items()))
+        print("phases (delete):   " + ", ".join(f"{k} {v:.2f} s" for k, v in de.items()))
         print(f"zero + report (truncate): {z:.2f} s  goal <= {GOAL_S:.0f} s  "
               f"{'OK' if z <= GOAL_S else 'OVER GOAL'}  ({z / GOAL_S:.2f} x goal)")
         print(f"zero + report (delete):   {zero_and_report(de):.2f} s  "

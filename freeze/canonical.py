@@ -161,7 +161,7 @@ def iter_encode(value: Any, split_depth: int = 3, _checked: bool = False) -> Ite
     if split_depth == 1:
         for start in range(0, len(keys), _BATCH):
             batch = keys[start:start + _BATCH]
-            part = dict(zip(batch, map(value.__getitem__, batch)))
+            part = dict(zip(batch, map(value.__getitem__, batch), strict=True))
             yield sep + _encode_bytes(part)[1:-1]  # the batch's members, no braces
             sep = b","
     else:

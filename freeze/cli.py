@@ -345,11 +345,11 @@ def _cmd_zero(args: argparse.Namespace) -> int:
             # finish that job first; it is the zero the operator asked for.
             paths = session.export_pending(evidence_dir)
             out = {"recovered": [{"run_id": r.run_id, "evidence": str(p)}
-                                 for r, p in zip(pending, paths)]}
+                                 for r, p in zip(pending, paths, strict=True)]}
             if args.json:
                 print(json.dumps(out, indent=2, sort_keys=True))
             else:
-                for r, p in zip(pending, paths):
+                for r, p in zip(pending, paths, strict=True):
                     console.print(f"zero run {r.run_id} had committed, but its evidence files "
                                   f"were not written (crash or write error); they are now exported "
                                   f"to {escape(str(p))}. The database is zeroed; nothing else "

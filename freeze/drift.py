@@ -21,8 +21,9 @@ manifest recorded):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from freeze.errors import (
     EXIT_ADDED,

@@ -1,7 +1,8 @@
 """Durable file writes: a file either exists complete, or not at all.
 
 Every file the tool produces (manifests, envelopes, notes, keys, timestamp
-sidecars, bundles, zero evidence, rendered reports) goes through here: a temporary file with an unpredictable name (mkstemp, O_EXCL) in
+sidecars, bundles, zero evidence, rendered reports) goes through here: a
+temporary file with an unpredictable name (mkstemp, O_EXCL) in
 the destination's directory, fsync, rename over the destination, fsync of the
 directory. A crash leaves the old file or the new one, never half of either,
 and nobody can plant a symlink at a guessable temporary name.

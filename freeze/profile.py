@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from freeze.errors import InputError, NoInputError, RefusedError
+from freeze.errors import InputError
 from freeze.inputs import read_input, read_owner_only
 
 VOLATILITY_CLASSES = ("static", "growing", "excluded")

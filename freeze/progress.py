@@ -6,8 +6,8 @@ Collectors call `progress(files_done, bytes_done)`; they never print themselves.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 
 @contextmanager

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +157,7 @@ class SSHTransport:
                 raise UnavailableError(f"host {where}: host key not in known_hosts "
                                        "(strict host-key checking; pass --known-hosts)") from None
             raise UnavailableError(f"host {where}: SSH error: {text[:160]}") from None
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             client.close()
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise UnavailableError(f"host {where}: unreachable: {reason[:160]}") from None

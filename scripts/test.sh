@@ -21,6 +21,7 @@ python -m pytest -m "not lab" -n 2 tests/unit tests/integration --junitxml=artif
 echo "== stage 2: lint"
 yamllint -s roles playbooks inventories
 ansible-lint -q roles playbooks
+scripts/lint-python.sh
 
 if [ "${FREEZE_SKIP_LAB:-0}" != 1 ] && [ -x scripts/test-lab.sh ]; then
   echo "== stage 3: lab tier (Debian 12 VMs)"

@@ -13,7 +13,7 @@ import glob
 import os
 from typing import Any
 
-from freeze.collect.common import CollectError, Collected, DATAERR, text_key, under_root
+from freeze.collect.common import DATAERR, Collected, CollectError, text_key, under_root
 from freeze.collect.files import describe
 
 _SUDOERS = ("/etc/sudoers", "/etc/sudoers.d")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # what kind of failure, mapped to an exit status by the caller (freeze.collect)
 NOINPUT = "noinput"  # a path the profile names is missing or unreadable
@@ -34,7 +35,7 @@ class Collected:
     unavailable: dict[str, str] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
 
-    def merge(self, other: "Collected") -> None:
+    def merge(self, other: Collected) -> None:
         self.sections.update(other.sections)
         self.unavailable.update(other.unavailable)
         self.facts.update(other.facts)

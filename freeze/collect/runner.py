@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from freeze.collect import accounts, files, kernel, network, packages, services
-from freeze.collect.common import CollectError, Collected, Progress, under_root
+from freeze.collect.common import Collected, CollectError, Progress, under_root
 
 COLLECTOR_MODULES = ("common", "files", "packages", "services", "accounts", "network",
                      "kernel", "runner")

@@ -28,7 +28,7 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from freeze.durable import atomic_stream, write_tree
 from freeze.errors import InputError, UsageError
@@ -93,7 +93,7 @@ def create(
         files[rel] = text.encode()
         cp_paths.append(rel)
         checkpoints.append(cp)
-    for a, b in zip(checkpoints, checkpoints[1:]):
+    for a, b in zip(checkpoints, checkpoints[1:], strict=False):
         if a.size >= 1:
             proof = merkle.consistency_proof(a.size, leaves[: b.size])
             files[f"journal/proofs/consistency-{a.size}-{b.size}.json"] = canonical_json(
@@ -147,11 +147,11 @@ def create(
             files[f"statements/{t}.timestamps.json"] = _read(sidecar_path(st.envelope))
             entry["timestamps"] = f"statements/{t}.timestamps.json"
         sig_index = {hashlib.sha256(s.sig).hexdigest(): n for n, s in enumerate(env.signatures)}
-        for r in records:
-            n = sig_index.get(r.signature_sha256)
-            tsa_name = re.sub(r"[^A-Za-z0-9._-]", "_", r.tsa)
-            if n is not None:
-                files[f"timestamps/{t}.{n}.{tsa_name}.tsr"] = r.response
+        for rec in records:
+            sig_n = sig_index.get(rec.signature_sha256)
+            tsa_name = re.sub(r"[^A-Za-z0-9._-]", "_", rec.tsa)
+            if sig_n is not None:
+                files[f"timestamps/{t}.{sig_n}.{tsa_name}.tsr"] = rec.response
         index_statements.append(entry)
     if allowed:
         files["signatures/allowed_signers"] = ("\n".join(allowed) + "\n").encode()
@@ -246,7 +246,7 @@ _PAYLOAD_CMD = (
 )
 
 
-def verify_sheet(index: dict, root: Root, files: dict[str, bytes]) -> str:
+def verify_sheet(index: dict[str, Any], root: Root, files: dict[str, bytes]) -> str:
     lines = [
         f"EVIDENCE BUNDLE - election {root.election}, ceremony {root.ceremony}",
         "",

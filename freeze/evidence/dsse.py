@@ -9,6 +9,7 @@ base64 payload string.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from freeze.errors import InputError
 from freeze.evidence.codec import b64decode, b64encode, canonical_json, parse_json
@@ -39,7 +40,7 @@ class Envelope:
     def pae(self) -> bytes:
         return pae(self.payload_type, self.payload)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "payload": b64encode(self.payload),
             "payloadType": self.payload_type,

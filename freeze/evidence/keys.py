@@ -23,6 +23,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -33,7 +34,6 @@ from freeze.errors import InputError, UnavailableError, UsageError
 from freeze.evidence import sshsig
 from freeze.evidence.codec import b64decode, b64encode
 from freeze.inputs import read_input
-
 
 # Ed25519 curve constants (RFC 8032 section 5.1), for the small-order check below.
 _P = 2**255 - 19
@@ -116,7 +116,7 @@ class KeyRef:
             return True
         return sshsig.verify(signature, message, self.material)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         if self.kind == "ed25519":
             return {"type": "ed25519", "public": b64encode(self.material)}
         return {"type": "ssh", "public": self.openssh()}
@@ -340,8 +340,8 @@ class Pkcs11Signer(Signer):
 
     def __init__(self, uri: str, passphrases: PassphraseSource) -> None:
         try:
-            import pkcs11  # type: ignore[import-not-found]
-            from pkcs11 import KeyType, Mechanism, ObjectClass  # type: ignore[import-not-found]
+            import pkcs11
+            from pkcs11 import KeyType, Mechanism, ObjectClass
         except ImportError:
             raise UnavailableError(
                 "PKCS#11 keys need the optional python-pkcs11 package, which is not installed"

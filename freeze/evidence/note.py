@@ -14,6 +14,7 @@ import base64
 import hashlib
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -118,7 +119,7 @@ class SignedNote:
         self.signatures.append(sig)
 
 
-def sign_log(body: str, name: str, sign_raw, public_raw: bytes) -> NoteSignature:  # noqa: ANN001
+def sign_log(body: str, name: str, sign_raw: Callable[[bytes], bytes], public_raw: bytes) -> NoteSignature:
     return NoteSignature(name, key_id(name, SIG_ED25519, public_raw), sign_raw(body.encode()))
 
 
@@ -132,7 +133,8 @@ def cosigned_message(body: str, timestamp: int) -> bytes:
     return f"cosignature/v1\ntime {timestamp}\n".encode() + body.encode()
 
 
-def cosign(body: str, name: str, timestamp: int, sign_raw, public_raw: bytes) -> NoteSignature:  # noqa: ANN001
+def cosign(body: str, name: str, timestamp: int, sign_raw: Callable[[bytes], bytes],
+           public_raw: bytes) -> NoteSignature:
     if not _NAME.match(name):
         raise InputError(f"cosigner name {name!r} must not contain spaces or '+'")
     sig = sign_raw(cosigned_message(body, timestamp))
@@ -146,7 +148,7 @@ def verify_cosignature(note: SignedNote, name: str, public_raw: bytes) -> int | 
         if s.name == name and s.key_id == kid and len(s.sig) == 72:
             (ts,) = struct.unpack(">Q", s.sig[:8])
             if ts < 2**63 and _ed_verify(public_raw, s.sig[8:], cosigned_message(note.text, ts)):
-                return ts
+                return int(ts)
     return None
 
 

@@ -15,8 +15,9 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
-from freeze.errors import InputError, VerificationError
+from freeze.errors import InputError
 from freeze.evidence.codec import canonical_json, parse_json, sha256_hex
 from freeze.evidence.dsse import Envelope
 from freeze.evidence.keys import KeyRef
@@ -84,7 +85,7 @@ class Root:
     def digest(self) -> str:
         return sha256_hex(self.payload)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "_type": ROOT_TYPE,
             "version": self.version,

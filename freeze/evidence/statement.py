@@ -48,7 +48,8 @@ class Statement:
 
     @property
     def ceremony(self) -> dict[str, Any]:
-        return self.predicate.get("ceremony", {})
+        ceremony: dict[str, Any] = self.predicate.get("ceremony", {})
+        return ceremony
 
 
 def build(

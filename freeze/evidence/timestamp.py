@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from freeze.durable import atomic_write
 from freeze.errors import InputError, UnavailableError, VerificationError
@@ -36,7 +37,7 @@ class TimestampRecord:
     tsa: str
     response: bytes
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"signature_sha256": self.signature_sha256, "tsa": self.tsa, "response": b64encode(self.response)}
 
 
@@ -98,7 +99,7 @@ def fetch(url: str, signature: bytes, *, timeout: float = 30.0) -> bytes:
         raise InputError(f"TSA {url}: nonce mismatch (reply is not for our request)")
     if tsr.tst_info.message_imprint.message != hashlib.sha256(signature).digest():
         raise InputError(f"TSA {url}: reply timestamps other bytes")
-    return body
+    return bytes(body)
 
 
 def verify(record: TimestampRecord, signature: bytes, tsas: list[Tsa]) -> tuple[dt.datetime, str]:

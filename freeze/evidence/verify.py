@@ -26,6 +26,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ from freeze.evidence.journal import parse_entry
 from freeze.evidence.note import Checkpoint, SignedNote, verify_cosignature, verify_log
 from freeze.evidence.policy import count_envelope, tally
 from freeze.evidence.root import Root, format_time
+from freeze.evidence.timestamp import TimestampRecord
+from freeze.evidence.timestamp import verify as verify_timestamp
 from freeze.evidence.trust import TrustedRoot, establish_trust
-from freeze.evidence.timestamp import TimestampRecord, verify as verify_timestamp
 from freeze.inputs import read_input
 
 MAX_FILE = 256 * 1024 * 1024
@@ -74,7 +76,7 @@ class Report:
         self.checks.append(Check(name, True, detail))
         return True
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": "VERIFIED" if self.ok else "FAILED",
             "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
@@ -162,16 +164,18 @@ def verify_bundle(
             report.checks.append(Check("statement", False, f"unknown evidence type {t!r}"))
             continue
         envs: dict[str, Any] = {}
-        signed = report.run(f"{t}: signatures", lambda st=st, t=t, envs=envs: _check_sigs(reader, st, t, root, envs))
+        signed = report.run(f"{t}: signatures", partial(_check_sigs, reader, st, t, root, envs))
         if "env" not in envs:
             continue
         if not signed:  # never read the contents of evidence whose signatures failed
             report.checks.append(Check(f"{t}: statement", False, "not read: its signatures did not verify"))
             continue
-        if report.run(f"{t}: statement", lambda st=st, t=t, envs=envs: _check_statement(reader, st, t, trust, envs)):
+        if report.run(f"{t}: statement", partial(_check_statement, reader, st, t, trust, envs)):
             state.setdefault("statements", {})[t] = envs["statement"]
-        report.run(f"{t}: timestamps", lambda st=st, t=t, envs=envs: _check_timestamps(reader, st, t, root, envs, times))
-        report.run(f"{t}: current, not replayed", lambda st=st, t=t, envs=envs: _check_replay(reader, st, t, envs, state))
+        report.run(f"{t}: timestamps",
+                   partial(_check_timestamps, reader, st, t, root, envs, times))
+        report.run(f"{t}: current, not replayed",
+                   partial(_check_replay, reader, st, t, envs, state))
 
     def complete() -> str:
         # hiding evidence: every statement type the journal records must be in the bundle
@@ -225,7 +229,7 @@ def _check_sums(reader: BundleReader) -> str:
     return f"{len(listed)} files match (SHA256SUMS itself is authenticated only by the signatures below)"
 
 
-def _check_sigs(reader: BundleReader, st: dict, t: str, root: Root, envs: dict) -> str:
+def _check_sigs(reader: BundleReader, st: dict[str, Any], t: str, root: Root, envs: dict[str, Any]) -> str:
     env = Envelope.from_bytes(reader.read(st.get("envelope")), what=f"{t} envelope")
     envs["env"] = env
     result = count_envelope(root, t, env)
@@ -237,7 +241,7 @@ def _check_sigs(reader: BundleReader, st: dict, t: str, root: Root, envs: dict) 
     return result.describe() + " (signers: " + ", ".join(sorted(result.signers)) + ")"
 
 
-def _check_statement(reader: BundleReader, st: dict, t: str, trust: TrustedRoot, envs: dict) -> str:
+def _check_statement(reader: BundleReader, st: dict[str, Any], t: str, trust: TrustedRoot, envs: dict[str, Any]) -> str:
     s = statement.parse(envs["env"], t)
     envs["statement"] = s
     doc = reader.read(st.get("document"))
@@ -252,7 +256,7 @@ def _check_statement(reader: BundleReader, st: dict, t: str, trust: TrustedRoot,
 
 
 def _check_timestamps(
-    reader: BundleReader, st: dict, t: str, root: Root, envs: dict, times: list
+    reader: BundleReader, st: dict[str, Any], t: str, root: Root, envs: dict[str, Any], times: list[Any]
 ) -> str:
     env: Envelope = envs["env"]
     records: list[TimestampRecord] = []
@@ -278,12 +282,13 @@ def _check_timestamps(
         return "the ceremony root names no TSA; none required"
     missing = [n for n, s in enumerate(env.signatures) if hashlib.sha256(s.sig).hexdigest() not in covered]
     if missing:
-        raise VerificationError(f"signature(s) #{', #'.join(map(str, missing))} carry no timestamp from a TSA of the root")
+        raise VerificationError(
+            f"signature(s) #{', #'.join(map(str, missing))} carry no timestamp from a TSA of the root")
     return f"{len(records)} token(s) verified: " + "; ".join(sorted({x for v in covered.values() for x in v}))
 
 
 def _check_journal(
-    reader: BundleReader, idx: dict, root: Root, state: dict, checkpoint_line: str | None
+    reader: BundleReader, idx: dict[str, Any], root: Root, state: dict[str, Any], checkpoint_line: str | None
 ) -> str:
     j = idx.get("journal") or {}
     raw = reader.read(j.get("entries"))
@@ -328,7 +333,7 @@ def _check_journal(
     if root.thresholds.get("checkpoint") and not cps:
         raise VerificationError("the journal carries no cosigned checkpoint")
     cps.sort(key=lambda c: c.size)
-    for a, b in zip(cps, cps[1:]):
+    for a, b in zip(cps, cps[1:], strict=False):  # consecutive pairs
         rel = f"journal/proofs/consistency-{a.size}-{b.size}.json"
         p = parse_json(reader.read(rel), what=rel)
         proof = [b64decode(h, what=rel) for h in p.get("proof", [])]
@@ -357,7 +362,7 @@ def _check_journal(
     return f"{len(entries)} entries; checkpoints: " + ", ".join(notes or ["none"]) + tail
 
 
-def _check_replay(reader: BundleReader, st: dict, t: str, envs: dict, state: dict) -> str:
+def _check_replay(reader: BundleReader, st: dict[str, Any], t: str, envs: dict[str, Any], state: dict[str, Any]) -> str:
     if "journal" not in state:
         raise VerificationError("cannot tell current from replayed: the journal did not verify")
     s = envs.get("statement")
@@ -404,7 +409,7 @@ def _check_replay(reader: BundleReader, st: dict, t: str, envs: dict, state: dic
     return f"latest {t} (sequence {rank}) at journal #{claimed}, inclusion proof to cosigned checkpoint {cp.size}"
 
 
-def _check_backup(reader: BundleReader, idx: dict, state: dict) -> str:
+def _check_backup(reader: BundleReader, idx: dict[str, Any], state: dict[str, Any]) -> str:
     b = idx["backup"]
     line = reader.read("backup.sha256").decode("utf-8", "replace").strip()
     if line != f"{b.get('sha256')}  {b.get('name')}":

@@ -20,6 +20,7 @@ from freeze.extras import require_extra
 from freeze.inputs import read_input
 from freeze.report.model import ZeroReport
 
+
 def _css_string(text: str) -> Markup:
     """A CSS string literal for `content:` in @page rules. HTML-escaping does not
     apply inside <style>, so anything not plainly safe becomes a CSS escape."""

@@ -34,7 +34,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,8 +44,7 @@ from psycopg import sql
 
 from freeze import __version__
 from freeze.durable import atomic_write, durable_rename, sha256_file
-from freeze.errors import (EXIT_IOERR, EXIT_SOFTWARE, EXIT_UNAVAILABLE, ConfigMismatchError,
-                           FreezeError, RefusedError)
+from freeze.errors import EXIT_IOERR, EXIT_SOFTWARE, EXIT_UNAVAILABLE, ConfigMismatchError, FreezeError, RefusedError
 from freeze.report.model import ReportSection, ZeroReport
 from freeze.zero import backup as bk
 from freeze.zero import db, evidence
@@ -105,7 +104,7 @@ class Preview:
                                    "nonzero_totals": self.report.nonzero_count,
                                    "sections": [{"title": s.title, "rows": len(s.rows),
                                                  "nonzero_rows": s.nonzero_rows,
-                                                 "sums": dict(zip(s.totals, s.column_sums))}
+                                                 "sums": dict(zip(s.totals, s.column_sums, strict=True))}
                                                 for s in self.report.sections]}}
 
 
@@ -128,7 +127,7 @@ class ZeroResult:
 
 
 def _utc(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return ts.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _local(ts: datetime) -> str:
@@ -237,7 +236,7 @@ class ZeroSession:
 
     def _short_sections(self, report: ZeroReport) -> list[str]:
         return [f"{s.title!r} lists {len(s.rows)} rows, fewer than min_rows {spec.min_rows}"
-                for s, spec in zip(report.sections, self.spec.report.sections)
+                for s, spec in zip(report.sections, self.spec.report.sections, strict=True)
                 if len(s.rows) < spec.min_rows]
 
     def _system(self, gate: DriftGate | None, backup_sha: str | None) -> dict[str, Any]:
@@ -286,7 +285,7 @@ class ZeroSession:
             timings[name] = now - mark
             mark = now
 
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         started_iso = _utc(started)
         election = re.sub(r"[^A-Za-z0-9._-]", "_", spec.election_id)
         stale = self._cleanup(backup_dir, election)

@@ -115,7 +115,8 @@ def test_only_registered_macs_reach_the_transmission_service(host) -> None:  # n
     iface = hv.get("nftables_firewall_device_interface", "devnet0")
     port = int(hv.get("nftables_firewall_device_service_port", 8443))
     connect = ("ip netns exec devtest python3 -c 'import socket,sys\n"
-               "try:\n s=socket.create_connection((\"192.0.2.1\",int(sys.argv[1])),timeout=4); print(s.recv(16).decode())\n"
+               "try:\n s=socket.create_connection((\"192.0.2.1\",int(sys.argv[1])),timeout=4);"
+               " print(s.recv(16).decode())\n"
                "except Exception as e: print(type(e).__name__)' ")
     setup = f"""
 set -e
@@ -140,7 +141,8 @@ sleep 2
             before = json.loads(host.check_output(counter))["nftables"][1]["counter"]["packets"]
             allowed = host.check_output(connect + str(port))
             other_port = host.check_output(connect + "22")
-            host.check_output(f"ip -n devtest link set devpeer down; ip -n devtest link set devpeer address {UNKNOWN_MAC};"
+            host.check_output("ip -n devtest link set devpeer down; "
+                              f"ip -n devtest link set devpeer address {UNKNOWN_MAC};"
                               " ip -n devtest link set devpeer up; ip neigh flush dev " + iface)
             unknown = host.check_output(connect + str(port))
             after = json.loads(host.check_output(counter))["nftables"][1]["counter"]["packets"]

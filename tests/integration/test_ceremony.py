@@ -136,7 +136,8 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False, second_tsa: bool = False
         zero.write_bytes(json.dumps({"totals": {"all": 0}, "backup": "counting.dump"}).encode())
         backup_digest = "12" * 32
         envs = {}
-        for etype, doc, extra in (("manifest", manifest, []), ("zero-report", zero, ["--backup", f"counting.dump={backup_digest}"])):
+        for etype, doc, extra in (("manifest", manifest, []),
+                                  ("zero-report", zero, ["--backup", f"counting.dump={backup_digest}"])):
             env = base / f"{etype}.dsse.json"
             freeze("attest", "--type", etype, doc, "--root", root, "-o", env, "--journal", journal,
                    "--actor", "alice", *extra)
@@ -216,7 +217,8 @@ def test_no_root_of_trust_is_refused(ceremony: Ceremony) -> None:
 def test_verification_needs_no_network(ceremony: Ceremony, tmp_path: Path) -> None:
     """The TSA is already stopped; also run in a network namespace without interfaces when possible."""
     shutil.copytree(ceremony.bundle, tmp_path / "b")
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False) if shutil.which("unshare") else None
+    probe = (subprocess.run(["unshare", "-n", "true"], capture_output=True, check=False)
+             if shutil.which("unshare") else None)
     if probe is None or probe.returncode != 0:
         pytest.skip("unshare -n not permitted here (needs root); the TSA-stopped run above still covers offline")
     res = subprocess.run(["unshare", "-n", *FREEZE, "verify-evidence", str(tmp_path / "b"), "--root-pin",
@@ -250,3 +252,70 @@ def test_checkpoint_line_is_short_enough_for_the_minutes(ceremony: Ceremony) -> 
     assert len(ceremony.checkpoint_line) <= 100
     origin, size, root_b64 = ceremony.checkpoint_line.split()
     assert origin == ORIGIN and int(size) >= 3 and len(root_b64) == 44
+
+
+# The auditor's laptop has only `pip install election-freeze`: none of the extras
+# (psycopg, paramiko, weasyprint) and no Ansible. A meta-path blocker loaded through
+# sitecustomize makes those imports fail in the subprocess as if not installed.
+BLOCKED = ("psycopg", "psycopg_binary", "paramiko", "weasyprint", "ansible", "ansible_runner")
+_BLOCKER = f'''
+import sys
+BLOCKED = {BLOCKED!r}
+
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
+        return None
+
+sys.meta_path.insert(0, _NotInstalled())
+'''
+
+
+def _without_extras(tmp_path: Path) -> dict[str, str]:
+    site = tmp_path / "blocker"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_BLOCKER)
+    repo = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{repo}"}
+
+
+def test_verify_evidence_runs_without_the_extras(ceremony: Ceremony, tmp_path: Path) -> None:
+    env = _without_extras(tmp_path)
+    for module in BLOCKED[:1] + BLOCKED[2:5]:  # the blocker really blocks (else this test proves nothing)
+        probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                               text=True, env=env, check=False)
+        assert probe.returncode != 0 and "blocked by the test" in probe.stderr, (module, probe.stderr)
+    shutil.copytree(ceremony.bundle, tmp_path / "b")
+    shutil.copy(ceremony.tar, tmp_path / "b.tar")
+    for target in ("b", "b.tar"):
+        res = freeze_proc("verify-evidence", tmp_path / target, "--root-pin", ceremony.root_digest,
+                          "--checkpoint", ceremony.checkpoint_line, cwd=tmp_path, env=env)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "VERDICT: VERIFIED" in res.stdout
+        assert res.stderr == ""
+    res = freeze_proc("verify-envelope", ceremony.dir / "manifest.dsse.json", "--type", "manifest",
+                      "--root", ceremony.root, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_a_missing_extra_is_one_line_naming_it(ceremony: Ceremony, tmp_path: Path) -> None:
+    env = _without_extras(tmp_path)
+    zero = freeze_proc("zero", "-p", tmp_path / "p.yml", "-m", tmp_path / "m.json",
+                       "--evidence-dir", tmp_path / "ev", cwd=tmp_path, env=env)
+    assert zero.returncode == 69, zero.stderr
+    assert zero.stderr.strip() == ("freeze: error: psycopg is not installed; this command needs "
+                                   "the 'postgres' extra: pip install 'election-freeze[postgres]'")
+    from tests.unit.test_report_model import _report
+
+    report = tmp_path / "zero-report.json"
+    report.write_bytes(_report().canonical_bytes())
+    pdf = freeze_proc("zero-report", report, "-o", tmp_path / "print",
+                      "--format", "pdf", cwd=tmp_path, env=env)
+    assert pdf.returncode == 69, pdf.stdout + pdf.stderr
+    assert pdf.stderr.strip().endswith("pip install 'election-freeze[pdf]'")
+    assert len(pdf.stderr.strip().splitlines()) == 1
+    html = freeze_proc("zero-report", report, "-o", tmp_path / "print",
+                       "--format", "html", cwd=tmp_path, env=env)
+    assert html.returncode == 0, html.stdout + html.stderr
+    assert (tmp_path / "print" / "zero-report.html").is_file()

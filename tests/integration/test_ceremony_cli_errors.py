@@ -64,7 +64,8 @@ def test_wrong_key_type(keys: Path) -> None:
 def test_signer_checks_their_own_copy_of_the_document(keys: Path, tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text("not the signed one")
     one_line_error(run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP",
-                       "--document", tmp_path / "m.json", env={"KP": "right"}), 8, "the statement names another document")
+                       "--document", tmp_path / "m.json", env={"KP": "right"}),
+                   8, "the statement names another document")
 
 
 def test_missing_files(keys: Path, tmp_path: Path) -> None:
@@ -96,7 +97,8 @@ def test_bad_root_spec_and_bad_journal(tmp_path: Path) -> None:
     (tmp_path / "spec2.yaml").write_text("election: e\n")
     one_line_error(run("root", "init", tmp_path / "spec2.yaml", "-o", tmp_path / "r.json"), 65, "missing or malformed")
     (tmp_path / "j.db").write_text("not a database")
-    one_line_error(run("journal", "append", tmp_path / "j.db", "--actor", "a", "--event", "e"), 65, "not a freeze journal")
+    one_line_error(run("journal", "append", tmp_path / "j.db", "--actor", "a", "--event", "e"),
+                   65, "not a freeze journal")
 
 
 def test_corrupt_bundle_fails_verification_with_exit_8(tmp_path: Path) -> None:

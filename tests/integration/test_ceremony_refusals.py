@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from freeze.evidence.verify import verify_bundle
-from tests.integration.test_ceremony import needs_tools, PASS_ENV, Ceremony, freeze
+from tests.integration.test_ceremony import PASS_ENV, Ceremony, freeze, needs_tools
 
 pytestmark = needs_tools
 
@@ -123,7 +123,8 @@ def test_signer_not_in_the_root(live: Ceremony, tmp_path: Path) -> None:
 def test_not_enough_observers_explains_who_is_missing(live: Ceremony, tmp_path: Path) -> None:
     b = copy(live, tmp_path)
     # keep alice, bob, carol and erin: observers 1/2
-    edit_json(b / "statements" / "manifest.dsse.json", lambda e: e.update(signatures=[e["signatures"][i] for i in (0, 1, 2, 4)]))
+    edit_json(b / "statements" / "manifest.dsse.json",
+              lambda e: e.update(signatures=[e["signatures"][i] for i in (0, 1, 2, 4)]))
     resum(b)
     verify_fails(live, b, "manifest: auditor 1/1, directorate 2/2, observer 1/2 (missing: any of dave, frank)")
 
@@ -192,7 +193,8 @@ def test_rotated_root_signed_only_by_new_keys(live: Ceremony, tmp_path: Path) ->
     code, out, err = freeze("root", "verify", live.root, v2, "--root-pin", live.root_digest, expect=8)
     assert "root v2 by v1 signers: directorate 0/2 (missing: any of alice, bob)" in err
     # the same rotation, also signed by a threshold of the old keys, is accepted
-    v2b = _rotated_root(live, tmp_path / "both", ["gina", "hank", "alice", "bob"]) if (tmp_path / "both").mkdir() is None else None
+    (tmp_path / "both").mkdir()
+    v2b = _rotated_root(live, tmp_path / "both", ["gina", "hank", "alice", "bob"])
     code, out, _ = freeze("root", "verify", live.root, v2b, "--root-pin", live.root_digest, expect=0)
     assert "root v2 by v1 signers: directorate 2/2" in out and "root v2 by its own signers: directorate 2/2" in out
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from freeze.cli import build_parser
-from tests.integration.test_ceremony import needs_tools, PASS_ENV, Ceremony, freeze, run_ceremony
+from tests.integration.test_ceremony import PASS_ENV, Ceremony, freeze, needs_tools, run_ceremony
 
 pytestmark = needs_tools
 

@@ -81,7 +81,8 @@ def test_ssh_signatures_verify_with_ssh_keygen(ceremony: Ceremony) -> None:
     for sig in sigs:
         etype, person = sig.name.rsplit(".", 2)[0], sig.name.rsplit(".", 2)[1]
         res = _run(["ssh-keygen", "-Y", "verify", "-f", "signatures/allowed_signers", "-I", person,
-                    "-n", "election-freeze-evidence-v1", "-s", f"signatures/{sig.name}"], b, b / "signatures" / f"{etype}.pae")
+                    "-n", "election-freeze-evidence-v1", "-s", f"signatures/{sig.name}"],
+                   b, b / "signatures" / f"{etype}.pae")
         assert res.returncode == 0, res.stderr
         assert f'Good "election-freeze-evidence-v1" signature for {person}' in res.stdout
     wrong = _run(["ssh-keygen", "-Y", "verify", "-f", "signatures/allowed_signers", "-I", "frank",

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from freeze.snapshot import take_snapshot
 from freeze.drift import compare, verify
 from freeze.errors import NoInputError
 from freeze.manifest import Manifest
 from freeze.profile import load_profile
+from freeze.snapshot import take_snapshot
 
 ONLY_FILES = """
 packages: {enabled: false}

@@ -12,8 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from freeze.errors import (EXIT_CHANGED, EXIT_DATAERR, EXIT_NOINPUT, EXIT_OK, EXIT_REFUSED,
-                           EXIT_UNAVAILABLE, EXIT_USAGE, EXIT_VERIFY_FAILED)
+from freeze.errors import (
+    EXIT_CHANGED,
+    EXIT_DATAERR,
+    EXIT_NOINPUT,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    EXIT_VERIFY_FAILED,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 

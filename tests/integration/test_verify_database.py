@@ -9,11 +9,11 @@ import psycopg
 import pytest
 
 from freeze.collect import postgres
-from freeze.snapshot import take_snapshot
 from freeze.drift import verify
 from freeze.errors import UnavailableError
 from freeze.manifest import Manifest
 from freeze.profile import load_profile
+from freeze.snapshot import take_snapshot
 
 pytestmark = pytest.mark.postgres
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from freeze.snapshot import take_snapshot
 from freeze.drift import verify
 from freeze.manifest import Manifest
 from freeze.profile import load_profile
+from freeze.snapshot import take_snapshot
 
 OFF = {"packages": "{enabled: false}", "services": "{enabled: false}",
        "accounts": "{enabled: false}", "network": "{enabled: false}",

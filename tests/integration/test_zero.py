@@ -14,8 +14,8 @@ import pytest
 from freeze.errors import EXIT_CONFIG, EXIT_DATAERR, EXIT_REFUSED, EXIT_UNAVAILABLE
 from tests.integration.test_zero_support import (
     REPO,
-    db_state,
     check_exported,
+    db_state,
     is_fully_zeroed,
     make_zero_env,
     zero_runs,

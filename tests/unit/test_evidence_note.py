@@ -11,7 +11,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from freeze.errors import InputError
 from freeze.evidence.note import (
-    Checkpoint, SignedNote, cosign, cosigned_message, key_id, sign_log, verify_cosignature, verify_log,
+    Checkpoint,
+    SignedNote,
+    cosign,
+    cosigned_message,
+    key_id,
+    sign_log,
+    verify_cosignature,
+    verify_log,
 )
 
 

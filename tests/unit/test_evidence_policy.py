@@ -12,7 +12,7 @@ from freeze.evidence import sshsig, statement
 from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature
 from freeze.evidence.keys import Ed25519Signer, KeyRef
 from freeze.evidence.policy import count_envelope
-from freeze.evidence.root import Person, Root, new_root, ROOT_PAYLOAD_TYPE
+from freeze.evidence.root import ROOT_PAYLOAD_TYPE, Person, Root, new_root
 from freeze.evidence.trust import establish_trust
 
 

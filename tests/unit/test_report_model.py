@@ -13,7 +13,7 @@ from freeze.report.render import qr_svg, render_html
 
 
 def _report(votes=(0, 0)) -> ZeroReport:
-    rows = tuple(((f"President", name), (v,)) for name, v in zip(("Ana Quispe", "Luis <Rojas>"), votes))
+    rows = tuple((("President", name), (v,)) for name, v in zip(("Ana Quispe", "Luis <Rojas>"), votes, strict=True))
     return ZeroReport(
         title="Zero report of the counting database", election_id="GE-2026",
         election_name="General Elections 2026", generated_at_utc="2026-10-17T12:00:00Z",

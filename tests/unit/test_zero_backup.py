@@ -3,7 +3,6 @@ passfile, never through argv; odd passwords survive the passfile escaping."""
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
