@@ -61,8 +61,8 @@ def cmd_status(args: argparse.Namespace, paths: LabPaths) -> int:
     for host in state["hosts"]:  # type: ignore[attr-defined]
         pid = vm.vm_pid(paths, host["name"])
         all_up &= pid is not None
-        print(f"  {host['name']:<16} 127.0.0.1:{host['port']:<6} "
-              f"{'up (pid %d)' % pid if pid else 'DOWN'}")
+        state = f"up (pid {pid})" if pid else "DOWN"
+        print(f"  {host['name']:<16} 127.0.0.1:{host['port']:<6} {state}")
     print(f"inventory: {paths.inventory_dir}")
     return 0 if all_up else 3
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.config import LAB_SRC, OPERATOR, LabError, LabPaths
-from lab.util import Timer, locked, prune_stale, log, need_tools, read_list, run, sha256_parts
+from lab.util import Timer, locked, log, need_tools, prune_stale, read_list, run, sha256_parts
 
 IMAGE_PACKAGES = LAB_SRC / "image-packages.txt"
 CUSTOMIZE = LAB_SRC / "image-customize.sh"

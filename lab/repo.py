@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lab.config import LAB_SRC, LabError, LabPaths
 from lab.image import Image, debian_sources
-from lab.util import Timer, locked, prune_stale, log, need_tools, read_list, run, sha256_parts
+from lab.util import Timer, locked, log, need_tools, prune_stale, read_list, run, sha256_parts
 
 REPO_PACKAGES = LAB_SRC / "repo-packages.txt"
 
