@@ -69,6 +69,34 @@ SECTION_KINDS: dict[str, str] = {
     "db_rows": "db_row",
 }
 
+# Database catalog sections added after the first release (freeze.collect.pg_semantics).
+# A manifest lacking one was taken before it was collected: drift says "not
+# recorded in this manifest", never reports its entries as added.
+DB_SEMANTIC_SECTIONS: dict[str, str] = {
+    "db_rules": "db_rule",
+    "db_policies": "db_policy",
+    "db_role_settings": "db_role_setting",
+    "db_sequences": "db_sequence",
+    "db_extensions": "db_extension",
+    "db_languages": "db_language",
+    "db_casts": "db_cast",
+    "db_operators": "db_operator",
+    "db_operator_classes": "db_operator_class",
+    "db_types": "db_type",
+    "db_collations": "db_collation",
+    "db_aggregates": "db_aggregate",
+    "db_foreign_data_wrappers": "db_fdw",
+    "db_foreign_servers": "db_foreign_server",
+    "db_user_mappings": "db_user_mapping",
+    "db_publications": "db_publication",
+    "db_subscriptions": "db_subscription",
+    "db_relation_options": "db_relation_options",
+    "db_inheritance": "db_inheritance",
+    "db_settings": "db_setting",
+    "db_security_labels": "db_security_label",
+}
+SECTION_KINDS.update(DB_SEMANTIC_SECTIONS)
+
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CREATED = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

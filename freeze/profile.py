@@ -94,6 +94,10 @@ class DatabaseSpec:
     exclude_tables: tuple[str, ...] = ()
     # Per-row digests (so drift names the row) for tables up to this many rows.
     row_detail_limit: int = 10000
+    # "schema.sequence" the application advances by itself although no table
+    # whose content is excluded owns it (e.g. a free-standing sheet-number
+    # sequence): position recorded as a fact, not compared; parameters still are.
+    volatile_sequences: tuple[str, ...] = ()
 
     def resolve_dsn(self) -> str:
         """Return the DSN from the environment or from an owner-only file.
@@ -125,6 +129,7 @@ class DatabaseSpec:
             "tables": list(self.tables),
             "exclude_tables": list(self.exclude_tables),
             "row_detail_limit": self.row_detail_limit,
+            "volatile_sequences": list(self.volatile_sequences),
         }
 
 
@@ -331,7 +336,7 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
     if top.get("database") is not None:
         db = v.mapping(top["database"], "database",
                        {"dsn_env", "dsn_file", "schemas", "tables", "exclude_tables",
-                        "row_detail_limit"})
+                        "row_detail_limit", "volatile_sequences"})
         if "dsn" in db or "password" in db:  # pragma: no cover - caught by mapping()
             raise v.fail("database", "secrets do not belong in a profile")
         has_env, has_file = db.get("dsn_env") is not None, db.get("dsn_file") is not None
@@ -339,10 +344,14 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
             raise v.fail("database", "set exactly one of dsn_env, dsn_file")
         tables = v.strings(db.get("tables"), "database.tables")
         excl = v.strings(db.get("exclude_tables"), "database.exclude_tables")
+        volatile = v.strings(db.get("volatile_sequences"), "database.volatile_sequences")
         for label, seq in (("tables", tables), ("exclude_tables", excl)):
             for i, t in enumerate(seq):
                 if t.count(".") != 1:
                     raise v.fail(f"database.{label}[{i}]", "must be schema.table")
+        for i, name in enumerate(volatile):
+            if name.count(".") != 1:
+                raise v.fail(f"database.volatile_sequences[{i}]", "must be schema.sequence")
         schemas = v.strings(db.get("schemas"), "database.schemas") if "schemas" in db else ("public",)
         if not schemas:
             raise v.fail("database.schemas", "must list at least one schema")
@@ -352,6 +361,7 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
             schemas=schemas,
             tables=tables,
             exclude_tables=excl,
+            volatile_sequences=volatile,
             row_detail_limit=v.integer(db.get("row_detail_limit"), "database.row_detail_limit",
                                        10000),
         )

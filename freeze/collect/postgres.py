@@ -12,6 +12,10 @@ collector cannot change anything), we record:
     triggers (and event triggers), roles with memberships, and every privilege
     (ACLs expanded with aclexplode, defaults made explicit with acldefault) as
     one `grant` entry per grantee and privilege;
+  * everything else in the catalog that changes what the application reads,
+    writes or may do (rules, policies, role and database settings, sequences,
+    extensions, casts, operators, types, foreign data, replication, relation
+    options, inheritance, semantic server settings): `freeze.collect.pg_semantics`;
   * per table, an ordered content digest: rows are read through a server-side
     cursor (memory flat whatever the table size) ordered by the primary key (or,
     without one, by the row's text in the "C" collation), each row's text form
@@ -33,6 +37,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from freeze.collect import pg_semantics
 from freeze.errors import InputError, UnavailableError
 
 _PINNED_SETTINGS = (
@@ -388,6 +393,10 @@ def collect(dsn: str, spec: Any, *, require_tables: bool = True) -> dict[str, An
             sections["db_cluster"] = {dbname: cluster}
             _catalog(cur, schemas, sections)
             tables = _table_list(cur, spec, target, require_tables)
+            # the rest of the catalog that changes what the application does,
+            # in the same snapshot (rules, policies, role settings, sequences...)
+            pg_semantics.collect(cur, schemas, {key for _, _, key in tables},
+                                 set(spec.get("volatile_sequences") or ()), sections, facts)
         contents: dict[str, dict[str, Any]] = {}
         rows: dict[str, dict[str, Any]] = {}
         for schema, table, key in tables:

@@ -29,6 +29,30 @@ class ClearPlan:
     election_name: str
     columns: tuple[tuple[str, ...], ...]  # per report section, the query's column names
     warnings: tuple[str, ...] = ()  # not errors, but the operator should know (dry run, record)
+    # (restarted sequence, table, column) for every column the sequence fills
+    # (owned by, identity, or nextval() in its default): checked after the clear
+    sequence_feeds: tuple[tuple[QualifiedName, QualifiedName, str], ...] = ()
+
+
+def _sequence_feeds(conn: psycopg.Connection, seq: QualifiedName
+                    ) -> list[tuple[QualifiedName, QualifiedName, str]]:
+    rows = conn.execute(
+        "SELECT tn.nspname, t.relname, a.attname FROM pg_depend d"
+        " JOIN pg_class s ON s.oid = d.objid JOIN pg_namespace sn ON sn.oid = s.relnamespace"
+        " JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid"
+        " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "   AND d.deptype IN ('a', 'i') AND sn.nspname = %s AND s.relname = %s"
+        " UNION"
+        " SELECT tn.nspname, t.relname, a.attname FROM pg_depend d"
+        " JOIN pg_attrdef ad ON ad.oid = d.objid"
+        " JOIN pg_class t ON t.oid = ad.adrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ad.adnum"
+        " JOIN pg_class s ON s.oid = d.refobjid JOIN pg_namespace sn ON sn.oid = s.relnamespace"
+        " WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "   AND sn.nspname = %s AND s.relname = %s ORDER BY 1, 2, 3",
+        [seq.schema, seq.name, seq.schema, seq.name]).fetchall()
+    return [(seq, QualifiedName(r[0], r[1]), r[2]) for r in rows]
 
 
 def _relkind(conn: psycopg.Connection, name: QualifiedName) -> str | None:
@@ -79,6 +103,29 @@ def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan
                            "sequencename = %s", [s.sequence.schema, s.sequence.name]).fetchone()
         start = int(row[0]) if row else 1
         sequences.append(SequenceFacts(s.sequence, start, s.restart if s.restart is not None else start))
+
+    for i, reset in enumerate(spec.reset_columns):
+        where = f"profile zero.reset_columns[{i}]"
+        if _relkind(conn, reset.table) not in ("r", "p"):
+            raise ConfigMismatchError(f"{where}.table: table {reset.table} does not exist in "
+                                      f"database {db}")
+        types = dict(conn.execute(
+            "SELECT a.attname, t.typcategory FROM pg_attribute a"
+            " JOIN pg_type t ON t.oid = a.atttypid JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+            [reset.table.schema, reset.table.name]).fetchall())
+        for column in reset.columns:
+            if column not in types:
+                raise ConfigMismatchError(f"{where}.columns: {reset.table} has no column {column!r}")
+            if types[column] != "N":
+                raise ConfigMismatchError(f"{where}.columns: {reset.table}.{column} is not a "
+                                          f"number; only counters are reset to 0")
+    for i, view in enumerate(spec.refresh):
+        if _relkind(conn, view) != "m":
+            raise ConfigMismatchError(f"profile zero.refresh[{i}]: {view} is not a materialized "
+                                      f"view in database {db}")
+    feeds = [f for s in spec.sequences for f in _sequence_feeds(conn, s.sequence)]
 
     cleared = set(spec.clear_tables)
     edges = _fk_edges(conn)
@@ -140,7 +187,7 @@ def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan
         columns.append(names)
     return ClearPlan(tuple(order), tuple(c for c in spec.clear if c.method == "truncate"),
                      tuple(sequences), election_name, tuple(columns),
-                     _unindexed_fk_warnings(conn, set(by_name)))
+                     _unindexed_fk_warnings(conn, set(by_name)), tuple(feeds))
 
 
 def _unindexed_fk_warnings(conn: psycopg.Connection, deleted: set[QualifiedName]) -> tuple[str, ...]:

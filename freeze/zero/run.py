@@ -372,6 +372,12 @@ class ZeroSession:
                 sequences_before.get(f"{s.name.schema}.{s.name.name}", {}) ==
                 {"last_value": s.restart, "is_called": False} for s in self.plan.sequences)
             already_zero = all(c["rows_before"] == 0 for c in cleared) and seq_at_restart
+            resets = self._reset_columns()
+            already_zero = already_zero and all(r["rows_not_zero_before"] == 0 for r in resets)
+            for view in spec.refresh:  # after the clear: totals shown through views read 0
+                conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(view.ident))
+            sequence_check = self._check_sequences_above_kept_rows(final)
+            rehearsal = self._rehearse(final)
             phase("clear")
             crash_point("cleared")
 
@@ -399,6 +405,8 @@ class ZeroSession:
                                     "client": r[3], "state": r[4], "since": r[5]} for r in sessions],
                 "stale_cleanup": stale, "warnings": list(self.plan.warnings),
                 "cleared": cleared, "sequences": seq_record, "already_zero": already_zero,
+                "reset_columns": resets, "refreshed": [str(v) for v in spec.refresh],
+                "sequence_check": sequence_check, "rehearsal": rehearsal,
                 "report": {"sha256": report_sha, "all_zero": True,
                            "sections": [{"title": s.title, "rows": len(s.rows)}
                                         for s in report.sections]},
@@ -439,6 +447,86 @@ class ZeroSession:
                               exit_code=EXIT_IOERR) from None
         phase("export")
         return ZeroResult(run_id, already_zero, path, record, report_sha, backup, cleared, timings)
+
+    def _reset_columns(self) -> list[dict[str, Any]]:
+        """Counter tables keep their rows (candidates, stations); their totals go to 0."""
+        out = []
+        for r in self.spec.reset_columns:
+            cols = [sql.Identifier(c) for c in r.columns]
+            nonzero = sql.SQL(" OR ").join(sql.SQL("{} IS DISTINCT FROM 0").format(c) for c in cols)
+            n = self.conn.execute(sql.SQL("UPDATE {} SET {} WHERE {}").format(
+                r.table.ident, sql.SQL(", ").join(sql.SQL("{} = 0").format(c) for c in cols),
+                nonzero)).rowcount
+            out.append({"table": str(r.table), "columns": list(r.columns),
+                        "rows_not_zero_before": n})
+        return out
+
+    def _check_sequences_above_kept_rows(self, backup: Path) -> list[dict[str, Any]]:
+        """A restarted sequence must not hand out a value a kept row already has:
+        restarting a kept audit log's sequence makes its next insert fail on the
+        primary key, and the application stops counting."""
+        out = []
+        for seq, table, column in self.plan.sequence_feeds:
+            restart = next(s.restart for s in self.plan.sequences if s.name == seq)
+            increment = self.conn.execute(
+                "SELECT increment_by FROM pg_sequences WHERE schemaname = %s AND "
+                "sequencename = %s", [seq.schema, seq.name]).fetchone()[0]
+            extreme = self.conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
+                sql.SQL("max" if increment > 0 else "min"), sql.Identifier(column),
+                table.ident)).fetchone()[0]
+            clash = extreme is not None and (restart <= extreme if increment > 0
+                                             else restart >= extreme)
+            if clash:
+                raise RefusedError(
+                    f"profile zero.sequences: restarting {seq} at {restart} would hand out "
+                    f"values {table}.{column} already holds (kept rows up to {extreme}): the "
+                    f"next insert would fail; leave it out or restart it above {extreme}; "
+                    f"rolled back, nothing was changed (the verified backup is kept at {backup})")
+            out.append({"sequence": str(seq), "column": f"{table}.{column}",
+                        "restart": restart, "highest_kept": extreme})
+        return out
+
+    def _rehearse(self, backup: Path) -> dict[str, Any]:
+        """Count a vote on the zeroed database, then take it back (savepoint).
+
+        nextval() is not undone by a rollback: the restarted sequences are
+        restarted again afterwards (ALTER SEQUENCE is transactional), and any
+        other sequence the rehearsal advanced (a kept audit log's, through a
+        trigger) is set back with setval to where it was. setval is not
+        transactional, which is what is wanted here: it restores the state of
+        before the rehearsal whether the zero then commits or rolls back (a crash
+        in between leaves at most a gap of a few numbers in such a sequence)."""
+        if not self.spec.rehearsal:
+            return {"statements": 0}
+        restarted = {f"{s.name.schema}.{s.name.name}" for s in self.plan.sequences}
+        before = db.sequence_states(self.conn)
+        try:
+            self._run_rehearsal(backup)
+        finally:
+            for name, state in db.sequence_states(self.conn).items():
+                if name in restarted or name not in before or state == before[name]:
+                    continue
+                schema, _, seq = name.partition(".")
+                self.conn.execute("SELECT setval(%s::regclass, %s, %s)",
+                                  [sql.Identifier(schema, seq).as_string(self.conn),
+                                   before[name]["last_value"], before[name]["is_called"]])
+        for s in self.plan.sequences:
+            self.conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(
+                s.name.ident, sql.Literal(s.restart)))
+        return {"statements": len(self.spec.rehearsal), "result": "counted, rolled back"}
+
+    def _run_rehearsal(self, backup: Path) -> None:
+        self.conn.execute("SAVEPOINT freeze_rehearsal")
+        for i, statement in enumerate(self.spec.rehearsal):
+            try:
+                self.conn.execute(statement, self._params() if "%(" in statement else None)
+            except psycopg.Error as exc:
+                self.conn.execute("ROLLBACK TO SAVEPOINT freeze_rehearsal")
+                raise RefusedError(
+                    f"profile zero.rehearsal[{i}] failed on the zeroed database, which could "
+                    f"not count a vote: {db.one_line_error(exc, self.dsn)}; rolled back, "
+                    f"nothing was changed (the verified backup is kept at {backup})") from None
+        self.conn.execute("ROLLBACK TO SAVEPOINT freeze_rehearsal")
 
     def _cleanup(self, backup_dir: Path, election: str) -> dict[str, list[str]]:
         """Leftovers of crashed runs of this election's zero: never a verified

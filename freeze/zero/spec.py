@@ -72,6 +72,14 @@ class SequenceReset:
 
 
 @dataclass(frozen=True)
+class ColumnReset:
+    """Counter columns set back to 0, rows kept (totals a trigger maintains)."""
+
+    table: QualifiedName
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReportSection:
     title: str
     query: str
@@ -103,6 +111,11 @@ class ZeroSpec:
     report: ReportSpec
     backup: BackupSpec = field(default_factory=BackupSpec)
     lock_timeout_seconds: int = 30
+    reset_columns: tuple[ColumnReset, ...] = ()
+    refresh: tuple[QualifiedName, ...] = ()  # materialized views, refreshed after clearing
+    # statements that count a vote, run after the clear in a savepoint that is
+    # rolled back: proof the zeroed database can still count
+    rehearsal: tuple[str, ...] = ()
 
     @property
     def clear_tables(self) -> tuple[QualifiedName, ...]:
@@ -111,7 +124,8 @@ class ZeroSpec:
     @property
     def locked_tables(self) -> tuple[QualifiedName, ...]:
         """Every table the zero transaction locks, in a fixed order (no lock-order deadlocks)."""
-        return tuple(sorted(set(self.clear_tables) | set(self.lock)))
+        return tuple(sorted(set(self.clear_tables) | set(self.lock)
+                            | {r.table for r in self.reset_columns}))
 
 
 _DEFAULT_SIGNATURES = ("Presiding authority", "Systems director", "Party observer",
@@ -214,7 +228,8 @@ def parse_zero_spec(raw: Any) -> ZeroSpec:
         raise InputError("profile has no 'zero:' section (needed by freeze zero)")
     raw = _mapping(raw, "zero")
     _check_keys(raw, "zero", {"election_id", "clear", "report"},
-                {"sequences", "lock", "backup", "lock_timeout_seconds"})
+                {"sequences", "lock", "backup", "lock_timeout_seconds", "reset_columns",
+                 "refresh", "rehearsal"})
     election_id = raw["election_id"]
     if isinstance(election_id, int) and not isinstance(election_id, bool):
         election_id = str(election_id)
@@ -255,6 +270,33 @@ def parse_zero_spec(raw: Any) -> ZeroSpec:
     lock = tuple(QualifiedName.parse(t, f"zero.lock[{i}]")
                  for i, t in enumerate(_list(raw.get("lock", []), "zero.lock")))
 
+    resets: list[ColumnReset] = []
+    for i, item in enumerate(_list(raw.get("reset_columns", []), "zero.reset_columns")):
+        where = f"zero.reset_columns[{i}]"
+        item = _mapping(item, where)
+        _check_keys(item, where, {"table", "columns"}, set())
+        table = QualifiedName.parse(item["table"], f"{where}.table")
+        if table in names:
+            raise InputError(f"profile {where}.table: {table} is in zero.clear; its rows go, "
+                             f"there is nothing left to reset")
+        if table in {r.table for r in resets}:
+            raise InputError(f"profile {where}.table: {table} is listed twice")
+        resets.append(ColumnReset(table, _columns(item["columns"], f"{where}.columns",
+                                                  nonempty=True)))
+    refresh = tuple(QualifiedName.parse(t, f"zero.refresh[{i}]")
+                    for i, t in enumerate(_list(raw.get("refresh", []), "zero.refresh")))
+    if len(set(refresh)) != len(refresh):
+        raise InputError("profile zero.refresh: a materialized view is listed twice")
+    rehearsal = []
+    for i, statement in enumerate(_list(raw.get("rehearsal", []), "zero.rehearsal")):
+        text = _text(statement, f"zero.rehearsal[{i}]").rstrip().rstrip(";").rstrip()
+        if ";" in text:
+            raise InputError(f"profile zero.rehearsal[{i}]: one statement only (found ';')")
+        if _PARAM.search(text.replace("%(election_id)s", "")):
+            raise InputError(f"profile zero.rehearsal[{i}]: unknown parameter "
+                             f"(available: %(election_id)s; write a literal % as %%)")
+        rehearsal.append(text)
+
     backup_raw = _mapping(raw.get("backup", {}), "zero.backup")
     _check_keys(backup_raw, "zero.backup", set(), {"pg_bindir", "dir"})
     backup = BackupSpec(
@@ -265,4 +307,5 @@ def parse_zero_spec(raw: Any) -> ZeroSpec:
         election_id=election_id, clear=tuple(clear), sequences=tuple(sequences), lock=lock,
         report=_parse_report(raw["report"]), backup=backup,
         lock_timeout_seconds=_int(raw.get("lock_timeout_seconds", 30), "zero.lock_timeout_seconds", 1),
+        reset_columns=tuple(resets), refresh=refresh, rehearsal=tuple(rehearsal),
     )

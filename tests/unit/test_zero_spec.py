@@ -116,3 +116,30 @@ def test_numeric_election_id_is_text(raw):
 def test_signatures_as_count(raw):
     raw["report"]["signatures"] = 3
     assert parse_zero_spec(raw).report.signatures == ("", "", "")
+
+
+def test_reset_columns_refresh_and_rehearsal_parse(raw):
+    raw["reset_columns"] = [{"table": "counting.counters", "columns": ["votes", "sheets"]}]
+    raw["refresh"] = ["counting.totals_mv"]
+    raw["rehearsal"] = ["INSERT INTO counting.audit_log (actor, action) VALUES ('a', 'b');"]
+    spec = parse_zero_spec(raw)
+    assert spec.reset_columns[0].columns == ("votes", "sheets")
+    assert QualifiedName("counting", "counters") in spec.locked_tables  # counters are locked too
+    assert spec.refresh == (QualifiedName("counting", "totals_mv"),)
+    assert spec.rehearsal[0].endswith("'b')")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("reset_columns", [{"table": "counting.tally_votes", "columns": ["votes"]}],
+     "zero.reset_columns[0].table: counting.tally_votes is in zero.clear"),
+    ("reset_columns", [{"table": "counting.counters", "columns": []}],
+     "zero.reset_columns[0].columns: must not be empty"),
+    ("reset_columns", [{"table": "counting.counters"}],
+     "zero.reset_columns[0]: missing required key 'columns'"),
+    ("refresh", "counting.totals_mv", "zero.refresh: expected a list"),
+    ("rehearsal", ["INSERT INTO a.b VALUES (1); DELETE FROM a.b"],
+     "zero.rehearsal[0]: one statement only"),
+])
+def test_new_zero_keys_errors_name_the_key(raw, key, value, message):
+    raw[key] = value
+    assert message in _error(raw)
