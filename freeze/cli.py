@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from freeze import __version__
 from freeze.errors import (
@@ -30,6 +30,8 @@ from freeze.errors import (
 
 if TYPE_CHECKING:
     from freeze.evidence.keys import PassphraseSource
+    from freeze.profile import Profile
+    from freeze.transport import AnsibleInventory, SSHTransport
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -37,7 +39,7 @@ Handler = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with our exit status."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
@@ -46,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------
 
 
-def _register_snapshot(sub: argparse._SubParsersAction) -> None:
+def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
     def remote_options(p: argparse.ArgumentParser) -> None:
         g = p.add_argument_group("remote host (SSH; nothing is installed on the host)")
         g.add_argument("--host", metavar="[USER@]HOST[:PORT]",
@@ -93,7 +95,7 @@ def _register_snapshot(sub: argparse._SubParsersAction) -> None:
     ver.set_defaults(handler=_cmd_verify)
 
 
-def _snapshot_transport(args: argparse.Namespace) -> Any:
+def _snapshot_transport(args: argparse.Namespace) -> SSHTransport | None:
     from freeze.transport import transport_from_options
 
     return transport_from_options(host=args.host, identity=args.identity,
@@ -135,7 +137,7 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inventory(args: argparse.Namespace) -> Any:
+def _inventory(args: argparse.Namespace) -> AnsibleInventory:
     from freeze.transport import AnsibleInventory
 
     return AnsibleInventory(args.inventory, limit=args.host_limit, become=args.become)
@@ -146,7 +148,7 @@ def _print_host_errors(errors: dict[str, Exception]) -> None:
         print(f"freeze: error: {exc}", file=sys.stderr)
 
 
-def _snapshot_inventory(args: argparse.Namespace, profile: Any) -> int:
+def _snapshot_inventory(args: argparse.Namespace, profile: Profile) -> int:
     import json
 
     from freeze.errors import worst_exit_code
@@ -164,7 +166,7 @@ def _snapshot_inventory(args: argparse.Namespace, profile: Any) -> int:
     return worst_exit_code(done.errors)
 
 
-def _verify_inventory(args: argparse.Namespace, profile: Any) -> int:
+def _verify_inventory(args: argparse.Namespace, profile: Profile) -> int:
     import json
 
     from freeze.drift import verify_inventory_dir
@@ -187,7 +189,7 @@ def _verify_inventory(args: argparse.Namespace, profile: Any) -> int:
     return result.exit_code
 
 
-def _attributes_summary(attrs: dict | None) -> str:
+def _attributes_summary(attrs: dict[str, Any] | None) -> str:
     """What appeared or went, in one short cell: the attributes that say most first."""
     if not attrs:
         return ""
@@ -261,7 +263,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _register_zero(sub: argparse._SubParsersAction) -> None:
+def _register_zero(sub: argparse._SubParsersAction[_Parser]) -> None:
     z = sub.add_parser(
         "zero", help="zero the counting database: verified backup, clear, zero report",
         description="Verify the system against the manifest, back up the database with "
@@ -344,10 +346,10 @@ def _cmd_zero(args: argparse.Namespace) -> int:
             # A run committed but crashed before its evidence files were written:
             # finish that job first; it is the zero the operator asked for.
             paths = session.export_pending(evidence_dir)
-            out = {"recovered": [{"run_id": r.run_id, "evidence": str(p)}
-                                 for r, p in zip(pending, paths, strict=True)]}
+            recovered = {"recovered": [{"run_id": r.run_id, "evidence": str(p)}
+                                       for r, p in zip(pending, paths, strict=True)]}
             if args.json:
-                print(json.dumps(out, indent=2, sort_keys=True))
+                print(json.dumps(recovered, indent=2, sort_keys=True))
             else:
                 for r, p in zip(pending, paths, strict=True):
                     console.print(f"zero run {r.run_id} had committed, but its evidence files "
@@ -381,9 +383,9 @@ def _cmd_zero(args: argparse.Namespace) -> int:
             t = Table(title="would restart sequences")
             for col in ("sequence", "now", "restart at"):
                 t.add_column(col)
-            for s in preview.sequences:
-                t.add_row(s["sequence"], f"{s['last_value']}{'' if s['is_called'] else ' (unused)'}",
-                          str(s["restart"]))
+            for seq in preview.sequences:
+                t.add_row(seq["sequence"], f"{seq['last_value']}{'' if seq['is_called'] else ' (unused)'}",
+                          str(seq["restart"]))
             console.print(t)
             t = Table(title="zero report preview (current data)")
             for col in ("section", "rows", "non-zero rows"):
@@ -444,7 +446,7 @@ def _cmd_zero_report(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 
 
-def _register_evidence(sub: argparse._SubParsersAction) -> None:
+def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     """Ceremony root, statements, signatures, timestamps, journal, bundle, offline verify.
 
     Imports of freeze.evidence happen inside handlers: `freeze --help` stays fast,
@@ -566,8 +568,8 @@ def _register_evidence(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_journal_store)
 
     b = sub.add_parser("bundle", help="assemble the evidence bundle")
-    p = b.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=type(b), required=True)
-    p = p.add_parser("create", help="write the bundle directory (and optionally a .tar)")
+    bsub = b.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=type(b), required=True)
+    p = bsub.add_parser("create", help="write the bundle directory (and optionally a .tar)")
     p.add_argument("output", type=Path)
     p.add_argument("--root", type=Path, action="append", required=True, help="root envelope (every version)")
     p.add_argument("--statement", action="append", default=[], metavar="TYPE=ENVELOPE:DOCUMENT")

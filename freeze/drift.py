@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from freeze.errors import (
     EXIT_ADDED,
@@ -34,6 +34,11 @@ from freeze.errors import (
 )
 from freeze.manifest import DB_SEMANTIC_SECTIONS, Manifest, kind_of, load_manifest_dir
 from freeze.profile import Profile
+
+if TYPE_CHECKING:
+    # the collectors and transports are heavy: imported on use (see verify)
+    from freeze.collect.common import Progress
+    from freeze.transport import AnsibleInventory, Transport
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
@@ -65,7 +70,7 @@ class DriftEntry:
     attributes: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "category": self.category,
             "kind": self.kind,
             "key": self.key,
@@ -247,8 +252,8 @@ def growing_sizes(manifest: Manifest, profile: Profile) -> dict[str, int]:
     return out
 
 
-def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
-           progress: Any = None, dsn: str | None = None) -> DriftReport:
+def verify(manifest: Manifest, profile: Profile, *, transport: Transport | None = None,
+           progress: Progress | None = None, dsn: str | None = None) -> DriftReport:
     """Re-collect the live system with `profile` and compare with `manifest`."""
     from freeze.snapshot import take_snapshot  # collectors are heavy; import on use
 
@@ -259,7 +264,7 @@ def verify(manifest: Manifest, profile: Profile, *, transport: Any = None,
     return compare(manifest, fresh, profile)
 
 
-def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory: Any,
+def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory: AnsibleInventory,
                      dsn: str | None = None) -> dict[str, DriftReport | Exception]:
     """Verify every host of an inventory against its own manifest (one Ansible run)."""
     from freeze.snapshot import snapshot_inventory
@@ -299,7 +304,8 @@ class InventoryDrift:
         return worst_exit_code(self.errors) or drift
 
 
-def verify_inventory_dir(directory: str, profile: Profile, inventory: Any) -> InventoryDrift:
+def verify_inventory_dir(directory: str, profile: Profile, inventory: AnsibleInventory
+                         ) -> InventoryDrift:
     """Verify every host of an inventory against DIR/HOST.manifest.json."""
     results = verify_inventory(load_manifest_dir(directory), profile, inventory)
     return InventoryDrift({h: r for h, r in results.items() if isinstance(r, DriftReport)},

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from freeze.durable import atomic_stream
 from freeze.errors import InputError, NoInputError, RefusedError
 from freeze.extras import require_extra
 from freeze.manifest import Manifest
-from freeze.profile import Profile
-from freeze.transport import LocalTransport
+from freeze.profile import DatabaseSpec, Profile
+from freeze.transport import AnsibleInventory, LocalTransport, Transport
+
+if TYPE_CHECKING:
+    from freeze.collect.common import Progress
 
 
-def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = None,
+def take_snapshot(profile: Profile, *, transport: Transport | None = None,
+                  progress: Progress | None = None,
                   growing: dict[str, int] | None = None, dsn: str | None = None,
                   require_tables: bool = True, known: Manifest | None = None) -> Manifest:
     """Collect everything `profile` covers and return a Manifest (not yet written).
@@ -30,16 +35,17 @@ def take_snapshot(profile: Profile, *, transport: Any = None, progress: Any = No
     transport = transport or LocalTransport()
     doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress,
                             known=known.sections.get("files") if known is not None else None)
-    db = _database(profile, dsn, require_tables) if profile.database is not None else None
+    db = (_database(profile.database, dsn, require_tables) if profile.database is not None
+          else None)
     return _with_database(profile, doc, db)
 
 
-def _database(profile: Profile, dsn: str | None, require_tables: bool) -> dict[str, Any]:
+def _database(spec: DatabaseSpec, dsn: str | None, require_tables: bool) -> dict[str, Any]:
+    """The database sections of the profile's `database` (`spec`)."""
     require_extra("psycopg", "postgres")  # a profile with a database needs the extra
     from freeze.collect import postgres
 
-    return postgres.collect(dsn or profile.database.resolve_dsn(), profile.database,
-                            require_tables=require_tables)
+    return postgres.collect(dsn or spec.resolve_dsn(), spec, require_tables=require_tables)
 
 
 def _with_database(profile: Profile, doc: dict[str, Any], db: dict[str, Any] | None) -> Manifest:
@@ -53,7 +59,7 @@ def _with_database(profile: Profile, doc: dict[str, Any], db: dict[str, Any] | N
                     unavailable=unavailable, facts=facts)
 
 
-def snapshot_inventory(profile: Profile, inventory: Any,
+def snapshot_inventory(profile: Profile, inventory: AnsibleInventory,
                        growing_by_host: dict[str, dict[str, int]] | None = None,
                        dsn: str | None = None, require_tables: bool = True
                        ) -> dict[str, Manifest | Exception]:
@@ -66,12 +72,12 @@ def snapshot_inventory(profile: Profile, inventory: Any,
     db = None
     if profile.database is not None and any(not isinstance(v, Exception)
                                             for v in hosts.values()):
-        db = _database(profile, dsn, require_tables)
+        db = _database(profile.database, dsn, require_tables)
     return {h: (v if isinstance(v, Exception) else _with_database(profile, v, db))
             for h, v in hosts.items()}
 
 
-def write_manifest(path: str | os.PathLike[str], manifest: Manifest) -> str:
+def write_manifest(path: Path | str, manifest: Manifest) -> str:
     """Stream the manifest's canonical bytes to `path` durably; returns their sha256.
 
     A temp file in the same directory, fsync, then rename: a crash never leaves
@@ -108,7 +114,8 @@ class SnapshotSummary:
 
 
 def snapshot_to_file(profile: Profile, output: str, *, force: bool = False,
-                     transport: Any = None, progress: Any = None) -> SnapshotSummary:
+                     transport: Transport | None = None,
+                     progress: Progress | None = None) -> SnapshotSummary:
     """Take a snapshot and write it as the manifest file `output`."""
     out = check_new_manifest_path(output, force=force)
     manifest = take_snapshot(profile, transport=transport, progress=progress)
@@ -133,7 +140,7 @@ class InventorySnapshot:
     errors: dict[str, Exception] = field(default_factory=dict)
 
 
-def snapshot_inventory_to_dir(profile: Profile, output_dir: str, inventory: Any, *,
+def snapshot_inventory_to_dir(profile: Profile, output_dir: str, inventory: AnsibleInventory, *,
                               force: bool = False) -> InventorySnapshot:
     """One DIR/HOST.manifest.json per inventory host (the directory is created if needed)."""
     out_dir = os.path.abspath(output_dir)

@@ -19,12 +19,27 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from freeze.errors import InputError, UnavailableError
+from freeze.errors import FreezeError, InputError, UnavailableError
+
+if TYPE_CHECKING:
+    from freeze.collect.common import Progress
 
 _HOST_RE = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
                       r"(?::(?P<port>\d{1,5}))?$")
+
+
+class Transport(Protocol):
+    """Where a snapshot's system collectors run (this host, or one host over SSH)."""
+
+    name: str
+
+    def collect(self, spec: dict[str, Any], *, growing: dict[str, int],
+                progress: Progress | None = None,
+                known: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The collected document: {"host", "sections", "unavailable", "facts"}."""
+        ...
 
 
 class LocalTransport:
@@ -33,7 +48,8 @@ class LocalTransport:
     name = "local"
 
     def collect(self, spec: dict[str, Any], *, growing: dict[str, int],
-                progress: Any = None, known: dict[str, Any] | None = None) -> dict[str, Any]:
+                progress: Progress | None = None,
+                known: dict[str, Any] | None = None) -> dict[str, Any]:
         from freeze.collect import error_for
         from freeze.collect.common import CollectError
         from freeze.collect.runner import run_all
@@ -164,11 +180,10 @@ class SSHTransport:
         return client
 
     def collect(self, spec: dict[str, Any], *, growing: dict[str, int],
-                progress: Any = None, known: dict[str, Any] | None = None) -> dict[str, Any]:
+                progress: Progress | None = None,
+                known: dict[str, Any] | None = None) -> dict[str, Any]:
         # `known` (the verified manifest's files) is not used: the remote answer
         # arrives as one JSON document, so sharing entries would not lower the peak
-        from freeze.collect import error_for
-
         script = remote_script({"spec": spec, "growing": growing})
         client = self._connect()
         try:
@@ -193,14 +208,11 @@ class SSHTransport:
         if status == 127:
             raise UnavailableError(f"host {self.target}: {self.python} not found on the host")
         try:
-            reply = json.loads(data)
+            return _collector_result(data, f"host {self.target}")
         except ValueError:
             line = next((ln for ln in err.splitlines() if ln.strip()), f"exit status {status}")
             raise UnavailableError(f"host {self.target}: remote collector failed: "
                                    f"{line[-200:]}") from None
-        if not reply.get("ok"):
-            raise error_for(reply.get("kind", ""), f"host {self.target}: {reply.get('message')}")
-        return reply["result"]
 
 
 class AnsibleInventory:
@@ -236,8 +248,6 @@ class AnsibleInventory:
         import os
         import subprocess
         import tempfile
-
-        from freeze.collect import error_for
 
         if not Path(self.inventory).exists():
             from freeze.errors import NoInputError
@@ -282,16 +292,34 @@ class AnsibleInventory:
                 out[host] = UnavailableError(f"host {host}: unreachable: {msg}")
                 continue
             try:
-                reply = json.loads(res.get("stdout") or "")
+                out[host] = _collector_result(res.get("stdout") or "", f"host {host}")
             except ValueError:
                 err = " ".join(str(res.get("stderr", "") or msg).split())[-200:]
                 out[host] = UnavailableError(f"host {host}: remote collector failed: {err}")
-                continue
-            if not reply.get("ok"):
-                out[host] = error_for(reply.get("kind", ""), f"host {host}: {reply.get('message')}")
-            else:
-                out[host] = reply["result"]
+            except FreezeError as exc:
+                out[host] = exc
         return out
+
+
+def _collector_result(output: bytes | str, where: str) -> dict[str, Any]:
+    """The collected document in the remote program's reply (runner.remote_main).
+
+    ValueError when the output is not such a reply: not JSON, or JSON of another
+    shape (the caller reports that the remote collector failed, as it would for
+    any garbage). The collector's own error, when the reply reports one, is raised
+    as its FreezeError with `where` in front of the message.
+    """
+    from freeze.collect import error_for
+
+    reply = json.loads(output)
+    if not isinstance(reply, dict):
+        raise ValueError("the reply is not a JSON object")
+    if not reply.get("ok"):
+        raise error_for(str(reply.get("kind", "")), f"{where}: {reply.get('message')}")
+    result = reply.get("result")
+    if not isinstance(result, dict):
+        raise ValueError("the reply holds no collected document")
+    return result
 
 
 def transport_from_options(*, host: str | None, identity: str | None = None,

@@ -429,7 +429,7 @@ def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
                 record([_describe_path(root, top, prefixes, stat.S_ISREG(st.st_mode))])
             if stat.S_ISDIR(st.st_mode):
                 pending.append(("dir", index, top))
-        inflight: set[Future] = set()
+        inflight: set[Future[_TaskResult]] = set()
         try:
             while pending or inflight:
                 while pending and len(inflight) < max_inflight_tasks:

@@ -49,7 +49,9 @@ def qr_svg(payload: str) -> str:
 def _qr_size(payload: str) -> int:
     q = segno.make(payload, error="m")
     w, _ = q.symbol_size(scale=3, border=2)
-    return w
+    # segno types the size int | float because a scale may be fractional; with the
+    # integer scale 3 it is an int, so int() changes nothing
+    return int(w)
 
 
 def _fmt_int(v: int | None) -> str:
