@@ -18,10 +18,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from freeze.snapshot import take_snapshot
 from freeze.drift import DriftReport, verify
 from freeze.manifest import DB_SEMANTIC_SECTIONS, Manifest
 from freeze.profile import Profile, load_profile
+from freeze.snapshot import take_snapshot
 from tests.pg import PgServer
 
 pytestmark = pytest.mark.postgres
