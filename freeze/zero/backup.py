@@ -92,7 +92,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no error message"
 
 
-def _run(argv: list[str], env: dict[str, str], crash_step: str) -> subprocess.CompletedProcess:
+def _run(argv: list[str], env: dict[str, str], crash_step: str) -> subprocess.CompletedProcess[bytes]:
     with subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, preexec_fn=die_with_parent) as proc:
         crash_point(crash_step)
@@ -163,7 +163,7 @@ def verify_restore(dsn: str, env: dict[str, str], dump_path: Path, bindir: str |
     try:
         enc = admin.execute("SELECT pg_encoding_to_char(encoding), datcollate, datctype "
                             "FROM pg_database WHERE datname = current_database()").fetchone()
-        assert enc is not None
+        assert enc is not None  # the database we are connected to has its pg_database row
         try:
             admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING {} LC_COLLATE {} "
                                   "LC_CTYPE {}").format(sql.Identifier(scratch), sql.Literal(enc[0]),

@@ -72,10 +72,14 @@ def _fk_edges(conn: psycopg.Connection) -> list[tuple[QualifiedName, QualifiedNa
     return [(QualifiedName(r[0], r[1]), QualifiedName(r[2], r[3]), r[4]) for r in rows]
 
 
-def report_sql(query: str) -> sql.Composable:
+def report_sql(query: str) -> sql.Composed:
     """Run report queries as a sub-select: PostgreSQL then rejects data-modifying
-    CTEs ("WITH ... DELETE"), so a report query can only read."""
-    return sql.SQL("SELECT * FROM ({}) AS zero_report_section").format(sql.SQL(query))  # type: ignore[arg-type]
+    CTEs ("WITH ... DELETE"), so a report query can only read.
+
+    `query` is SQL text from the signed-off profile, not a literal in this code:
+    it is run as written by design (it is the report's definition), never with
+    values formatted into it; the election id goes in as a bound parameter."""
+    return sql.SQL("SELECT * FROM ({}) AS zero_report_section").format(sql.SQL(query))
 
 
 def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan:
@@ -101,7 +105,10 @@ def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan
                                       f"exist in database {db}")
         row = conn.execute("SELECT start_value FROM pg_sequences WHERE schemaname = %s AND "
                            "sequencename = %s", [s.sequence.schema, s.sequence.name]).fetchone()
-        start = int(row[0]) if row else 1
+        if row is None:  # dropped since the relkind query (each runs in its own snapshot)
+            raise ConfigMismatchError(f"profile zero.sequences: sequence {s.sequence} does not "
+                                      f"exist in database {db}")
+        start = int(row[0])
         sequences.append(SequenceFacts(s.sequence, start, s.restart if s.restart is not None else start))
 
     for i, reset in enumerate(spec.reset_columns):
@@ -109,12 +116,12 @@ def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan
         if _relkind(conn, reset.table) not in ("r", "p"):
             raise ConfigMismatchError(f"{where}.table: table {reset.table} does not exist in "
                                       f"database {db}")
-        types = dict(conn.execute(
+        types: dict[str, str] = {name: category for name, category in conn.execute(
             "SELECT a.attname, t.typcategory FROM pg_attribute a"
             " JOIN pg_type t ON t.oid = a.atttypid JOIN pg_class c ON c.oid = a.attrelid"
             " JOIN pg_namespace n ON n.oid = c.relnamespace"
             " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
-            [reset.table.schema, reset.table.name]).fetchall())
+            [reset.table.schema, reset.table.name]).fetchall()}
         for column in reset.columns:
             if column not in types:
                 raise ConfigMismatchError(f"{where}.columns: {reset.table} has no column {column!r}")

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import TupleRow
 
 from freeze.errors import UnavailableError
 
@@ -39,6 +40,15 @@ def connect(dsn: str, *, dbname: str | None = None, autocommit: bool = True) -> 
                                f"{one_line_error(exc, dsn)}") from None
 
 
+def single_row(cur: psycopg.Cursor[TupleRow]) -> TupleRow:
+    """The row of a query that returns exactly one by construction: a SELECT
+    without FROM, or an aggregate without GROUP BY. Never for a lookup that
+    can find nothing: check that one and raise the error that says what is missing."""
+    row = cur.fetchone()
+    assert row is not None, "a single-row query returned no row"
+    return row
+
+
 @dataclass(frozen=True)
 class DatabaseIdentity:
     system_identifier: str | None  # pg_control_system(): unique per cluster (initdb)
@@ -58,7 +68,7 @@ def identity(conn: psycopg.Connection) -> DatabaseIdentity:
         "SELECT current_database(), (SELECT oid FROM pg_database WHERE datname = current_database()),"
         " current_setting('server_version'), host(inet_server_addr()), inet_server_port(),"
         " current_user").fetchone()
-    assert row is not None
+    assert row is not None  # a SELECT without FROM returns exactly one row
     system_id: str | None
     try:
         # needs superuser or pg_monitor-like grants; without it the evidence says so
@@ -119,6 +129,6 @@ def sequence_states(conn: psycopg.Connection, exclude_schemas: tuple[str, ...] =
     for s, n in rows:
         r = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
             sql.Identifier(s, n))).fetchone()
-        assert r is not None
+        assert r is not None  # a sequence relation always has exactly one row
         out[f"{s}.{n}"] = {"last_value": int(r[0]), "is_called": bool(r[1])}
     return out

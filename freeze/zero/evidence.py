@@ -14,16 +14,18 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import psycopg
+from psycopg import sql
 
 from freeze.durable import atomic_write, fsync_dir
 from freeze.errors import FreezeError, InputError
 from freeze.report.model import ZeroReport, canonical_json
 from freeze.zero.faults import crash_point
 
-SCHEMA = "freeze_evidence"
+SCHEMA: Final = "freeze_evidence"
+_RUNS = sql.Identifier(SCHEMA, "zero_runs")
 
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -63,7 +65,10 @@ class StoredRun:
     def record_dict(self) -> dict[str, Any]:
         import json
 
-        return json.loads(self.record)
+        value = json.loads(self.record)
+        if not isinstance(value, dict):
+            raise InputError(f"stored zero record of run {self.run_id} is not a JSON object")
+        return value
 
 
 def store(conn: psycopg.Connection, run_id: str, election_id: str, record: dict[str, Any],
@@ -73,32 +78,34 @@ def store(conn: psycopg.Connection, run_id: str, election_id: str, record: dict[
     record_bytes = canonical_json(record)
     report_bytes = report.canonical_bytes()
     rsha, psha = hashlib.sha256(record_bytes).hexdigest(), hashlib.sha256(report_bytes).hexdigest()
-    conn.execute(f"INSERT INTO {SCHEMA}.zero_runs (run_id, election_id, record, record_sha256, "
-                 "report, report_sha256) VALUES (%s, %s, %s, %s, %s, %s)",
+    conn.execute(sql.SQL("INSERT INTO {} (run_id, election_id, record, record_sha256, report, "
+                         "report_sha256) VALUES (%s, %s, %s, %s, %s, %s)").format(_RUNS),
                  [run_id, election_id, record_bytes, rsha, report_bytes, psha])
     return rsha, psha
 
 
 def _exists(conn: psycopg.Connection) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.zero_runs"]).fetchone()[0]
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{SCHEMA}.zero_runs"]).fetchone()
+    assert row is not None  # a SELECT without FROM returns exactly one row
+    return bool(row[0])
 
 
-def _runs(conn: psycopg.Connection, where: str, params: list[Any]) -> list[StoredRun]:
+def _runs(conn: psycopg.Connection, where: sql.SQL, params: list[Any]) -> list[StoredRun]:
     if not _exists(conn):
         return []
-    rows = conn.execute(f"SELECT run_id::text, election_id, record, record_sha256, report, "
-                        f"report_sha256, exported_at, exported_to FROM {SCHEMA}.zero_runs "
-                        f"WHERE {where} ORDER BY created_at", params).fetchall()
+    rows = conn.execute(sql.SQL("SELECT run_id::text, election_id, record, record_sha256, report, "
+                                "report_sha256, exported_at, exported_to FROM {} WHERE {} "
+                                "ORDER BY created_at").format(_RUNS, where), params).fetchall()
     return [StoredRun(r[0], r[1], bytes(r[2]), r[3], bytes(r[4]), r[5], r[6], r[7]) for r in rows]
 
 
 def pending(conn: psycopg.Connection) -> list[StoredRun]:
     """Runs that committed but whose evidence files were never fully written."""
-    return _runs(conn, "exported_at IS NULL", [])
+    return _runs(conn, sql.SQL("exported_at IS NULL"), [])
 
 
 def get(conn: psycopg.Connection, run_id: str) -> StoredRun:
-    runs = _runs(conn, "run_id = %s::uuid", [run_id])
+    runs = _runs(conn, sql.SQL("run_id = %s::uuid"), [run_id])
     if not runs:
         raise FreezeError(f"zero run {run_id} not found in {SCHEMA}.zero_runs")
     return runs[0]
@@ -142,6 +149,6 @@ def export(conn: psycopg.Connection, run: StoredRun, evidence_dir: Path,
                    for name, data in sorted(files.items()))
     atomic_write(out / SUMS_FILE, sums.encode("ascii"))
     crash_point("exported")
-    conn.execute(f"UPDATE {SCHEMA}.zero_runs SET exported_at = now(), exported_to = %s "
-                 "WHERE run_id = %s::uuid", [str(out), run.run_id])
+    conn.execute(sql.SQL("UPDATE {} SET exported_at = now(), exported_to = %s "
+                         "WHERE run_id = %s::uuid").format(_RUNS), [str(out), run.run_id])
     return out

@@ -225,7 +225,7 @@ class ZeroSession:
             rows = tuple((tuple("" if r[j] is None else str(r[j]) for j in li),
                           tuple(_as_total(r[j], where) for j in ti)) for r in cur.fetchall())
             sections.append(ReportSection(s.title, s.labels, s.totals, rows))
-        ts = self.conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        ts = db.single_row(self.conn.execute("SELECT clock_timestamp()"))[0]
         return ZeroReport(
             title=self.spec.report.title, election_id=self.spec.election_id,
             election_name=self.plan.election_name, generated_at_utc=_utc(ts),
@@ -307,8 +307,8 @@ class ZeroSession:
                 raise RefusedError(f"could not lock the result tables within "
                                    f"{spec.lock_timeout_seconds} s: another session holds them "
                                    f"(stop the application); nothing was changed") from None
-            snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
-            tx_started = conn.execute("SELECT now()").fetchone()[0]
+            snapshot = db.single_row(conn.execute("SELECT pg_export_snapshot()"))[0]
+            tx_started = db.single_row(conn.execute("SELECT now()"))[0]
             digests = db.table_digests(conn)
             sequences_before = db.sequence_states(conn)
             sessions = conn.execute(
@@ -468,12 +468,17 @@ class ZeroSession:
         out = []
         for seq, table, column in self.plan.sequence_feeds:
             restart = next(s.restart for s in self.plan.sequences if s.name == seq)
-            increment = self.conn.execute(
+            row = self.conn.execute(
                 "SELECT increment_by FROM pg_sequences WHERE schemaname = %s AND "
-                "sequencename = %s", [seq.schema, seq.name]).fetchone()[0]
-            extreme = self.conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
+                "sequencename = %s", [seq.schema, seq.name]).fetchone()
+            if row is None:  # checked at the start, but the catalog check held no lock on it
+                raise ConfigMismatchError(f"profile zero.sequences: sequence {seq} does not exist "
+                                          f"in database {self.identity.database}; rolled back, "
+                                          f"nothing was changed")
+            increment = int(row[0])
+            extreme = db.single_row(self.conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
                 sql.SQL("max" if increment > 0 else "min"), sql.Identifier(column),
-                table.ident)).fetchone()[0]
+                table.ident)))[0]
             clash = extreme is not None and (restart <= extreme if increment > 0
                                              else restart >= extreme)
             if clash:

@@ -132,7 +132,7 @@ _DEFAULT_SIGNATURES = ("Presiding authority", "Systems director", "Party observe
                        "Party observer", "Independent auditor", "Notary")
 
 
-def _check_keys(raw: dict, where: str, required: set[str], optional: set[str]) -> None:
+def _check_keys(raw: dict[str, Any], where: str, required: set[str], optional: set[str]) -> None:
     unknown = sorted(set(raw) - required - optional)
     if unknown:
         raise InputError(f"profile {where}: unknown key {unknown[0]!r} "
@@ -142,13 +142,13 @@ def _check_keys(raw: dict, where: str, required: set[str], optional: set[str]) -
         raise InputError(f"profile {where}: missing required key {missing[0]!r}")
 
 
-def _mapping(raw: Any, where: str) -> dict:
+def _mapping(raw: Any, where: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InputError(f"profile {where}: expected a mapping, got {type(raw).__name__}")
     return raw
 
 
-def _list(raw: Any, where: str, *, nonempty: bool = False) -> list:
+def _list(raw: Any, where: str, *, nonempty: bool = False) -> list[Any]:
     if not isinstance(raw, list):
         raise InputError(f"profile {where}: expected a list, got {type(raw).__name__}")
     if nonempty and not raw:
