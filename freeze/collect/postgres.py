@@ -35,10 +35,18 @@ The DSN is a secret: it never appears in an error; errors name user@host:port/db
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, LiteralString, Protocol
 
 from freeze.collect import pg_semantics
 from freeze.errors import InputError, UnavailableError
+
+if TYPE_CHECKING:  # psycopg is imported where it is used (the postgres extra)
+    import psycopg
+    from psycopg.rows import TupleRow
+
+    Connection = psycopg.Connection[TupleRow]
+    Cursor = psycopg.Cursor[TupleRow]
 
 _PINNED_SETTINGS = (
     ("DateStyle", "ISO, YMD"),
@@ -50,10 +58,18 @@ _PINNED_SETTINGS = (
 )
 
 
-def _spec_dict(spec: Any) -> dict[str, Any]:
-    if hasattr(spec, "to_spec"):
-        return spec.to_spec()
-    return dict(spec or {})
+class _DatabaseSpec(Protocol):
+    """freeze.profile.DatabaseSpec, as far as the collector needs it."""
+
+    def to_spec(self) -> dict[str, Any]: ...
+
+
+def _spec_dict(spec: _DatabaseSpec | Mapping[str, Any] | None) -> dict[str, Any]:
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    return spec.to_spec()
 
 
 def describe_target(dsn: str) -> str:
@@ -82,7 +98,7 @@ def _scrub(message: str, dsn: str) -> str:
     return line
 
 
-def connect(dsn: str):
+def connect(dsn: str) -> Connection:
     """Open a connection for a read-only REPEATABLE READ snapshot (UnavailableError if not)."""
     import psycopg
 
@@ -105,12 +121,12 @@ def connect(dsn: str):
     return conn
 
 
-def _rows(cur, query: str, params: tuple = ()) -> list[tuple]:
+def _rows(cur: Cursor, query: LiteralString, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     cur.execute(query, params)
     return cur.fetchall()
 
 
-def _catalog(cur, schemas: list[str], out: dict[str, dict[str, dict[str, Any]]]) -> None:
+def _catalog(cur: Cursor, schemas: list[str], out: dict[str, dict[str, dict[str, Any]]]) -> None:
     sch = (schemas,)
     out["db_schemas"] = {
         name: {"owner": owner}
@@ -118,7 +134,7 @@ def _catalog(cur, schemas: list[str], out: dict[str, dict[str, dict[str, Any]]])
             SELECT quote_ident(nspname), pg_get_userbyid(nspowner)
             FROM pg_namespace WHERE nspname = ANY(%s)""", sch)
     }
-    rels = {}
+    rels: dict[str, dict[str, Any]] = {}
     for key, kind, owner, rls, force_rls, persistence, viewdef in _rows(cur, """
             SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind::text,
                    pg_get_userbyid(c.relowner), c.relrowsecurity, c.relforcerowsecurity,
@@ -272,7 +288,7 @@ def _catalog(cur, schemas: list[str], out: dict[str, dict[str, dict[str, Any]]])
     out["db_grants"] = grants
 
 
-def _table_list(cur, spec: dict[str, Any], target: str, require_tables: bool
+def _table_list(cur: Cursor, spec: dict[str, Any], target: str, require_tables: bool
                 ) -> list[tuple[str, str, str]]:
     rows = _rows(cur, """
         SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
@@ -301,7 +317,7 @@ def _table_list(cur, spec: dict[str, Any], target: str, require_tables: bool
     return out
 
 
-def _primary_key(cur, schema: str, table: str) -> list[str]:
+def _primary_key(cur: Cursor, schema: str, table: str) -> list[str]:
     return [r[0] for r in _rows(cur, """
         SELECT a.attname
         FROM pg_index i
@@ -312,7 +328,7 @@ def _primary_key(cur, schema: str, table: str) -> list[str]:
         ORDER BY k.ord""", (schema, table))]
 
 
-def _table_content(conn, schema: str, table: str, limit: int
+def _table_content(conn: Connection, schema: str, table: str, limit: int
                    ) -> tuple[dict[str, Any], dict[str, str] | None]:
     from psycopg import sql
 
@@ -345,7 +361,8 @@ def _table_content(conn, schema: str, table: str, limit: int
     return {"rows": rows, "sha256": table_hash.hexdigest(), "order": order}, detail
 
 
-def collect(dsn: str, spec: Any, *, require_tables: bool = True) -> dict[str, Any]:
+def collect(dsn: str, spec: _DatabaseSpec | Mapping[str, Any] | None, *,
+            require_tables: bool = True) -> dict[str, Any]:
     """Collect the database state; returns {"sections", "unavailable", "facts"}.
 
     `require_tables`: a table named in `tables` that does not exist is a
@@ -354,9 +371,9 @@ def collect(dsn: str, spec: Any, *, require_tables: bool = True) -> dict[str, An
     """
     import psycopg
 
-    spec = _spec_dict(spec)
-    schemas = list(spec.get("schemas") or ["public"])
-    limit = int(spec.get("row_detail_limit", 10000))
+    spec_dict = _spec_dict(spec)
+    schemas = list(spec_dict.get("schemas") or ["public"])
+    limit = int(spec_dict.get("row_detail_limit", 10000))
     target = describe_target(dsn)
     sections: dict[str, dict[str, dict[str, Any]]] = {}
     unavailable: dict[str, str] = {}
@@ -385,18 +402,20 @@ def collect(dsn: str, spec: Any, *, require_tables: bool = True) -> dict[str, An
             try:
                 cur.execute("SAVEPOINT freeze_control")
                 cur.execute("SELECT system_identifier::text FROM pg_control_system()")
-                cluster["system_identifier"] = cur.fetchone()[0]
+                row = cur.fetchone()
+                assert row is not None  # pg_control_system() returns exactly one row
+                cluster["system_identifier"] = row[0]
                 cur.execute("RELEASE SAVEPOINT freeze_control")
             except psycopg.errors.InsufficientPrivilege:
                 cur.execute("ROLLBACK TO SAVEPOINT freeze_control")
                 facts["db_system_identifier"] = "unavailable: needs superuser or pg_monitor"
             sections["db_cluster"] = {dbname: cluster}
             _catalog(cur, schemas, sections)
-            tables = _table_list(cur, spec, target, require_tables)
+            tables = _table_list(cur, spec_dict, target, require_tables)
             # the rest of the catalog that changes what the application does,
             # in the same snapshot (rules, policies, role settings, sequences...)
             pg_semantics.collect(cur, schemas, {key for _, _, key in tables},
-                                 set(spec.get("volatile_sequences") or ()), sections, facts)
+                                 set(spec_dict.get("volatile_sequences") or ()), sections, facts)
         contents: dict[str, dict[str, Any]] = {}
         rows: dict[str, dict[str, Any]] = {}
         for schema, table, key in tables:
