@@ -288,13 +288,13 @@ def _catalog(cur: Cursor, schemas: list[str], out: dict[str, dict[str, dict[str,
     out["db_grants"] = grants
 
 
-def _table_list(cur: Cursor, spec: dict[str, Any], target: str, require_tables: bool
-                ) -> list[tuple[str, str, str]]:
+def _table_list(cur: Cursor, spec: dict[str, Any], schemas: list[str], target: str,
+                require_tables: bool) -> list[tuple[str, str, str]]:
     rows = _rows(cur, """
         SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = ANY(%s) AND c.relkind = 'r'
-        ORDER BY 3""", (list(spec["schemas"]),))
+        ORDER BY 3""", (schemas,))
     wanted = set(spec.get("tables") or [])
     excluded = set(spec.get("exclude_tables") or [])
     out = []
@@ -306,7 +306,7 @@ def _table_list(cur: Cursor, spec: dict[str, Any], target: str, require_tables: 
 
             raise ConfigMismatchError(
                 f"database {target}: database.tables names {', '.join(missing)[:200]}, "
-                f"not a table in schemas {', '.join(spec['schemas'])} (it would not be frozen)")
+                f"not a table in schemas {', '.join(schemas)} (it would not be frozen)")
     for schema, table, key in rows:
         plain = f"{schema}.{table}"
         if wanted and plain not in wanted and key not in wanted:
@@ -411,7 +411,7 @@ def collect(dsn: str, spec: _DatabaseSpec | Mapping[str, Any] | None, *,
                 facts["db_system_identifier"] = "unavailable: needs superuser or pg_monitor"
             sections["db_cluster"] = {dbname: cluster}
             _catalog(cur, schemas, sections)
-            tables = _table_list(cur, spec_dict, target, require_tables)
+            tables = _table_list(cur, spec_dict, schemas, target, require_tables)
             # the rest of the catalog that changes what the application does,
             # in the same snapshot (rules, policies, role settings, sequences...)
             pg_semantics.collect(cur, schemas, {key for _, _, key in tables},

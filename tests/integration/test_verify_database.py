@@ -143,6 +143,15 @@ def test_collect_is_read_only_and_streams(pg_db):
     assert not any(k.startswith("public.big[") for k in out["sections"]["db_rows"])
 
 
+def test_collect_without_schemas_reads_public_tables_too(pg_db):
+    """`schemas` defaults to public for the catalog; the table contents must use
+    the same default (they read spec["schemas"] and raised KeyError)."""
+    _sql(pg_db, "CREATE TABLE votes (id int PRIMARY KEY)", "INSERT INTO votes VALUES (1)")
+    out = postgres.collect(pg_db, {})
+    assert out["sections"]["db_tables"]["public.votes"]["rows"] == 1
+    assert "public" in out["sections"]["db_schemas"]
+
+
 def test_wrong_password_is_unavailable_without_leaking_it(pg_server, pg_db):
     dsn = pg_db.replace("password=admin-test-only", "password=not-the-password")
     with pytest.raises(UnavailableError) as exc:
