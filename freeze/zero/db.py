@@ -119,14 +119,21 @@ def table_digests(conn: psycopg.Connection, exclude_schemas: tuple[str, ...] = (
     return {r[0]: TableDigest(int(r[1]), r[2]) for r in conn.execute(query).fetchall()}
 
 
-def sequence_states(conn: psycopg.Connection, exclude_schemas: tuple[str, ...] = ()
-                    ) -> dict[str, dict[str, Any]]:
+def user_sequences(conn: psycopg.Connection, exclude_schemas: tuple[str, ...] = ()
+                   ) -> dict[str, tuple[str, str]]:
+    """(schema, name) of every user sequence, keyed "schema.name" as in sequence_states:
+    that key cannot be split back (either part may contain a dot)."""
     rows = conn.execute(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE c.relkind = 'S' AND n.nspname <> ALL(%s) ORDER BY 1, 2",
         [list(SYSTEM_SCHEMAS + exclude_schemas)]).fetchall()
+    return {f"{s}.{n}": (s, n) for s, n in rows}
+
+
+def sequence_states(conn: psycopg.Connection, exclude_schemas: tuple[str, ...] = ()
+                    ) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for s, n in rows:
+    for s, n in user_sequences(conn, exclude_schemas).values():
         r = conn.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
             sql.Identifier(s, n))).fetchone()
         assert r is not None  # a sequence relation always has exactly one row

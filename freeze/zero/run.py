@@ -508,12 +508,12 @@ class ZeroSession:
         try:
             self._run_rehearsal(backup)
         finally:
+            names = db.user_sequences(self.conn)
             for name, state in db.sequence_states(self.conn).items():
                 if name in restarted or name not in before or state == before[name]:
                     continue
-                schema, _, seq = name.partition(".")
                 self.conn.execute("SELECT setval(%s::regclass, %s, %s)",
-                                  [sql.Identifier(schema, seq).as_string(self.conn),
+                                  [sql.Identifier(*names[name]).as_string(self.conn),
                                    before[name]["last_value"], before[name]["is_called"]])
         for s in self.plan.sequences:
             self.conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(

@@ -229,3 +229,24 @@ def test_crash_at_step_on_the_wide_schema(pg_server, pg_db, tmp_path, step):
     assert _is_zeroed(_state(pg_db), before)
     runs = zero_runs(pg_db)
     assert len(runs) == 1 and runs[0]["exported_at"] is not None
+
+
+def test_rehearsal_sets_back_a_sequence_in_a_schema_whose_name_has_a_dot(pg_server, pg_db, tmp_path):
+    """The rehearsal sets back every sequence it advanced. It split the sequence's
+    "schema.name" key at the first dot, so a sequence in schema "tally.2027" was
+    set back as "tally"."2027.sheet_no" (no such schema) and the zero failed."""
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute('CREATE SCHEMA "tally.2027"; CREATE SEQUENCE "tally.2027".sheet_no;'
+                  "SELECT setval('\"tally.2027\".sheet_no', 40);")
+    ze = _setup(pg_server, pg_db, tmp_path)
+    with psycopg.connect(pg_db, autocommit=True) as c:  # needs schema wide: then snapshot again
+        c.execute("CREATE FUNCTION wide.number_sheet() RETURNS trigger LANGUAGE plpgsql AS $$"
+                  " BEGIN PERFORM nextval('\"tally.2027\".sheet_no'); RETURN NEW; END$$;"
+                  "CREATE TRIGGER results_number AFTER INSERT ON wide.results"
+                  " FOR EACH ROW EXECUTE FUNCTION wide.number_sheet()")
+    ze.snapshot()
+    proc = _zero(ze)
+    assert proc.returncode == 0, proc.stderr
+    with psycopg.connect(pg_db) as c:
+        seq = c.execute('SELECT last_value, is_called FROM "tally.2027".sheet_no').fetchone()
+    assert seq == (40, True)
