@@ -6,7 +6,8 @@ role used to repeat over its probe's output lines.
 
 Every filter takes the registered state_probe result as its input.
   missing_packages(names)            names not installed
-  installed_packages(names)          names installed (e.g. packages to purge)
+  installed_packages(names, with_config_files=false)
+                                     names still installed (packages to remove/purge)
   unit_differs(unit, enabled, active) true unless the unit is in that state
   file_differs(path, content=, sha256=, mode=, owner=, group=, type=)
                                      true unless the path matches every given field
@@ -37,12 +38,13 @@ def missing_packages(probe, names) -> list:
     return [n for n in names if packages.get(n, {}).get("status") != "installed"]
 
 
-def installed_packages(probe, names) -> list:
-    """Packages to remove: anything dpkg knows that is not gone (a half-installed
-    or config-files-only package has nothing left to purge but its conffiles, which
-    CIS does not mind, so only not-installed and config-files count as gone)."""
+def installed_packages(probe, names, with_config_files=False) -> list:
+    """Packages to remove: those dpkg does not report as gone. A config-files
+    package (removed, conffiles left) counts as gone unless with_config_files,
+    for callers that purge and want those conffiles removed too."""
     packages = _section(probe, "packages")
-    return [n for n in names if packages.get(n, {}).get("status", "not-installed") not in _ABSENT]
+    gone = ("not-installed",) if with_config_files else _ABSENT
+    return [n for n in names if packages.get(n, {}).get("status", "not-installed") not in gone]
 
 
 def unit_differs(probe, unit: str, enabled=None, active=None) -> bool:

@@ -52,8 +52,9 @@ options:
   commands:
     description:
       - Extra read-only queries, name to argv (never run through a shell); each gets
-        C(rc), C(stdout) and C(stderr). For state none of the options above covers
-        (e.g. C(auditctl -s)). Only give commands that change nothing.
+        C(rc), C(stdout) and C(stderr) (C(rc=127) when the program is not installed).
+        For state none of the options above covers (e.g. C(auditctl -l)). Only give
+        commands that change nothing.
     type: dict
     default: {}
 """
@@ -98,6 +99,8 @@ commands:
   type: dict
   returned: always
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -156,7 +159,13 @@ def probe_commands(module: AnsibleModule, commands: dict) -> dict:
     for name, argv in commands.items():
         if isinstance(argv, str) or not isinstance(argv, list) or not argv:
             module.fail_json(msg="commands.%s must be a non-empty argv list" % name)
-        rc, out, err = module.run_command([str(a) for a in argv])
+        argv = [str(a) for a in argv]
+        # a program that is not installed yet (a fresh host) is an answer, not an error
+        program = argv[0] if "/" in argv[0] else module.get_bin_path(argv[0])
+        if not program or not os.access(program, os.X_OK):
+            result[name] = {"rc": 127, "stdout": "", "stderr": "%s: not found" % argv[0]}
+            continue
+        rc, out, err = module.run_command([program] + argv[1:])
         result[name] = {"rc": rc, "stdout": out, "stderr": err}
     return result
 

@@ -55,6 +55,8 @@ def test_config_files_only_package_counts_as_removed():
     probe = {"packages": {"ufw": {"status": "config-files", "version": ""}}}
     assert f.installed_packages(probe, ["ufw"]) == []
     assert f.missing_packages(probe, ["ufw"]) == ["ufw"]
+    # a purge wants its conffiles gone too
+    assert f.installed_packages(probe, ["ufw"], with_config_files=True) == ["ufw"]
 
 
 def test_mounts_lacking_and_existing_paths(probed):

@@ -56,9 +56,11 @@ def test_units_report_unit_file_state_even_without_a_running_systemd(run_module)
 
 
 def test_commands_run_without_a_shell_and_report_rc(run_module):
-    res = run_module(state_probe.main, {"commands": {"echo": ["echo", "a;b"], "fails": ["false"]}})
+    res = run_module(state_probe.main, {"commands": {"echo": ["echo", "a;b"], "fails": ["false"],
+                                                     "absent": ["no-such-program-xyz", "-l"]}})
     assert res["commands"]["echo"]["stdout"] == "a;b\n"  # no shell: ';' is literal
     assert res["commands"]["fails"]["rc"] == 1
+    assert res["commands"]["absent"]["rc"] == 127  # not installed yet: an answer, not a failure
 
 
 def test_check_mode_reports_the_same_and_never_changes(run_module, tmp_path):
