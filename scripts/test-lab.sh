@@ -146,7 +146,10 @@ fi
 
 if [ "${LAB_MOLECULE:-0}" = 1 ]; then
   begin "molecule ssh_hardening"
-  (cd roles/ssh_hardening && molecule test) >"$ART/molecule-ssh_hardening.log" 2>&1 \
+  # molecule writes its own ansible.cfg (no collections_path) but passes the
+  # environment through: the role's election.freeze modules resolve from the checkout
+  (cd roles/ssh_hardening && ANSIBLE_COLLECTIONS_PATH="$PWD/../../.collections" molecule test) \
+    >"$ART/molecule-ssh_hardening.log" 2>&1 \
     || { tail -60 "$ART/molecule-ssh_hardening.log"; exit 1; }
   end
 fi
