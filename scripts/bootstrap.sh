@@ -48,3 +48,14 @@ if [ ! -e "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# The repository root is the Ansible collection election.freeze. ansible.cfg's
+# collections_path points at .collections, where this link makes the checkout
+# itself resolve as election.freeze (roles, modules and filters by FQCN) with no
+# build or install step. Relative, so the checkout can move. Ignored by git,
+# excluded from the collection build, yamllint and ansible-lint (it loops back).
+link=.collections/ansible_collections/election/freeze
+if [ "$(readlink "$link" 2>/dev/null)" != "../../.." ]; then
+  mkdir -p "$(dirname "$link")"
+  ln -sfn ../../.. "$link"
+fi

@@ -4,9 +4,12 @@
 #   2. boot the fleet of inventories/lab/ ONCE (its own state dir and ports)
 #   3. prove the infra tests fail on an unhardened host (before any converge): ssh,
 #      sysctl, temp mounts, login.defs, cron, nft default deny, audit rules/immutability
-#   4. converge playbooks/site.yml on all hosts in parallel
-#   5. converge again: every host must report changed=0 (idempotence)
-#   6. --check --diff on the hardened hosts: changed=0
+#   4. build the collection election.freeze (ansible-galaxy collection build), install
+#      the artifact offline into an EMPTY collections path, and converge all hosts in
+#      parallel with its playbook election.freeze.site, with only that path on
+#      ANSIBLE_COLLECTIONS_PATH and an empty roles path: nothing comes from the checkout
+#   5. converge again from the checkout (playbooks/site.yml): changed=0 (idempotence)
+#   6. --check --diff on the hardened hosts (checkout): changed=0
 #   7. testinfra (tests/infra) against every host
 #   8. rollback proof: an sshd change that locks the operator out must be undone by
 #      ssh_hardening's on-host timer and fail the run; the host is then re-tested
@@ -35,9 +38,11 @@ report() {
   for line in "${timings[@]}"; do echo "   $line"; done
   echo "   $(printf '%-34s %5d s' total $(( $(date +%s) - total_start )))"
 }
+COLL=$(mktemp -d)
 teardown() {
   local rc=$?
   python -m lab down || true
+  rm -rf "$COLL"
   report | tee "$ART/timings.txt"
   [ $rc -eq 0 ] || echo "== lab tier FAILED (exit $rc); logs in $ART/"
   exit $rc
@@ -70,9 +75,30 @@ python -m tests.lab_tier.expect_failures --inventory "$INV" --host count-db \
   tests/infra/test_audit_trail.py::test_rules_are_immutable
 end
 
-begin "converge site.yml"
-ansible-playbook -i "$INV" playbooks/site.yml >"$ART/converge.log" 2>&1 \
+begin "collection build + offline install"
+ansible-galaxy collection build --output-path "$COLL/build" . >"$ART/collection.log" 2>&1 \
+  || { cat "$ART/collection.log"; exit 1; }
+artifact=$(ls "$COLL"/build/election-freeze-*.tar.gz)
+# the artifact is the collection only: no freeze tool, lab, tests or local state
+if tar tzf "$artifact" | grep -E '^(freeze|lab|tests|scripts|benchmarks|inventories|\.venv|\.lab|\.collections)/'; then
+  echo "the collection artifact contains files that are not part of the collection"; exit 1
+fi
+mkdir -p "$COLL/installed" "$COLL/no-roles"
+ANSIBLE_COLLECTIONS_PATH="$COLL/installed" ansible-galaxy collection install --offline \
+  -p "$COLL/installed" "$artifact" >>"$ART/collection.log" 2>&1 || { cat "$ART/collection.log"; exit 1; }
+cp "$artifact" "$ART/"
+end
+
+begin "converge (installed collection)"
+# Only the installed artifact on the collections path, no roles path: a file the
+# build left out, or a role resolved from the checkout, fails this converge.
+ANSIBLE_COLLECTIONS_PATH="$COLL/installed" ANSIBLE_ROLES_PATH="$COLL/no-roles" \
+  ansible-galaxy collection list election.freeze >"$ART/converge.log" 2>&1
+ANSIBLE_COLLECTIONS_PATH="$COLL/installed" ANSIBLE_ROLES_PATH="$COLL/no-roles" \
+  ansible-playbook -i "$INV" election.freeze.site >>"$ART/converge.log" 2>&1 \
   || { tail -40 "$ART/converge.log"; exit 1; }
+grep -q "^# $COLL/installed/ansible_collections" "$ART/converge.log" \
+  || { echo "the converge did not use the installed collection"; exit 1; }
 python -m lab.recap "$ART/converge.log" --hosts "$HOSTS_EXPECTED"
 end
 
@@ -120,7 +146,10 @@ fi
 
 if [ "${LAB_MOLECULE:-0}" = 1 ]; then
   begin "molecule ssh_hardening"
-  (cd roles/ssh_hardening && molecule test) >"$ART/molecule-ssh_hardening.log" 2>&1 \
+  # molecule writes its own ansible.cfg (no collections_path) but passes the
+  # environment through: the role's election.freeze modules resolve from the checkout
+  (cd roles/ssh_hardening && ANSIBLE_COLLECTIONS_PATH="$PWD/../../.collections" molecule test) \
+    >"$ART/molecule-ssh_hardening.log" 2>&1 \
     || { tail -60 "$ART/molecule-ssh_hardening.log"; exit 1; }
   end
 fi

@@ -19,8 +19,8 @@ rm -f artifacts/fast.xml artifacts/lab/*.xml
 python -m pytest -m "not lab" -n 2 tests/unit tests/integration --junitxml=artifacts/fast.xml
 
 echo "== stage 2: lint"
-yamllint -s roles playbooks inventories
-ansible-lint -q roles playbooks
+yamllint -s roles playbooks inventories plugins meta galaxy.yml
+ansible-lint -q roles playbooks plugins
 scripts/lint-python.sh
 
 if [ "${FREEZE_SKIP_LAB:-0}" != 1 ] && [ -x scripts/test-lab.sh ]; then

@@ -20,7 +20,7 @@ def _run_guard(host, tmp_path: Path, extra_vars: dict) -> subprocess.CompletedPr
     play = tmp_path / "guard.yml"
     play.write_text(
         "- hosts: all\n  gather_facts: false\n  become: true\n"
-        "  roles:\n    - role: lockout_guard\n")
+        "  roles:\n    - role: election.freeze.lockout_guard\n")
     inventory = backend.ansible_inventory
     cmd = ["ansible-playbook", "-i", str(inventory), "--limit", backend.host, str(play),
            "-e", json.dumps(extra_vars)]

@@ -6,10 +6,11 @@ Why a module: on the emulated lab VMs every task costs ~3 s of AnsiballZ start-u
 so rendering fifteen files with fifteen `template` tasks costs ~45 s per converge,
 changed or not. Here the controller renders every file (lookup('template')) and this
 module compares, backs up and writes them all in a single round trip, with check
-mode and --diff support.
+mode and --diff support. First used by os_baseline; any role with many small files
+can use it (election.freeze.managed_files).
 
-Each original file is copied ONCE into backup_dir (the first time this role changes
-it), so tasks/rollback.yml can restore the host to its pre-hardening state.
+Each original file is copied ONCE into backup_dir (the first time it is changed),
+so `restore: true` can put the host back in its pre-hardening state.
 """
 from __future__ import annotations
 
@@ -24,21 +25,48 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 DOCUMENTATION = r"""
-module: os_baseline_files
-short_description: Write many small files atomically in one call, with backups
+module: managed_files
+short_description: Write many small files atomically in one call, with pristine backups and restore
+version_added: 0.1.0
+author: election-freeze maintainers
 options:
   files:
-    description: List of dicts with path, content (omit to manage metadata only),
-      mode (octal string), owner, group, state (present/absent), validate
-      (command with %s for the temporary file, run before it replaces path).
+    description: List of dicts with path, content (omit to manage metadata only; a
+      missing path is then skipped), mode (octal string), owner, group (default root),
+      state (present/absent), validate (command with %s for the temporary file, run
+      before it replaces path).
     type: list
     elements: dict
-    required: true
+    default: []
   backup_dir:
     description: Directory that receives one pristine copy of each file before the
-      first change (a manifest.json lists which paths did not exist before).
+      first change (manifest.json lists which paths did not exist before and the
+      original mode/owner of metadata-only changes).
     type: path
     required: true
+  restore:
+    description: Put every path of the manifest back as it was before the first
+      change, then set the manifest aside (manifest.json.restored).
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Write the role's files in one call
+  election.freeze.managed_files:
+    files:
+      - {path: /etc/sudoers.d/60-site, content: "Defaults use_pty\n", mode: "0440", validate: /usr/sbin/visudo -cf %s}
+      - {path: /etc/crontab, mode: "0600"}
+      - {path: /etc/cron.deny, state: absent}
+    backup_dir: /var/backups/site
+"""
+
+RETURN = r"""
+changed_paths:
+  description: Paths that were (or in check mode would be) changed or restored.
+  type: list
+  elements: str
+  returned: always
 """
 
 
@@ -91,7 +119,7 @@ def _restore(module: AnsibleModule, backup_dir: str, manifest: dict, manifest_pa
             continue
         if how == "saved":
             src = os.path.join(backup_dir, path.lstrip("/"))
-            tmp = path + ".osb-restore"
+            tmp = path + ".managed-files-restore"
             shutil.copy2(src, tmp, follow_symlinks=False)
             os.replace(tmp, path)
         elif how == "absent":
@@ -156,7 +184,7 @@ def main() -> None:
                 if not module.check_mode:
                     _backup(backup_dir, path, manifest)
                     os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-                    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".osb.")
+                    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".managed-files.")
                     with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as fh:
                         fh.write(content)
                     os.chmod(tmp, mode if mode is not None else 0o644)

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+"""Filters that compare an election.freeze.state_probe result with desired state.
+
+They run on the controller (free: no round trip) and replace Jinja tests that each
+role used to repeat over its probe's output lines.
+
+Every filter takes the registered state_probe result as its input.
+  missing_packages(names)            names not installed
+  installed_packages(names, with_config_files=false)
+                                     names still installed (packages to remove/purge)
+  unit_differs(unit, enabled, active) true unless the unit is in that state
+  file_differs(path, content=, sha256=, mode=, owner=, group=, type=)
+                                     true unless the path matches every given field
+  mounts_lacking(wanted)             mount points missing one of their wanted options
+  existing_paths(paths)              the paths that exist
+  accounts_to_age(min_days, max_days, warn_days, inactive_days, exempt=[])
+                                     accounts with a usable password and other ageing
+  to_dicts(key, **extra)             [v, ...] -> [{key: v, **extra}, ...]
+"""
+from __future__ import annotations
+
+import hashlib
+
+from ansible.errors import AnsibleFilterError
+
+
+_ABSENT = ("not-installed", "config-files")
+
+
+def _section(probe, name: str) -> dict:
+    if not isinstance(probe, dict):
+        raise AnsibleFilterError("expected a registered election.freeze.state_probe result, got %r" % type(probe))
+    return probe.get(name) or {}
+
+
+def missing_packages(probe, names) -> list:
+    packages = _section(probe, "packages")
+    return [n for n in names if packages.get(n, {}).get("status") != "installed"]
+
+
+def installed_packages(probe, names, with_config_files=False) -> list:
+    """Packages to remove: those dpkg does not report as gone. A config-files
+    package (removed, conffiles left) counts as gone unless with_config_files,
+    for callers that purge and want those conffiles removed too."""
+    packages = _section(probe, "packages")
+    gone = ("not-installed",) if with_config_files else _ABSENT
+    return [n for n in names if packages.get(n, {}).get("status", "not-installed") not in gone]
+
+
+def unit_differs(probe, unit: str, enabled=None, active=None) -> bool:
+    """enabled/active: true (enabled, active), false (disabled, inactive), or a
+    literal state string; None means that side is not checked."""
+    state = _section(probe, "units").get(unit)
+    if state is None:
+        return True
+    if enabled is not None:
+        want = enabled if isinstance(enabled, str) else ("enabled" if enabled else "disabled")
+        if state.get("enabled") != want:
+            return True
+    if active is not None:
+        want = active if isinstance(active, str) else ("active" if active else "inactive")
+        if state.get("active") != want:
+            return True
+    return False
+
+
+def _octal(mode) -> str:
+    if isinstance(mode, int):
+        # an unquoted YAML 0600 arrives as the integer 384
+        return "%04o" % mode
+    return "%04o" % int(str(mode), 8)
+
+
+def file_differs(probe, path: str, content=None, sha256=None, mode=None, owner=None, group=None,
+                 type="file") -> bool:
+    """True unless path exists with the given type and every given field: the
+    sha256 of the desired content (rendered on the controller, e.g. with
+    lookup('template')), or a sha256 directly; mode; owner; group."""
+    state = _section(probe, "files").get(path)
+    if not state or not state.get("exists"):
+        return True
+    if type is not None and state.get("type") != type:
+        return True
+    if content is not None:
+        sha256 = hashlib.sha256(str(content).encode("utf-8", "surrogateescape")).hexdigest()
+    if sha256 is not None and state.get("sha256") != sha256:
+        return True
+    if mode is not None and state.get("mode") != _octal(mode):
+        return True
+    if owner is not None and state.get("owner") != owner:
+        return True
+    if group is not None and state.get("group") != group:
+        return True
+    return False
+
+
+def mounts_lacking(probe, wanted: dict) -> list:
+    """wanted: {mountpoint: [option, ...]} -> mount points that are not mounted
+    or lack one of their options, in the order given."""
+    mounts = _section(probe, "mounts")
+    lacking = []
+    for mountpoint, options in wanted.items():
+        state = mounts.get(mountpoint, {})
+        if not state.get("mounted") or set(options) - set(state.get("options", [])):
+            lacking.append(mountpoint)
+    return lacking
+
+
+def existing_paths(probe, paths) -> list:
+    files = _section(probe, "files")
+    return [p for p in paths if files.get(p, {}).get("exists")]
+
+
+def accounts_to_age(probe, min_days, max_days, warn_days, inactive_days, exempt=()) -> list:
+    """Accounts with a usable password hash whose ageing fields differ from the
+    wanted ones, minus the exempt list. Locked or empty passwords are never aged:
+    an expired password blocks even key logins through PAM's account stack."""
+    want = {"min_days": str(min_days), "max_days": str(max_days),
+            "warn_days": str(warn_days), "inactive_days": str(inactive_days)}
+    result = []
+    for name, account in sorted(_section(probe, "accounts").items()):
+        if account.get("password") != "usable" or name in exempt:
+            continue
+        if any(account.get(k) != v for k, v in want.items()):
+            result.append(name)
+    return result
+
+
+def to_dicts(values, key: str, **extra) -> list:
+    """['/etc/motd', '/etc/issue'] | to_dicts('path', mode='0644')
+    -> [{'path': '/etc/motd', 'mode': '0644'}, {'path': '/etc/issue', 'mode': '0644'}]"""
+    return [dict(extra, **{key: v}) for v in values]
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "missing_packages": missing_packages,
+            "installed_packages": installed_packages,
+            "unit_differs": unit_differs,
+            "file_differs": file_differs,
+            "mounts_lacking": mounts_lacking,
+            "existing_paths": existing_paths,
+            "accounts_to_age": accounts_to_age,
+            "to_dicts": to_dicts,
+        }
