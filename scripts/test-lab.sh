@@ -14,7 +14,7 @@
 #   8. rollback proof: an sshd change that locks the operator out must be undone by
 #      ssh_hardening's on-host timer and fail the run; the host is then re-tested
 #      (LAB_ROLLBACK_PROOF=0 skips it; ~3 min)
-#   9. optional: the ssh_hardening molecule scenario (LAB_MOLECULE=1; ~8-10 min more)
+#   9. optional: molecule scenarios (LAB_MOLECULE=1: ssh_hardening; LAB_MOLECULE=all: every role)
 # The fleet is always torn down (trap). Logs and the failure proof go to artifacts/lab/.
 # Env: LAB_DIR / LAB_PORT_BASE (default: .lab/test-fleet on 2620, apart from the
 # demo fleet), LAB_CACHE (image/repo cache, default .lab/cache), LAB_MOLECULE=1.
@@ -144,13 +144,18 @@ if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
   end
 fi
 
-if [ "${LAB_MOLECULE:-0}" = 1 ]; then
-  begin "molecule ssh_hardening"
-  # molecule writes its own ansible.cfg (no collections_path) but passes the
-  # environment through: the role's election.freeze modules resolve from the checkout
-  (cd roles/ssh_hardening && ANSIBLE_COLLECTIONS_PATH="$PWD/../../.collections" molecule test) \
-    >"$ART/molecule-ssh_hardening.log" 2>&1 \
-    || { tail -60 "$ART/molecule-ssh_hardening.log"; exit 1; }
+# LAB_MOLECULE=1: the ssh_hardening scenario; LAB_MOLECULE=all: every role's
+# scenario, one after another (~50 min more on this machine kind).
+case "${LAB_MOLECULE:-0}" in
+  1) scenarios=(ssh_hardening) ;;
+  all) mapfile -t scenarios < <(cd roles && ls -d */molecule/default | cut -d/ -f1) ;;
+  *) scenarios=() ;;
+esac
+for role in "${scenarios[@]}"; do
+  begin "molecule $role"
+  # molecule.yml points ANSIBLE_COLLECTIONS_PATH at the checkout's collection link
+  (cd "roles/$role" && molecule test) >"$ART/molecule-$role.log" 2>&1 \
+    || { tail -60 "$ART/molecule-$role.log"; exit 1; }
   end
-fi
+done
 echo "== lab tier passed"
