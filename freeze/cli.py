@@ -489,7 +489,9 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--sequence", type=int, default=1, help="1 for the first statement of this type")
     p.add_argument("--supersedes", metavar="SHA256", help="statement digest this one replaces")
-    p.add_argument("--backup", metavar="NAME=SHA256", help="zero report: the verified backup's digest")
+    p.add_argument("--backup", metavar="NAME[=SHA256]",
+                   help="zero report: the backup's file name (its digest is taken from the report; "
+                        "a digest given here must be the report's)")
     p.add_argument("--journal", type=Path, help="record the statement in this journal")
     p.add_argument("--actor", default="operator", help="who is recording (journal)")
     p.add_argument("--key", type=Path, help="also add the first signature with this key")
@@ -502,9 +504,9 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     g.add_argument("--key", type=Path, help="Ed25519 PEM or OpenSSH private key")
     g.add_argument("--ssh-signature", type=Path, metavar="FILE.sig",
                    help="an `ssh-keygen -Y sign` signature over the file from `freeze pae`")
-    p.add_argument("--root", type=Path,
-                   help="check the signer is in this root, the statement names this ceremony and "
-                        "every signature already present is valid, before adding")
+    p.add_argument("--root", type=Path, required=True,
+                   help="the ceremony root: the signer must be in it, the statement must name this "
+                        "ceremony and every signature already present must be valid, before adding")
     p.add_argument("--document", type=Path,
                    help="your own copy of the document: refuse unless the statement names its sha256")
     p.add_argument("--journal", type=Path, help="record the signature in this journal")
@@ -517,6 +519,12 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("envelope", type=Path)
     p.add_argument("copies", type=Path, nargs="+")
     p.set_defaults(handler=_cmd_merge_signatures)
+
+    p = sub.add_parser("remove-signature",
+                       help="take a signature out of an envelope by its key id (payload untouched)")
+    p.add_argument("envelope", type=Path)
+    p.add_argument("--keyid", required=True, help="key id of the signature to remove (as verify-envelope shows)")
+    p.set_defaults(handler=_cmd_remove_signature)
 
     p = sub.add_parser("pae", help="write the exact bytes to sign (for ssh-keygen -Y sign)")
     p.add_argument("envelope", type=Path)
@@ -685,6 +693,15 @@ def _cmd_merge_signatures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_remove_signature(args: argparse.Namespace) -> int:
+    from freeze.evidence.ceremony import remove_signature
+
+    done = remove_signature(args.envelope, args.keyid)
+    print(f"removed {done.removed} signature(s) with key id {_ev_printable(args.keyid)}; "
+          f"{done.signatures} left in {args.envelope}")
+    return 0
+
+
 def _cmd_pae(args: argparse.Namespace) -> int:
     from freeze.evidence import sshsig
     from freeze.evidence.ceremony import write_pae
@@ -692,7 +709,7 @@ def _cmd_pae(args: argparse.Namespace) -> int:
     write_pae(args.envelope, args.output)
     print(f"wrote {args.output}; sign it with:")
     print(f"  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n {sshsig.NAMESPACE} {args.output}")
-    print(f"then: freeze sign {args.envelope} --ssh-signature {args.output}.sig")
+    print(f"then: freeze sign {args.envelope} --ssh-signature {args.output}.sig --root ROOT.json")
     return 0
 
 
