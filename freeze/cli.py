@@ -548,7 +548,8 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     jsub = j.add_subparsers(dest="journal_command", metavar="ACTION", parser_class=type(j), required=True)
     p = jsub.add_parser("init", help="create a journal")
     p.add_argument("db", type=Path)
-    p.add_argument("--origin", required=True, help="log origin (as in the ceremony root)")
+    p.add_argument("--root", type=Path, help="the ceremony root: the origin is taken from it")
+    p.add_argument("--origin", help="log origin (checked against --root when both are given)")
     p.set_defaults(handler=_cmd_journal_init)
     p = jsub.add_parser("append", help="record an event")
     p.add_argument("db", type=Path)
@@ -562,6 +563,7 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("db", type=Path)
     p.add_argument("--key", type=Path, required=True, help="the journal log key")
     p.add_argument("-o", "--output", type=Path, help="write the checkpoint note here")
+    p.add_argument("--root", type=Path, help="refuse if the journal's origin is not this root's")
     passphrase_args(p)
     p.set_defaults(handler=_cmd_journal_checkpoint)
     p = jsub.add_parser("cosign", help="add a witness cosignature (cosignature/v1) to a checkpoint note")
@@ -737,8 +739,8 @@ def _cmd_timestamp(args: argparse.Namespace) -> int:
 def _cmd_journal_init(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import init_journal
 
-    init_journal(args.db, args.origin)
-    print(f"created journal {args.db} (origin {args.origin})")
+    origin = init_journal(args.db, args.origin, root=args.root)
+    print(f"created journal {args.db} (origin {origin})")
     return 0
 
 
@@ -754,7 +756,7 @@ def _cmd_journal_append(args: argparse.Namespace) -> int:
 def _cmd_journal_checkpoint(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import sign_checkpoint
 
-    checkpoint = sign_checkpoint(args.db, args.key, _ev_passphrases(args), args.output)
+    checkpoint = sign_checkpoint(args.db, args.key, _ev_passphrases(args), args.output, root=args.root)
     print(checkpoint.short())
     return 0
 

@@ -536,8 +536,22 @@ def timestamp_envelope(envelope: Path, tsa_urls: list[str], *, root: Path | None
 # --------------------------------------------------------------------------- journal
 
 
-def init_journal(db: Path, origin: str) -> None:
+def init_journal(db: Path, origin: str | None = None, *, root: Path | None = None) -> str:
+    """Create a journal; its origin comes from the ceremony root (or `origin`, checked against it).
+
+    A typed origin that differs from the root's was only caught by verify-evidence,
+    after the whole ceremony had been journalled under it.
+    """
+    if root is not None:
+        root_origin = load_root(root)[1].journal_origin
+        if origin is not None and origin != root_origin:
+            raise InputError(f"--origin {origin} is not the journal origin of the ceremony root "
+                             f"({root_origin})")
+        origin = root_origin
+    if origin is None:
+        raise UsageError("journal init needs --root (the origin is taken from it) or --origin")
     Journal.create(db, origin).close()
+    return origin
 
 
 def record_event(db: Path, *, actor: str, event: str, file: Path | None = None,
@@ -552,9 +566,19 @@ def record_event(db: Path, *, actor: str, event: str, file: Path | None = None,
 
 
 def sign_checkpoint(db: Path, key: Path, passphrases: PassphraseSource,
-                    output: Path | None = None) -> Checkpoint:
-    """Sign a checkpoint of the journal with the log key (written to `output` if given)."""
-    note = Journal.open(db).checkpoint(load_signer(key, passphrases))
+                    output: Path | None = None, *, root: Path | None = None) -> Checkpoint:
+    """Sign a checkpoint of the journal with the log key (written to `output` if given).
+
+    With `root`, a journal whose origin is not the root's is refused before signing:
+    its checkpoints would never verify.
+    """
+    journal = Journal.open(db)
+    if root is not None:
+        root_origin = load_root(root)[1].journal_origin
+        if journal.origin != root_origin:
+            raise InputError(f"{db}: journal origin {journal.origin} is not the ceremony root's "
+                             f"({root_origin}); its checkpoints would not verify")
+    note = journal.checkpoint(load_signer(key, passphrases))
     if output:
         atomic_write(output, note.render().encode())
     return Checkpoint.parse_body(note.text)
