@@ -612,10 +612,8 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import create_key
     from freeze.evidence.keys import public_path_for
 
-    passphrase = None
-    if not args.unsafe_no_passphrase:
-        passphrase = _ev_passphrases(args).get(prompt=f"new passphrase for {args.key}: ", confirm=True)
-    ref = create_key(args.key, passphrase, unsafe_unencrypted=args.unsafe_no_passphrase)
+    passphrases = None if args.unsafe_no_passphrase else _ev_passphrases(args)
+    ref = create_key(args.key, passphrases, unsafe_unencrypted=args.unsafe_no_passphrase)
     print(f"wrote {args.key} (private, mode 0600) and {public_path_for(args.key)}")
     print(f"public key: ed25519 {ref.to_dict()['public']}  identity {ref.identity}")
     return 0

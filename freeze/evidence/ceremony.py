@@ -30,6 +30,7 @@ from freeze.evidence.keys import (
     KeyRef,
     PassphraseSource,
     Signer,
+    check_new_key_path,
     generate_key_file,
     load_public_key_file,
     load_signer,
@@ -69,8 +70,15 @@ def utc_now() -> dt.datetime:
 # --------------------------------------------------------------------------- keys
 
 
-def create_key(path: Path, passphrase: bytes | None, *, unsafe_unencrypted: bool = False) -> KeyRef:
-    """A new Ed25519 key file (0600, passphrase-protected unless told otherwise) and its .pub.pem."""
+def create_key(path: Path, passphrases: PassphraseSource | None, *, unsafe_unencrypted: bool = False) -> KeyRef:
+    """A new Ed25519 key file (0600, passphrase-protected unless told otherwise) and its .pub.pem.
+
+    The path is checked before the passphrase is asked for (`passphrases` None: unencrypted).
+    """
+    check_new_key_path(path)
+    passphrase = None
+    if passphrases is not None:
+        passphrase = passphrases.get(prompt=f"new passphrase for {path}: ", confirm=True)
     return generate_key_file(path, passphrase, unsafe_unencrypted=unsafe_unencrypted)
 
 
