@@ -26,6 +26,7 @@ from freeze.errors import (
     EXIT_USAGE,
     EXIT_VERIFY_FAILED,
     FreezeError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -91,6 +92,11 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
     ver.add_argument("--json", action="store_true", help="print the drift report as JSON")
     ver.add_argument("--max-entries", type=int, default=200, metavar="N",
                      help="show at most N entries in the human output (default 200)")
+    ver.add_argument("--envelope", metavar="MANIFEST.dsse.json",
+                     help="first check the manifest is the one this signed statement names "
+                          "(exit 8 if not)")
+    ver.add_argument("--expect-sha256", metavar="sha256:HEX",
+                     help="first check the manifest has this digest, e.g. from the minutes (exit 8 if not)")
     remote_options(ver)
     ver.set_defaults(handler=_cmd_verify)
 
@@ -207,15 +213,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     import json
 
     from freeze.drift import verify
-    from freeze.manifest import load_manifest
+    from freeze.manifest import check_manifest_identity, load_manifest
     from freeze.profile import load_profile
     from freeze.progress import scan_progress
 
     if args.inventory:
+        if args.envelope or args.expect_sha256:
+            raise UsageError("--envelope/--expect-sha256 check one manifest file, not --inventory")
         _snapshot_transport(args)  # option checks
         return _verify_inventory(args, load_profile(args.profile))
     # load_manifest keeps only the parsed manifest, not its bytes: verify needs no more
     manifest = load_manifest(args.manifest)
+    identity = check_manifest_identity(manifest, envelope=args.envelope,
+                                       expected_sha256=args.expect_sha256)
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
     with scan_progress("verify", None if not args.json else False) as progress:
@@ -228,6 +238,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
+    for line in identity:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    console.print(f"manifest {escape(args.manifest)} sha256:{report.manifest_digest}",
+                  highlight=False, soft_wrap=True)
     counts = report.counts()
     if report.is_clean:
         console.print(f"[green]clean[/green]: the system matches {escape(args.manifest)} "
