@@ -26,6 +26,7 @@ from freeze.errors import (
     EXIT_USAGE,
     EXIT_VERIFY_FAILED,
     FreezeError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -91,6 +92,11 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
     ver.add_argument("--json", action="store_true", help="print the drift report as JSON")
     ver.add_argument("--max-entries", type=int, default=200, metavar="N",
                      help="show at most N entries in the human output (default 200)")
+    ver.add_argument("--envelope", metavar="MANIFEST.dsse.json",
+                     help="first check the manifest is the one this signed statement names "
+                          "(exit 8 if not)")
+    ver.add_argument("--expect-sha256", metavar="sha256:HEX",
+                     help="first check the manifest has this digest, e.g. from the minutes (exit 8 if not)")
     remote_options(ver)
     ver.set_defaults(handler=_cmd_verify)
 
@@ -207,15 +213,19 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     import json
 
     from freeze.drift import verify
-    from freeze.manifest import load_manifest
+    from freeze.manifest import check_manifest_identity, load_manifest
     from freeze.profile import load_profile
     from freeze.progress import scan_progress
 
     if args.inventory:
+        if args.envelope or args.expect_sha256:
+            raise UsageError("--envelope/--expect-sha256 check one manifest file, not --inventory")
         _snapshot_transport(args)  # option checks
         return _verify_inventory(args, load_profile(args.profile))
     # load_manifest keeps only the parsed manifest, not its bytes: verify needs no more
     manifest = load_manifest(args.manifest)
+    identity = check_manifest_identity(manifest, envelope=args.envelope,
+                                       expected_sha256=args.expect_sha256)
     profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
     with scan_progress("verify", None if not args.json else False) as progress:
@@ -228,6 +238,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = Console()
+    for line in identity:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    console.print(f"manifest {escape(args.manifest)} sha256:{report.manifest_digest}",
+                  highlight=False, soft_wrap=True)
     counts = report.counts()
     if report.is_clean:
         console.print(f"[green]clean[/green]: the system matches {escape(args.manifest)} "
@@ -489,7 +503,9 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--sequence", type=int, default=1, help="1 for the first statement of this type")
     p.add_argument("--supersedes", metavar="SHA256", help="statement digest this one replaces")
-    p.add_argument("--backup", metavar="NAME=SHA256", help="zero report: the verified backup's digest")
+    p.add_argument("--backup", metavar="NAME[=SHA256]",
+                   help="zero report: the backup's file name (its digest is taken from the report; "
+                        "a digest given here must be the report's)")
     p.add_argument("--journal", type=Path, help="record the statement in this journal")
     p.add_argument("--actor", default="operator", help="who is recording (journal)")
     p.add_argument("--key", type=Path, help="also add the first signature with this key")
@@ -502,9 +518,9 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     g.add_argument("--key", type=Path, help="Ed25519 PEM or OpenSSH private key")
     g.add_argument("--ssh-signature", type=Path, metavar="FILE.sig",
                    help="an `ssh-keygen -Y sign` signature over the file from `freeze pae`")
-    p.add_argument("--root", type=Path,
-                   help="check the signer is in this root, the statement names this ceremony and "
-                        "every signature already present is valid, before adding")
+    p.add_argument("--root", type=Path, required=True,
+                   help="the ceremony root: the signer must be in it, the statement must name this "
+                        "ceremony and every signature already present must be valid, before adding")
     p.add_argument("--document", type=Path,
                    help="your own copy of the document: refuse unless the statement names its sha256")
     p.add_argument("--journal", type=Path, help="record the signature in this journal")
@@ -517,6 +533,12 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("envelope", type=Path)
     p.add_argument("copies", type=Path, nargs="+")
     p.set_defaults(handler=_cmd_merge_signatures)
+
+    p = sub.add_parser("remove-signature",
+                       help="take a signature out of an envelope by its key id (payload untouched)")
+    p.add_argument("envelope", type=Path)
+    p.add_argument("--keyid", required=True, help="key id of the signature to remove (as verify-envelope shows)")
+    p.set_defaults(handler=_cmd_remove_signature)
 
     p = sub.add_parser("pae", help="write the exact bytes to sign (for ssh-keygen -Y sign)")
     p.add_argument("envelope", type=Path)
@@ -540,7 +562,8 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     jsub = j.add_subparsers(dest="journal_command", metavar="ACTION", parser_class=type(j), required=True)
     p = jsub.add_parser("init", help="create a journal")
     p.add_argument("db", type=Path)
-    p.add_argument("--origin", required=True, help="log origin (as in the ceremony root)")
+    p.add_argument("--root", type=Path, help="the ceremony root: the origin is taken from it")
+    p.add_argument("--origin", help="log origin (checked against --root when both are given)")
     p.set_defaults(handler=_cmd_journal_init)
     p = jsub.add_parser("append", help="record an event")
     p.add_argument("db", type=Path)
@@ -554,6 +577,7 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("db", type=Path)
     p.add_argument("--key", type=Path, required=True, help="the journal log key")
     p.add_argument("-o", "--output", type=Path, help="write the checkpoint note here")
+    p.add_argument("--root", type=Path, help="refuse if the journal's origin is not this root's")
     passphrase_args(p)
     p.set_defaults(handler=_cmd_journal_checkpoint)
     p = jsub.add_parser("cosign", help="add a witness cosignature (cosignature/v1) to a checkpoint note")
@@ -602,10 +626,8 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import create_key
     from freeze.evidence.keys import public_path_for
 
-    passphrase = None
-    if not args.unsafe_no_passphrase:
-        passphrase = _ev_passphrases(args).get(prompt=f"new passphrase for {args.key}: ", confirm=True)
-    ref = create_key(args.key, passphrase, unsafe_unencrypted=args.unsafe_no_passphrase)
+    passphrases = None if args.unsafe_no_passphrase else _ev_passphrases(args)
+    ref = create_key(args.key, passphrases, unsafe_unencrypted=args.unsafe_no_passphrase)
     print(f"wrote {args.key} (private, mode 0600) and {public_path_for(args.key)}")
     print(f"public key: ed25519 {ref.to_dict()['public']}  identity {ref.identity}")
     return 0
@@ -685,6 +707,15 @@ def _cmd_merge_signatures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_remove_signature(args: argparse.Namespace) -> int:
+    from freeze.evidence.ceremony import remove_signature
+
+    done = remove_signature(args.envelope, args.keyid)
+    print(f"removed {done.removed} signature(s) with key id {_ev_printable(args.keyid)}; "
+          f"{done.signatures} left in {args.envelope}")
+    return 0
+
+
 def _cmd_pae(args: argparse.Namespace) -> int:
     from freeze.evidence import sshsig
     from freeze.evidence.ceremony import write_pae
@@ -692,7 +723,7 @@ def _cmd_pae(args: argparse.Namespace) -> int:
     write_pae(args.envelope, args.output)
     print(f"wrote {args.output}; sign it with:")
     print(f"  ssh-keygen -Y sign -f ~/.ssh/id_ed25519 -n {sshsig.NAMESPACE} {args.output}")
-    print(f"then: freeze sign {args.envelope} --ssh-signature {args.output}.sig")
+    print(f"then: freeze sign {args.envelope} --ssh-signature {args.output}.sig --root ROOT.json")
     return 0
 
 
@@ -720,8 +751,8 @@ def _cmd_timestamp(args: argparse.Namespace) -> int:
 def _cmd_journal_init(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import init_journal
 
-    init_journal(args.db, args.origin)
-    print(f"created journal {args.db} (origin {args.origin})")
+    origin = init_journal(args.db, args.origin, root=args.root)
+    print(f"created journal {args.db} (origin {origin})")
     return 0
 
 
@@ -737,7 +768,7 @@ def _cmd_journal_append(args: argparse.Namespace) -> int:
 def _cmd_journal_checkpoint(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import sign_checkpoint
 
-    checkpoint = sign_checkpoint(args.db, args.key, _ev_passphrases(args), args.output)
+    checkpoint = sign_checkpoint(args.db, args.key, _ev_passphrases(args), args.output, root=args.root)
     print(checkpoint.short())
     return 0
 

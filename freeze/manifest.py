@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from freeze import __version__, canonical
-from freeze.errors import InputError, NoInputError
+from freeze.errors import InputError, NoInputError, VerificationError
 from freeze.inputs import read_input
 
 SCHEMA = "freeze-manifest/v1"
@@ -245,3 +245,40 @@ def load_manifest_dir(directory: str | os.PathLike[str]) -> dict[str, Manifest]:
     if not manifests:
         raise NoInputError(f"{where}: no HOST.manifest.json files")
     return manifests
+
+
+def check_manifest_identity(manifest: Manifest, *, envelope: str | os.PathLike[str] | None = None,
+                            expected_sha256: str | None = None) -> list[str]:
+    """Check the manifest file is the signed one BEFORE comparing it with the system.
+
+    Without this a flipped byte in the manifest reads as system drift ("changed cron
+    ..."); with it, it is "this manifest is not the signed one" (VerificationError,
+    exit 8). `envelope`: its statement's subject digest; `expected_sha256`: a digest
+    from the minutes (`sha256:HEX` or HEX). The envelope's signatures are not
+    checked here (no root): `freeze verify-envelope` does that.
+    Returns one line per check that passed.
+    """
+    from freeze.evidence import statement
+    from freeze.evidence.codec import is_sha256_hex
+    from freeze.evidence.dsse import Envelope
+
+    digest = manifest.source_sha256 or manifest.digest()
+    lines = []
+    if expected_sha256 is not None:
+        want = expected_sha256.strip().lower().removeprefix("sha256:")
+        if not is_sha256_hex(want):
+            raise InputError(f"--expect-sha256 {expected_sha256!r}: not a sha256 digest (sha256:HEX)")
+        if want != digest:
+            raise VerificationError(f"this manifest is not the signed one: its sha256 is {digest}, "
+                                    f"the expected digest is {want}")
+        lines.append(f"manifest sha256:{digest} is the expected digest")
+    if envelope is not None:
+        env = Envelope.from_bytes(read_input(envelope, "envelope"), what=os.fspath(envelope))
+        named = statement.parse(env, "manifest").subjects[0]["digest"]["sha256"]
+        if named != digest:
+            raise VerificationError(f"this manifest is not the signed one: its sha256 is {digest}, "
+                                    f"the statement in {os.fspath(envelope)} names {named}")
+        lines.append(f"manifest sha256:{digest} is the one the statement in {os.fspath(envelope)} names "
+                     "(signatures: freeze verify-envelope)")
+    return lines
+

@@ -298,15 +298,26 @@ def _table_list(cur: Cursor, spec: dict[str, Any], schemas: list[str], target: s
     wanted = set(spec.get("tables") or [])
     excluded = set(spec.get("exclude_tables") or [])
     out = []
-    if wanted and require_tables:
-        known = {f"{s}.{t}" for s, t, _ in rows} | {key for _, _, key in rows}
-        missing = sorted(wanted - known)
-        if missing:
-            from freeze.errors import ConfigMismatchError
+    if require_tables:
+        # a typo names nothing: a schema or table left silently unfrozen (or an
+        # exclusion that excludes nothing) must stop the snapshot, naming the key
+        from freeze.errors import ConfigMismatchError
 
+        present = {r[0] for r in _rows(cur, "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)",
+                                       (schemas,))}
+        absent = [name for name in schemas if name not in present]
+        if absent:
             raise ConfigMismatchError(
-                f"database {target}: database.tables names {', '.join(missing)[:200]}, "
-                f"not a table in schemas {', '.join(schemas)} (it would not be frozen)")
+                f"database {target}: database.schemas names {', '.join(absent)[:200]}, "
+                "not a schema in this database (nothing in it would be frozen)")
+        known = {f"{s}.{t}" for s, t, _ in rows} | {key for _, _, key in rows}
+        for profile_key, names, consequence in (("tables", wanted, "it would not be frozen"),
+                                                ("exclude_tables", excluded, "it excludes nothing")):
+            missing = sorted(names - known)
+            if missing:
+                raise ConfigMismatchError(
+                    f"database {target}: database.{profile_key} names {', '.join(missing)[:200]}, "
+                    f"not a table in schemas {', '.join(schemas)} ({consequence})")
     for schema, table, key in rows:
         plain = f"{schema}.{table}"
         if wanted and plain not in wanted and key not in wanted:

@@ -30,6 +30,7 @@ from freeze.evidence.keys import (
     KeyRef,
     PassphraseSource,
     Signer,
+    check_new_key_path,
     generate_key_file,
     load_public_key_file,
     load_signer,
@@ -69,8 +70,15 @@ def utc_now() -> dt.datetime:
 # --------------------------------------------------------------------------- keys
 
 
-def create_key(path: Path, passphrase: bytes | None, *, unsafe_unencrypted: bool = False) -> KeyRef:
-    """A new Ed25519 key file (0600, passphrase-protected unless told otherwise) and its .pub.pem."""
+def create_key(path: Path, passphrases: PassphraseSource | None, *, unsafe_unencrypted: bool = False) -> KeyRef:
+    """A new Ed25519 key file (0600, passphrase-protected unless told otherwise) and its .pub.pem.
+
+    The path is checked before the passphrase is asked for (`passphrases` None: unencrypted).
+    """
+    check_new_key_path(path)
+    passphrase = None
+    if passphrases is not None:
+        passphrase = passphrases.get(prompt=f"new passphrase for {path}: ", confirm=True)
     return generate_key_file(path, passphrase, unsafe_unencrypted=unsafe_unencrypted)
 
 
@@ -201,6 +209,31 @@ def parse_named_digest(value: str, what: str) -> tuple[str, str]:
     return name, digest.lower().removeprefix("sha256:")
 
 
+DEFAULT_BACKUP_NAME = "counting-db.dump"
+
+
+def zero_report_backup(document: Path, data: bytes, backup: str | None) -> tuple[str, str]:
+    """The backup subject of a zero-report statement: (name, digest the report names).
+
+    The digest comes from the zero report itself (`system.backup_sha256`, written by
+    the zero run that verified the backup restores); `backup` (NAME or NAME=SHA256)
+    only names the file, and a digest typed there must be the report's.
+    """
+    in_report = statement.zero_report_backup_sha256(data, what=str(document))
+    if in_report is None:
+        raise InputError(f"{document}: names no verified backup (system.backup_sha256); "
+                         "a zero-report statement is made from the zero-report.json of `freeze zero`")
+    if not backup:
+        return DEFAULT_BACKUP_NAME, in_report
+    if "=" not in backup:
+        return backup, in_report
+    name, typed = parse_named_digest(backup, "--backup")
+    if typed != in_report:
+        raise InputError(f"--backup {name}: sha256:{typed} is not the backup the zero report names "
+                         f"(sha256:{in_report})")
+    return name, in_report
+
+
 @dataclass(frozen=True)
 class Attested:
     envelope: Envelope
@@ -221,11 +254,9 @@ def attest(document: Path, evidence_type: str, *, root: Path, output: Path, sequ
         raise UsageError(f"{output} already exists; not overwriting an envelope")
     _, ceremony_root = load_root(root)
     data = read_input(document, "document")
-    extra = []
-    if backup:
-        if evidence_type != "zero-report":
-            raise UsageError("--backup belongs to a zero-report statement")
-        extra.append(parse_named_digest(backup, "--backup"))
+    if backup and evidence_type != "zero-report":
+        raise UsageError("--backup belongs to a zero-report statement")
+    extra = [zero_report_backup(document, data, backup)] if evidence_type == "zero-report" else []
     payload = statement.build(
         evidence_type, name=document.name, data=data, root=ceremony_root,
         sequence=sequence, supersedes=supersedes, extra_subjects=extra,
@@ -265,8 +296,10 @@ class SigningTarget:
             return None
         st = self.statement
         subj = st.subjects[0]
+        # every subject is shown: a signer vouches for the backup digest too
+        also = "".join(f"; and {s.get('name')} sha256:{s['digest']['sha256']}" for s in st.subjects[1:])
         return (f"signing: {self.evidence_type} statement for {subj.get('name')} "
-                f"sha256:{subj['digest']['sha256']}, "
+                f"sha256:{subj['digest']['sha256']}{also}, "
                 f"{st.ceremony.get('election')}/{st.ceremony.get('ceremony')} sequence {st.sequence}")
 
 
@@ -303,24 +336,28 @@ def _signature_from_ssh(path: Path, env: Envelope) -> tuple[bytes, KeyRef]:
     return blob, ref
 
 
-def add_signature(target: SigningTarget, *, key: Path | None = None,
+def add_signature(target: SigningTarget, *, root: Path, key: Path | None = None,
                   passphrases: PassphraseSource | None = None, ssh_signature: Path | None = None,
-                  root: Path | None = None, document: Path | None = None,
+                  document: Path | None = None,
                   journal: Path | None = None, actor: str = "") -> SignatureAdded:
     """Add ONE signature (made with `key`, or an `ssh-keygen -Y sign` file) to the envelope.
 
-    `document`: refuse unless the statement names its sha256. `root`: refuse a
-    key the root does not list, a statement of another ceremony, and an envelope
-    already carrying an invalid signature.
+    `document`: refuse unless the statement names its sha256. `root` (required: a
+    signature by a key outside the root would make the whole envelope fail later):
+    refuse a key the root does not list, a statement of another ceremony, and an
+    envelope already carrying an invalid signature.
     """
     env = target.envelope
     before = env.payload
     if target.statement is not None:
         if document:
-            digest = sha256_hex(read_input(document, "document"))
+            data = read_input(document, "document")
+            digest = sha256_hex(data)
             if digest != target.statement.subjects[0]["digest"]["sha256"]:
                 raise VerificationError(
                     f"{document} has sha256 {digest}; the statement names another document: not signing")
+            if target.evidence_type == "zero-report":
+                statement.check_backup_subjects(target.statement, data)
     elif document:
         raise InputError(f"{target.path}: --document needs an in-toto statement envelope")
     if key:
@@ -330,17 +367,17 @@ def add_signature(target: SigningTarget, *, key: Path | None = None,
         sig, ref = _signature_from_ssh(ssh_signature, env)
     else:
         raise UsageError("a signature needs --key or --ssh-signature")
-    if root:
-        _, ceremony_root = load_root(root)
-        if not any(ref.identity == k.identity for p in ceremony_root.people.values() for k in p.keys):
-            raise InputError("this key is not listed in the ceremony root; signature not added")
-        if target.evidence_type is not None and target.statement is not None:
-            statement.check_ceremony_binding(target.statement, [ceremony_root])
-            present = count_envelope(ceremony_root, target.evidence_type, env)
-            if present.bad_signatures:
-                raise VerificationError(
-                    "the envelope already carries invalid signatures (payload or signatures "
-                    "changed since they were made): " + "; ".join(present.bad_signatures))
+    _, ceremony_root = load_root(root)
+    if not any(ref.identity == k.identity for p in ceremony_root.people.values() for k in p.keys):
+        raise InputError("this key is not listed in the ceremony root; signature not added")
+    if target.evidence_type is not None and target.statement is not None:
+        statement.check_ceremony_binding(target.statement, [ceremony_root])
+        present = count_envelope(ceremony_root, target.evidence_type, env)
+        if present.bad_signatures:
+            raise VerificationError(
+                "the envelope already carries invalid signatures (payload or signatures "
+                "changed since they were made; `freeze remove-signature` takes one out): "
+                + "; ".join(present.bad_signatures))
     env.add(Signature(sig, ref.short))
     if env.payload != before:  # pragma: no cover - guards the never-re-serialize rule
         raise InputError("internal: payload bytes changed while signing")
@@ -374,6 +411,31 @@ def merge_signatures(envelope: Path, copies: list[Path]) -> Merged:
                 added += 1
     atomic_write(envelope, env.to_bytes())
     return Merged(added, len(env.signatures))
+
+
+@dataclass(frozen=True)
+class Removed:
+    removed: int
+    signatures: int
+
+
+def remove_signature(envelope: Path, keyid: str) -> Removed:
+    """Take the signature(s) with this key id out of an envelope (payload untouched).
+
+    For a signature that makes the envelope fail (a key outside the root, a broken
+    one): without a way out, one bad signature would spoil everyone else's.
+    Key ids are unauthenticated hints, so every signature carrying it goes; the
+    caller is told how many, and verify-envelope shows who is still there.
+    """
+    env = Envelope.from_bytes(read_input(envelope, "envelope"), what=str(envelope))
+    kept = [s for s in env.signatures if s.keyid != keyid]
+    removed = len(env.signatures) - len(kept)
+    if not removed:
+        present = ", ".join(sorted({s.keyid for s in env.signatures})) or "none"
+        raise InputError(f"{envelope}: no signature with key id {keyid!r} (key ids present: {present})")
+    env.signatures = kept
+    atomic_write(envelope, env.to_bytes())
+    return Removed(removed, len(kept))
 
 
 def write_pae(envelope: Path, output: Path) -> None:
@@ -416,8 +478,16 @@ def verify_envelope(envelope: Path, evidence_type: str, *, root: Path,
     fresh = ceremony_root.freshness(now or utc_now())
     checks.append(Check(fresh.fresh, f"{fresh.text} (this computer's clock)"))
     if document:
-        digest = sha256_hex(read_input(document, "document"))
+        data = read_input(document, "document")
+        digest = sha256_hex(data)
         checks.append(Check(st.subjects[0]["digest"]["sha256"] == digest, f"document sha256:{digest}"))
+        if evidence_type == "zero-report":
+            try:
+                backup = statement.check_backup_subjects(st, data)
+                checks.append(Check(True, f"backup sha256:{backup} is the one the zero report names"
+                                    if backup else "the statement names no backup digest"))
+            except VerificationError as exc:
+                checks.append(Check(False, str(exc)))
     return EnvelopeReport(result, checks)
 
 
@@ -474,8 +544,22 @@ def timestamp_envelope(envelope: Path, tsa_urls: list[str], *, root: Path | None
 # --------------------------------------------------------------------------- journal
 
 
-def init_journal(db: Path, origin: str) -> None:
+def init_journal(db: Path, origin: str | None = None, *, root: Path | None = None) -> str:
+    """Create a journal; its origin comes from the ceremony root (or `origin`, checked against it).
+
+    A typed origin that differs from the root's was only caught by verify-evidence,
+    after the whole ceremony had been journalled under it.
+    """
+    if root is not None:
+        root_origin = load_root(root)[1].journal_origin
+        if origin is not None and origin != root_origin:
+            raise InputError(f"--origin {origin} is not the journal origin of the ceremony root "
+                             f"({root_origin})")
+        origin = root_origin
+    if origin is None:
+        raise UsageError("journal init needs --root (the origin is taken from it) or --origin")
     Journal.create(db, origin).close()
+    return origin
 
 
 def record_event(db: Path, *, actor: str, event: str, file: Path | None = None,
@@ -490,9 +574,19 @@ def record_event(db: Path, *, actor: str, event: str, file: Path | None = None,
 
 
 def sign_checkpoint(db: Path, key: Path, passphrases: PassphraseSource,
-                    output: Path | None = None) -> Checkpoint:
-    """Sign a checkpoint of the journal with the log key (written to `output` if given)."""
-    note = Journal.open(db).checkpoint(load_signer(key, passphrases))
+                    output: Path | None = None, *, root: Path | None = None) -> Checkpoint:
+    """Sign a checkpoint of the journal with the log key (written to `output` if given).
+
+    With `root`, a journal whose origin is not the root's is refused before signing:
+    its checkpoints would never verify.
+    """
+    journal = Journal.open(db)
+    if root is not None:
+        root_origin = load_root(root)[1].journal_origin
+        if journal.origin != root_origin:
+            raise InputError(f"{db}: journal origin {journal.origin} is not the ceremony root's "
+                             f"({root_origin}); its checkpoints would not verify")
+    note = journal.checkpoint(load_signer(key, passphrases))
     if output:
         atomic_write(output, note.render().encode())
     return Checkpoint.parse_body(note.text)

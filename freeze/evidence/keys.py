@@ -21,9 +21,10 @@ import getpass
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -198,6 +199,31 @@ class PassphraseSource:
             raise UsageError("the two passphrases differ")
         return _nonempty(first.encode())
 
+    @property
+    def interactive(self) -> bool:
+        """Typed at a terminal prompt (a mistyped one may be typed again)."""
+        return not self.env and not self.file and sys.stdin.isatty()
+
+
+PASSPHRASE_TRIES = 3  # at a terminal prompt; a passphrase from env or file gets one try
+
+T = TypeVar("T")
+
+
+def _decrypt(path: Path, passphrases: PassphraseSource, load: Callable[[bytes], T]) -> T:
+    """`load(passphrase)`, asking again after a wrong one when a person is typing it."""
+    tries = PASSPHRASE_TRIES if passphrases.interactive else 1
+    for attempt in range(1, tries + 1):
+        prompt = (f"passphrase for {path}: " if attempt == 1 else
+                  f"wrong passphrase; passphrase for {path} (try {attempt} of {tries}): ")
+        password = passphrases.get(prompt=prompt)
+        try:
+            return load(password)
+        except (ValueError, TypeError):
+            if attempt == tries:
+                raise InputError(f"{path}: wrong passphrase, or the key file is damaged") from None
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
 
 def _nonempty(value: bytes) -> bytes:
     if not value:
@@ -256,10 +282,8 @@ def generate_key_file(
     pub = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    check_new_key_path(path)
     pub_path = public_path_for(path)
-    for p in (path, pub_path):
-        if p.exists():
-            raise UsageError(f"{p} already exists; not overwriting a key")
     try:
         # private: 0600 from creation on; exclusive: a key is never replaced
         atomic_write(path, pem, 0o600, exclusive=True)
@@ -267,6 +291,20 @@ def generate_key_file(
     except FileExistsError as exc:
         raise UsageError(f"{exc.filename2 or path} already exists; not overwriting a key") from None
     return KeyRef("ed25519", key.public_key().public_bytes_raw())
+
+
+def check_new_key_path(path: Path) -> None:
+    """Refuse, before any passphrase is asked for, a key path that cannot be written.
+
+    A missing directory is not created: a typo in the path would otherwise leave a
+    private key in a directory nobody meant to hold one. The key holder makes it.
+    """
+    if not path.parent.is_dir():
+        raise UsageError(f"{path.parent} is not a directory; create it first (mode 0700) "
+                         "where this private key should live")
+    for p in (path, public_path_for(path)):
+        if p.exists():
+            raise UsageError(f"{p} already exists; not overwriting a key")
 
 
 def public_path_for(path: Path) -> Path:
@@ -283,11 +321,9 @@ def load_signer(
     if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
         return _load_openssh(path, data, passphrases, unsafe_unencrypted)
     if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data:
-        password = passphrases.get(prompt=f"passphrase for {path}: ")
         try:
-            key = serialization.load_pem_private_key(data, password=password)
-        except ValueError:
-            raise InputError(f"{path}: wrong passphrase, or the key file is damaged") from None
+            key = _decrypt(path, passphrases,
+                           lambda password: serialization.load_pem_private_key(data, password=password))
         except UnsupportedAlgorithm:
             raise InputError(f"{path}: unsupported key algorithm") from None
     elif b"-----BEGIN" in data and b"PRIVATE KEY-----" in data:
@@ -318,11 +354,8 @@ def _load_openssh(
                 "(protect it with `ssh-keygen -p -f KEY`)"
             )
     except TypeError:  # encrypted: needs the passphrase
-        password = passphrases.get(prompt=f"passphrase for {path}: ")
-        try:
-            key = serialization.load_ssh_private_key(data, password=password)
-        except (ValueError, TypeError):
-            raise InputError(f"{path}: wrong passphrase, or the key file is damaged") from None
+        key = _decrypt(path, passphrases,
+                       lambda password: serialization.load_ssh_private_key(data, password=password))
     except (ValueError, UnsupportedAlgorithm):
         raise InputError(f"{path}: not a readable OpenSSH private key") from None
     if not isinstance(key, ed25519.Ed25519PrivateKey):

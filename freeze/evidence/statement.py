@@ -98,6 +98,41 @@ def build(
     return canonical_json(statement)
 
 
+def zero_report_backup_sha256(data: bytes, *, what: str = "zero report") -> str | None:
+    """The backup digest a zero report names (`system.backup_sha256`), or None.
+
+    The one field evidence code reads from a document it signs: the backup digest
+    in a zero-report statement must be the one the zero run verified and wrote into
+    its report, never a value typed at the signing table.
+    """
+    try:
+        d = parse_json(data, what=what)
+    except InputError:
+        return None  # not JSON: not a zero report of ours; the caller decides
+    system = d.get("system") if isinstance(d, dict) else None
+    digest = system.get("backup_sha256") if isinstance(system, dict) else None
+    return digest if is_sha256_hex(digest) else None
+
+
+def check_backup_subjects(st: Statement, document: bytes) -> str | None:
+    """A zero-report statement's backup subjects must be the digest its report names.
+
+    Returns the backup digest (None when the statement names none, as older
+    statements may); VerificationError when they disagree.
+    """
+    named = [s["digest"]["sha256"] for s in st.subjects[1:]]
+    if not named:
+        return None
+    in_report = zero_report_backup_sha256(document)
+    if in_report is None:
+        raise VerificationError("the statement names a backup digest but its zero report names none")
+    wrong = [d for d in named if d != in_report]
+    if wrong:
+        raise VerificationError(
+            f"the statement names backup sha256:{wrong[0]}, its zero report names sha256:{in_report}")
+    return in_report
+
+
 def parse(env: Envelope, expected_type: str) -> Statement:
     """Parse a VERIFIED envelope's statement and bind it to the expected evidence type."""
     if env.payload_type != IN_TOTO_PAYLOAD_TYPE:

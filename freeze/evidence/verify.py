@@ -252,7 +252,9 @@ def _check_statement(reader: BundleReader, st: dict[str, Any], t: str, trust: Tr
             f"{s.subjects[0]['digest']['sha256'][:16]}... (document tampered or swapped)"
         )
     binding = statement.check_ceremony_binding(s, trust.chain)
-    return f"{s.subjects[0]['name']} sha256:{digest} matches; {binding}; sequence {s.sequence}"
+    backup = statement.check_backup_subjects(s, doc) if t == "zero-report" else None
+    also = f"; backup sha256:{backup} is the one the zero report names" if backup else ""
+    return f"{s.subjects[0]['name']} sha256:{digest} matches; {binding}; sequence {s.sequence}{also}"
 
 
 def _check_timestamps(
@@ -419,6 +421,8 @@ def _check_backup(reader: BundleReader, idx: dict[str, Any], state: dict[str, An
         raise VerificationError("a backup digest needs a verified zero-report statement naming it")
     if not any(s["digest"]["sha256"] == b.get("sha256") for s in zero.subjects[1:]):
         raise VerificationError("the signed zero-report statement does not name this backup digest")
+    # the statement check has compared the statement's backup subjects with the
+    # report's own system.backup_sha256, so this digest is the report's
     return f"{b.get('name')} sha256:{b.get('sha256')} is named by the signed zero report"
 
 

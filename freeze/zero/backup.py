@@ -118,7 +118,14 @@ def dump(env: dict[str, str], snapshot: str, dest: Path, bindir: str | None) -> 
     """pg_dump -Fc of exactly `snapshot` (exported by the zero transaction)."""
     tool = find_tool("pg_dump", bindir)
     version = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.strip()
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    # The dump is a full copy of the counting database: private to the operator,
+    # whatever the umask. A directory made here is 0700; the file is created 0600
+    # before pg_dump opens it (pg_dump keeps an existing file's mode).
+    if not dest.parent.is_dir():
+        dest.parent.mkdir(mode=0o700, parents=True)
+        os.chmod(dest.parent, 0o700)  # mkdir's mode is masked by the umask
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.chmod(dest, 0o600)
     proc = _run([tool, "--format=custom", "--no-password", f"--snapshot={snapshot}",
                  f"--file={dest}"], env, "backup-running")
     if proc.returncode != 0:

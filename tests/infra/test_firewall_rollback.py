@@ -46,7 +46,8 @@ def _fresh_login(t: SshTarget, timeout: int = 10) -> bool:
 def _apply(host, tmp_path: Path, extra: dict) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
     backend = host.backend
     play = tmp_path / "firewall.yml"
-    play.write_text("- hosts: all\n  gather_facts: false\n  become: true\n  roles:\n    - election.freeze.nftables_firewall\n")
+    play.write_text("- hosts: all\n  gather_facts: false\n  become: true\n"
+                    "  roles:\n    - election.freeze.nftables_firewall\n")
     env = {"ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
            "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin"}
     cmd = ["ansible-playbook", "-i", str(backend.ansible_inventory), "--limit", backend.host, str(play),

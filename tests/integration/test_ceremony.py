@@ -133,8 +133,10 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False, second_tsa: bool = False
         manifest.write_bytes(json.dumps({"schema": 1, "hosts": {"db1": {"files": {"/etc/x": "ab" * 32}}}},
                                         sort_keys=True).encode())
         zero = base / "zero-report.json"
-        zero.write_bytes(json.dumps({"totals": {"all": 0}, "backup": "counting.dump"}).encode())
         backup_digest = "12" * 32
+        # as `freeze zero` writes it: the verified backup's digest is in the report's system block
+        zero.write_bytes(json.dumps({"totals": {"all": 0}, "backup": "counting.dump",
+                                     "system": {"backup_sha256": backup_digest}}).encode())
         envs = {}
         for etype, doc, extra in (("manifest", manifest, []),
                                   ("zero-report", zero, ["--backup", f"counting.dump={backup_digest}"])):

@@ -117,7 +117,7 @@ def _rehearsal(live: Ceremony, tmp_path: Path) -> tuple[Path, Path]:
     env = tmp_path / "rehearsal.dsse.json"
     freeze("attest", "--type", "manifest", live.files["manifest"], "--root", rehearsal_root, "-o", env)
     for who in ("alice", "bob", "carol", "dave", "frank"):
-        freeze("sign", env, "--key", live.keys[who], "--passphrase-env", PASS_ENV)
+        freeze("sign", env, "--key", live.keys[who], "--passphrase-env", PASS_ENV, "--root", rehearsal_root)
     return rehearsal_root, env
 
 

@@ -43,34 +43,46 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "subject": [{"name": "m.json", "digest": {"sha256": "ab" * 32}}], "predicate": {"sequence": 1}}
     (d / "env.json").write_bytes(Envelope(json.dumps(stmt).encode(), IN_TOTO_PAYLOAD_TYPE).to_bytes())
     (d / "corrupt.json").write_text('{"payload": "e30=", "payloadType": ')
+    # signing needs the ceremony root (issue 16): one that lists k.pem
+    (d / "spec.json").write_text(json.dumps({
+        "election": "e", "ceremony": "c", "expires": "2099-01-01T00:00:00Z",
+        "people": {"k": {"role": "directorate", "keys": ["k.pub.pem"]}},
+        "thresholds": {"root": {"directorate": 1}, "manifest": {"directorate": 1}},
+        "journal": {"origin": "example.org/e/c"}}))
+    res = run("root", "init", d / "spec.json", "-o", d / "root.json")
+    assert res.returncode == 0, res.stderr
     return d
 
 
+def root(keys: Path) -> tuple[str, Path]:
+    return ("--root", keys / "root.json")
+
+
 def test_corrupt_envelope_json(keys: Path) -> None:
-    one_line_error(run("sign", keys / "corrupt.json", "--key", keys / "k.pem", "--passphrase-env", "KP",
+    one_line_error(run("sign", keys / "corrupt.json", "--key", keys / "k.pem", "--passphrase-env", "KP", *root(keys),
                        env={"KP": "right"}), 65, "not valid JSON")
 
 
 def test_wrong_passphrase(keys: Path) -> None:
-    one_line_error(run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP",
+    one_line_error(run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP", *root(keys),
                        env={"KP": "wrong"}), 65, "wrong passphrase")
 
 
 def test_wrong_key_type(keys: Path) -> None:
-    one_line_error(run("sign", keys / "env.json", "--key", keys / "rsa.pem", "--passphrase-env", "KP",
+    one_line_error(run("sign", keys / "env.json", "--key", keys / "rsa.pem", "--passphrase-env", "KP", *root(keys),
                        env={"KP": "right"}), 65, "freeze signs with Ed25519")
 
 
 def test_signer_checks_their_own_copy_of_the_document(keys: Path, tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text("not the signed one")
-    one_line_error(run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP",
+    one_line_error(run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP", *root(keys),
                        "--document", tmp_path / "m.json", env={"KP": "right"}),
                    8, "the statement names another document")
 
 
 def test_missing_files(keys: Path, tmp_path: Path) -> None:
-    one_line_error(run("sign", tmp_path / "absent.json", "--key", keys / "k.pem"), 66, "absent.json")
-    one_line_error(run("sign", keys / "env.json", "--key", tmp_path / "absent.pem"), 66, "no such file")
+    one_line_error(run("sign", tmp_path / "absent.json", "--key", keys / "k.pem", *root(keys)), 66, "absent.json")
+    one_line_error(run("sign", keys / "env.json", "--key", tmp_path / "absent.pem", *root(keys)), 66, "no such file")
     one_line_error(run("verify-evidence", tmp_path / "nothing", "--root-pin", "ab" * 32), 66, "nothing")
 
 
@@ -84,11 +96,11 @@ def test_passphrase_is_never_an_argument() -> None:
     assert res.returncode == 64 and not Path("x.pem").exists()
 
 
-def test_unsafe_unencrypted_keygen_only_with_the_explicit_flag(tmp_path: Path) -> None:
+def test_unsafe_unencrypted_keygen_only_with_the_explicit_flag(keys: Path, tmp_path: Path) -> None:
     res = run("keygen", tmp_path / "t.pem", "--unsafe-no-passphrase")
     assert res.returncode == 0
     assert (tmp_path / "t.pem").read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
-    one_line_error(run("sign", tmp_path / "t.pem", "--key", tmp_path / "t.pem"), 65, "not valid JSON")
+    one_line_error(run("sign", tmp_path / "t.pem", "--key", tmp_path / "t.pem", *root(keys)), 65, "not valid JSON")
 
 
 def test_bad_root_spec_and_bad_journal(tmp_path: Path) -> None:
@@ -107,3 +119,10 @@ def test_corrupt_bundle_fails_verification_with_exit_8(tmp_path: Path) -> None:
     res = run("verify-evidence", tmp_path / "b", "--root-pin", "ab" * 32)
     assert res.returncode == 8 and "Traceback" not in res.stderr
     assert "FAIL  bundle index: bundle.json: not valid JSON" in res.stdout
+
+
+def test_signing_without_the_root_is_a_usage_error(keys: Path) -> None:
+    """Without the root a key outside the ceremony could add a signature that spoils the envelope."""
+    res = run("sign", keys / "env.json", "--key", keys / "k.pem", "--passphrase-env", "KP", env={"KP": "right"})
+    assert res.returncode == 64 and "--root" in res.stderr
+    assert "Traceback" not in res.stderr

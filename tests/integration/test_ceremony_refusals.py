@@ -112,8 +112,14 @@ def test_signer_not_in_the_root(live: Ceremony, tmp_path: Path) -> None:
     # `freeze sign --root` refuses outright...
     code, _, err = freeze("sign", env, "--key", mallory, "--passphrase-env", PASS_ENV, "--root", live.root, expect=65)
     assert "not listed in the ceremony root" in err
-    # ...and a signature slipped in anyway fails verification
-    freeze("sign", env, "--key", mallory, "--passphrase-env", PASS_ENV)
+    # ...and a signature slipped in anyway (signing requires the root, so by hand) fails verification
+    from freeze.evidence.dsse import Envelope, Signature
+    from freeze.evidence.keys import PassphraseSource, load_signer
+
+    signer = load_signer(mallory, PassphraseSource(env=PASS_ENV))
+    e = Envelope.from_bytes(env.read_bytes())
+    e.add(Signature(signer.sign(e.pae()), signer.ref.short))
+    env.write_bytes(e.to_bytes())
     b = copy(live, tmp_path)
     shutil.copy(env, b / "statements" / "manifest.dsse.json")
     resum(b)
@@ -256,7 +262,7 @@ def test_replayed_old_manifest(live: Ceremony, tmp_path: Path) -> None:
     freeze("attest", "--type", "manifest", manifest2, "--root", c.root, "-o", env2, "--journal", journal,
            "--sequence", "2", "--supersedes", old_digest)
     for who in ("alice", "bob", "carol", "dave", "frank"):
-        freeze("sign", env2, "--key", c.keys[who], "--passphrase-env", PASS_ENV)
+        freeze("sign", env2, "--key", c.keys[who], "--passphrase-env", PASS_ENV, "--root", c.root)
     assert c.tsa is not None
     freeze("timestamp", env2, "--tsa", c.tsa.url, "--root", c.root)
     note = tmp_path / "cp.note"
@@ -293,7 +299,7 @@ def test_statement_from_another_ceremony(live: Ceremony, tmp_path: Path) -> None
     freeze("attest", "--type", "manifest", c.files["manifest"], "--root", rehearsal_root, "-o", env,
            "--journal", journal)
     for who in ("alice", "bob", "carol", "dave", "frank"):
-        freeze("sign", env, "--key", c.keys[who], "--passphrase-env", PASS_ENV)
+        freeze("sign", env, "--key", c.keys[who], "--passphrase-env", PASS_ENV, "--root", rehearsal_root)
     out = tmp_path / "b"
     freeze("bundle", "create", out, "--root", c.root, "--statement", f"manifest={env}:{c.files['manifest']}",
            "--journal", journal)

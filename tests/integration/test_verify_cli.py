@@ -216,3 +216,33 @@ def test_profile_mismatch_is_reported(tmp_path):
     p.write_text(p.read_text() + "# edited after the snapshot\n")
     line = one_line_error(freeze("verify", str(m), "-p", str(p)), EXIT_VERIFY_FAILED)
     assert "profile mismatch" in line
+
+
+def test_a_tampered_manifest_is_not_the_signed_one_rather_than_drift(tmp_path):
+    """Issue 16, 3: a flipped byte in the manifest read as 'changed file ...' drift."""
+    import hashlib
+
+    from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope
+    from freeze.evidence.statement import PREDICATE_TYPES, STATEMENT_TYPE
+
+    p = _small_profile(tmp_path)
+    m = tmp_path / "m.json"
+    assert freeze("snapshot", "-p", str(p), "-o", str(m)).returncode == 0
+    signed = hashlib.sha256(m.read_bytes()).hexdigest()
+    stmt = {"_type": STATEMENT_TYPE, "predicateType": PREDICATE_TYPES["manifest"],
+            "subject": [{"name": "m.json", "digest": {"sha256": signed}}], "predicate": {"sequence": 1}}
+    env = tmp_path / "m.dsse.json"
+    env.write_bytes(Envelope(json.dumps(stmt).encode(), IN_TOTO_PAYLOAD_TYPE).to_bytes())
+
+    proc = freeze("verify", str(m), "-p", str(p), "--envelope", str(env), "--expect-sha256", f"sha256:{signed}")
+    assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
+    assert f"sha256:{signed}" in proc.stdout  # the full digest, to compare with the minutes
+
+    tampered = m.read_bytes().replace(b'"size":1,', b'"size":9,', 1)
+    assert tampered != m.read_bytes()
+    m.write_bytes(tampered)
+    for option in (["--envelope", str(env)], ["--expect-sha256", f"sha256:{signed}"]):
+        line = one_line_error(freeze("verify", str(m), "-p", str(p), *option), EXIT_VERIFY_FAILED)
+        assert "this manifest is not the signed one" in line and signed in line
+    line = one_line_error(freeze("verify", str(m), "-p", str(p), "--expect-sha256", "sha256:12"), EXIT_DATAERR)
+    assert "not a sha256 digest" in line

@@ -184,3 +184,43 @@ def test_named_table_dropped_after_the_snapshot_is_drift_not_an_error(db):
     report = verify(m, named)
     assert report.find("removed", "db_table", "public.audit_log")
     assert report.exit_code & 2
+
+
+@pytest.mark.parametrize("entry, named", [
+    ("  schemas: [countng]\n", "database.schemas names countng, not a schema"),
+    ("  schemas: [public]\n  exclude_tables: [public.vtoes]\n",
+     "database.exclude_tables names public.vtoes, not a table in schemas public (it excludes nothing)"),
+])
+def test_profile_naming_a_schema_or_excluded_table_that_does_not_exist_is_exit_78(
+        pg_db, tmp_path, monkeypatch, entry, named):
+    """Issue 16, 2: `schemas: [countng]` snapshotted 0 tables with exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    from freeze.errors import EXIT_CONFIG
+
+    _sql(pg_db, "CREATE TABLE votes (id int PRIMARY KEY)")
+    p = tmp_path / "profile.yml"
+    p.write_text(OFF + "database:\n  dsn_env: FREEZE_TEST_DSN\n" + entry)
+    proc = subprocess.run([sys.executable, "-m", "freeze", "snapshot", "-p", str(p), "-o", str(tmp_path / "m.json")],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "FREEZE_TEST_DSN": pg_db,
+                               "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert proc.returncode == EXIT_CONFIG, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_a_schema_dropped_after_the_snapshot_is_drift_not_an_error(pg_db, tmp_path, monkeypatch):
+    _sql(pg_db, "CREATE SCHEMA counting", "CREATE TABLE counting.votes (id int PRIMARY KEY)")
+    monkeypatch.setenv("FREEZE_TEST_DSN", pg_db)
+    p = tmp_path / "profile.yml"
+    p.write_text(OFF + "database:\n  dsn_env: FREEZE_TEST_DSN\n  schemas: [public, counting]\n")
+    profile = load_profile(p)
+    m = Manifest.from_bytes(take_snapshot(profile).to_bytes())
+    _sql(pg_db, "DROP SCHEMA counting CASCADE")
+    report = verify(m, profile)
+    assert report.find("removed", "db_table", "counting.votes")
+    assert report.exit_code & 2

@@ -431,3 +431,14 @@ def test_cleanup_after_crashes_never_touches_another_databases_zero(ze):
     finally:
         with psycopg.connect(ze.dsn, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS freeze_verify_1_0123456789abcdef")
+
+
+def test_the_backup_is_private_to_the_operator(ze):
+    """Issue 16, 6: the backup (a full copy of the counting database) was 0644 in a 0755 directory."""
+    import stat
+
+    proc = ze.zero("--confirm", "GE-2026", "--json")
+    assert proc.returncode == 0, proc.stderr
+    backup = Path(json.loads(proc.stdout)["backup"]["path"])
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert stat.S_IMODE(backup.parent.stat().st_mode) == 0o700  # made by freeze zero

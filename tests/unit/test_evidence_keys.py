@@ -82,3 +82,55 @@ def test_openssh_ed25519_key_signs_sshsig(tmp_path: Path) -> None:
     assert s.ref.kind == "ssh"
     sig = s.sign(b"message")
     assert sig.startswith(b"SSHSIG") and s.ref.verify(sig, b"message") and not s.ref.verify(sig, b"other")
+
+
+def test_keygen_into_a_missing_directory_is_one_line_before_any_passphrase(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from freeze.cli import main
+
+    # the variable is unset: had the passphrase been asked for first, that would be the error
+    code = main(["keygen", str(tmp_path / "absent" / "k.pem"), "--passphrase-env", "FREEZE_TEST_UNSET_VAR"])
+    err = capsys.readouterr().err
+    assert code == 64, err
+    assert err.count("\n") == 1 and "absent is not a directory; create it first" in err
+    assert "internal error" not in err and not (tmp_path / "absent").exists()
+
+
+def _typed(monkeypatch: pytest.MonkeyPatch, answers: list[str]) -> list[str]:
+    prompts: list[str] = []
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+
+    def getpass(prompt: str) -> str:
+        prompts.append(prompt)
+        return answers.pop(0)
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    return prompts
+
+
+def test_a_mistyped_passphrase_may_be_typed_again_at_a_terminal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    generate_key_file(tmp_path / "k.pem", b"right")
+    prompts = _typed(monkeypatch, ["wrong", "wrong again", "right"])
+    assert load_signer(tmp_path / "k.pem", PassphraseSource()).ref.kind == "ed25519"
+    assert len(prompts) == 3 and "try 3 of 3" in prompts[2]
+    _typed(monkeypatch, ["a", "b", "c", "right"])
+    with pytest.raises(InputError, match="wrong passphrase"):
+        load_signer(tmp_path / "k.pem", PassphraseSource())
+
+
+def test_a_passphrase_from_the_environment_gets_one_try(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    generate_key_file(tmp_path / "k.pem", b"right")
+    prompts = _typed(monkeypatch, ["right"])
+    monkeypatch.setenv("FREEZE_TEST_PASS", "wrong")
+    with pytest.raises(InputError, match="wrong passphrase"):
+        load_signer(tmp_path / "k.pem", PassphraseSource(env="FREEZE_TEST_PASS"))
+    assert prompts == []
+
+
+def test_readme_documents_exit_78_and_no_render_option_that_does_not_exist() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("## `freeze` exit status", 1)[1].split("###", 1)[0]
+    assert "\n| 78 |" in table
+    assert "`--render`" not in readme  # freeze zero has --no-render only

@@ -116,3 +116,29 @@ def test_virtual_file_systems_are_refused():
             _parse(f"paths: [{path}]\n")
         assert "virtual file system" in str(exc.value)
     assert _parse("root: /mnt/image\npaths: [/]\n").paths[0].path == "/"
+
+
+def test_lab_example_profile_documents_commands_that_work_on_the_lab():
+    """Issue 16, 8: the header said --host root@... (no root login on the lab) and a
+    known_hosts file the lab never writes. Every documented freeze line must parse."""
+    import shlex
+    from pathlib import Path
+
+    from freeze.cli import build_parser
+
+    text = (Path(__file__).resolve().parents[2] / "inventories/lab/freeze/profile.yml").read_text()
+    header = [ln.removeprefix("#").strip() for ln in text.splitlines() if ln.startswith("#")]
+    commands, current = [], ""
+    for line in header:
+        current += " " + line.removesuffix("\\").strip()
+        if not line.endswith("\\"):
+            if current.strip().startswith(("freeze snapshot ", "freeze verify ")):
+                commands.append(current.split("#")[0].strip())
+            current = ""
+    assert len(commands) == 2
+    for command in commands:
+        args = build_parser().parse_args(shlex.split(command)[1:])  # an unknown option exits 64
+        assert args.host.startswith("labadmin@") and args.sudo
+        assert args.known_hosts and args.identity == ".lab/cache/ssh/id_ed25519"
+    assert "ssh-keyscan -p 2221 127.0.0.1 > lab_known_hosts" in text
+    assert "root@" not in text

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,7 +87,8 @@ def test_master_switch(role):
 
 
 def _task_files(role: str):
-    return sorted((REPO / "roles" / role).glob("tasks/**/*.yml")) + sorted((REPO / "roles" / role).glob("handlers/*.yml"))
+    base = REPO / "roles" / role
+    return sorted(base.glob("tasks/**/*.yml")) + sorted(base.glob("handlers/*.yml"))
 
 
 def _tasks(node):
