@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lab.config import paths_from_env
+from tests.infra.lab_host import hostvars
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,15 +39,12 @@ class SshTarget:
 
 @pytest.fixture
 def ssh_target(host) -> SshTarget:  # noqa: ANN001 - testinfra's host fixture
-    backend = host.backend
-    if backend.NAME != "ansible":
-        pytest.skip("tests/infra run against lab hosts: pass --hosts=ansible://GROUP --ansible-inventory=DIR")
-    hostvars = backend.ansible_runner.get_variables(backend.host)
-    key = hostvars.get("ansible_ssh_private_key_file") or hostvars.get("ansible_private_key_file")
+    variables = hostvars(host)
+    key = variables.get("ansible_ssh_private_key_file") or variables.get("ansible_private_key_file")
     return SshTarget(
-        hostname=str(hostvars.get("ansible_host", backend.host)),
-        port=int(hostvars.get("ansible_port", 22)),
-        user=str(hostvars["ansible_user"]),
+        hostname=str(variables.get("ansible_host", host.backend.host)),
+        port=int(variables.get("ansible_port", 22)),
+        user=str(variables["ansible_user"]),
         key_file=str(key) if key else None,
     )
 

@@ -12,20 +12,15 @@ import json
 
 import pytest
 
+from tests.infra.lab_host import hostvars
+
 TRUE = (True, "true", "True", "yes", "1", 1)
-
-
-def _hostvars(host) -> dict:  # noqa: ANN001
-    backend = host.backend
-    if backend.NAME != "ansible":
-        pytest.skip("tests/infra run against lab hosts: pass --hosts=ansible://GROUP --ansible-inventory=DIR")
-    return backend.ansible_runner.get_variables(backend.host)
 
 
 @pytest.fixture(scope="module")
 def evidence(host) -> dict[str, dict]:  # noqa: ANN001
     """{phase: summary} read from every lynis_<phase>.fact on the host."""
-    hv = _hostvars(host)
+    hv = hostvars(host)
     if hv.get("lynis_evidence_enabled", False) not in TRUE:
         pytest.skip("lynis_evidence_enabled is false for this host (the role's default: "
                     "a full Lynis audit takes ~12 min on a lab VM)")
@@ -39,7 +34,7 @@ def evidence(host) -> dict[str, dict]:  # noqa: ANN001
 
 
 def test_fact_summarises_a_lynis_run_of_this_host(host, evidence: dict[str, dict]) -> None:  # noqa: ANN001
-    hv = _hostvars(host)
+    hv = hostvars(host)
     facts_dir = hv.get("lynis_evidence_facts_dir", "/etc/ansible/facts.d")
     hostname = host.check_output("hostname")
     installed = host.package("lynis")
@@ -59,7 +54,7 @@ def test_fact_summarises_a_lynis_run_of_this_host(host, evidence: dict[str, dict
 
 def test_raw_report_kept_and_matches_the_fact(host, evidence: dict[str, dict]) -> None:  # noqa: ANN001
     """The summary comes from the report Lynis wrote, which stays on the host (root only)."""
-    host_dir = _hostvars(host).get("lynis_evidence_host_dir", "/var/lib/lynis_evidence")
+    host_dir = hostvars(host).get("lynis_evidence_host_dir", "/var/lib/lynis_evidence")
     with host.sudo():
         for phase, summary in evidence.items():
             run_dir = host.file(f"{host_dir}/{phase}")

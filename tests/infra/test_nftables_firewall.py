@@ -10,16 +10,11 @@ import json
 
 import pytest
 
+from tests.infra.lab_host import hostvars
+
 TABLE = "election_filter"
 ALLOWED_MAC = "02:00:5e:10:00:01"  # in inventories/lab/group_vars/transmission.yml
 UNKNOWN_MAC = "02:00:5e:10:00:99"  # not registered
-
-
-def _hostvars(host) -> dict:  # noqa: ANN001
-    backend = host.backend
-    if backend.NAME != "ansible":
-        pytest.skip("tests/infra run against lab hosts: pass --hosts=ansible://GROUP --ansible-inventory=DIR")
-    return backend.ansible_runner.get_variables(backend.host)
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +61,12 @@ def test_default_deny_inbound_and_forward(ruleset: list[dict]) -> None:
 
 
 def test_ssh_allowed_in_the_same_table(ruleset: list[dict], host) -> None:  # noqa: ANN001
-    port = int(_hostvars(host).get("ssh_hardening_port", 22))
+    port = int(hostvars(host).get("ssh_hardening_port", 22))
     assert any(port in _dports(r) and _accepts(r) for r in _rules(ruleset, "input"))
 
 
 def test_group_services_follow_the_inventory(ruleset: list[dict], host) -> None:  # noqa: ANN001
-    hv = _hostvars(host)
+    hv = hostvars(host)
     wanted = [svc for group, services in (hv.get("nftables_firewall_group_services") or {}).items()
               if group in hv.get("group_names", []) for svc in services]
     rules = _rules(ruleset, "input")
@@ -98,7 +93,7 @@ def test_ruleset_persists_and_parses(host) -> None:  # noqa: ANN001
 
 
 def test_device_mac_set_matches_inventory(ruleset: list[dict], host) -> None:  # noqa: ANN001
-    hv = _hostvars(host)
+    hv = hostvars(host)
     if not hv.get("nftables_firewall_device_network_enabled"):
         pytest.skip("no device network on this host (only the transmission group has one)")
     sets = [o["set"] for o in ruleset if "set" in o and o["set"]["name"] == "device_macs"]
@@ -109,7 +104,7 @@ def test_device_mac_set_matches_inventory(ruleset: list[dict], host) -> None:  #
 def test_only_registered_macs_reach_the_transmission_service(host) -> None:  # noqa: ANN001
     """Real frames: a registered MAC gets to the service port; an unknown MAC, or the
     registered MAC on any other port (here SSH), is dropped and counted."""
-    hv = _hostvars(host)
+    hv = hostvars(host)
     if not hv.get("nftables_firewall_device_network_enabled"):
         pytest.skip("no device network on this host (only the transmission group has one)")
     iface = hv.get("nftables_firewall_device_interface", "devnet0")

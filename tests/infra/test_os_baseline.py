@@ -10,6 +10,8 @@ import shlex
 
 import pytest
 
+from tests.infra.lab_host import hostvars
+
 # Kernel parameters the role sets (CIS Debian 12 v1.1.0 ids), value the kernel must report.
 SYSCTL = {
     "kernel.randomize_va_space": 2,  # 1.5.1
@@ -78,13 +80,6 @@ PROBE_USER = "pamprobe"
 PROBE_PASSWORD = "Lab-probe-Passw0rd-#47"
 
 
-def _hostvars(host) -> dict:  # noqa: ANN001
-    backend = host.backend
-    if backend.NAME != "ansible":
-        pytest.skip("tests/infra run against lab hosts: pass --hosts=ansible://GROUP --ansible-inventory=DIR")
-    return backend.ansible_runner.get_variables(backend.host)
-
-
 @pytest.mark.parametrize(("key", "value"), sorted(SYSCTL.items()))
 def test_kernel_parameters(host, key: str, value: int) -> None:  # noqa: ANN001
     with host.sudo():
@@ -119,7 +114,7 @@ def test_noexec_tmp_really_refuses_execution(host) -> None:  # noqa: ANN001
 
 
 def test_setid_programs_are_only_the_allowlisted_ones(host) -> None:  # noqa: ANN001
-    allow = set(_hostvars(host).get("os_baseline_suid_allowlist") or [])
+    allow = set(hostvars(host).get("os_baseline_suid_allowlist") or [])
     if not allow:
         # role default (defaults/main.yml), when the inventory does not override it
         allow = {"/usr/bin/sudo", "/usr/bin/su", "/usr/bin/passwd", "/usr/bin/chage", "/usr/bin/gpasswd",
@@ -145,7 +140,7 @@ def test_operator_sudo_still_works(host) -> None:  # noqa: ANN001
 
 def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None:  # noqa: ANN001
     """Real PAM stack: N wrong passwords lock the account; even the right one is then refused."""
-    deny = int(_hostvars(host).get("os_baseline_faillock_deny", 5))
+    deny = int(hostvars(host).get("os_baseline_faillock_deny", 5))
     hashed = ("python3 -c 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))' "
               f"{shlex.quote(PROBE_PASSWORD)}")
     client = f"python3 -c {shlex.quote(PAM_CLIENT)} {PROBE_USER}"
@@ -182,7 +177,7 @@ def test_pam_is_managed_by_pam_auth_update(host) -> None:  # noqa: ANN001
 
 def test_key_only_operator_is_not_aged(host) -> None:  # noqa: ANN001
     """Password ageing never expires the key-only operator (it would block key logins via PAM)."""
-    user = _hostvars(host)["ansible_user"]
+    user = hostvars(host)["ansible_user"]
     with host.sudo():
         out = host.check_output(f"chage -l {user}")
     expires = [line for line in out.splitlines() if line.startswith("Password expires")]
@@ -210,7 +205,7 @@ def test_time_sync_by_chrony(host) -> None:  # noqa: ANN001
 def test_integrity_and_accounting_tools(host) -> None:  # noqa: ANN001
     """AIDE (CIS 6.3.1, when on) and debsums are installed; process accounting records commands."""
     packages = ["debsums", "acct"]
-    if _hostvars(host).get("os_baseline_cis_6_3_1", True):
+    if hostvars(host).get("os_baseline_cis_6_3_1", True):
         packages += ["aide", "aide-common"]  # the lab inventory turns AIDE off (TCG: see there)
     for package in packages:
         assert host.package(package).is_installed, package
