@@ -11,9 +11,10 @@
 #   5. converge again from the checkout (playbooks/site.yml): changed=0 (idempotence)
 #   6. --check --diff on the hardened hosts (checkout): changed=0
 #   7. testinfra (tests/infra) against every host
-#   8. rollback proof: an sshd change that locks the operator out must be undone by
-#      ssh_hardening's on-host timer and fail the run; the host is then re-tested
-#      (LAB_ROLLBACK_PROOF=0 skips it; ~3 min)
+#   8. rollback proofs, on two hosts at once: an sshd change that locks the operator
+#      out must be undone by ssh_hardening's on-host timer and fail the run (the host
+#      is then re-tested), and a firewall allowlist without the controller must be
+#      undone by nftables_firewall's timer (LAB_ROLLBACK_PROOF=0 skips them; ~3 min)
 #   9. optional: molecule scenarios (LAB_MOLECULE=1: ssh_hardening; LAB_MOLECULE=all: every role)
 # The fleet is always torn down (trap). Logs and the failure proof go to artifacts/lab/.
 # Env: LAB_DIR / LAB_PORT_BASE (default: .lab/test-fleet on 2620, apart from the
@@ -123,7 +124,16 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
 end
 
 if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
-  begin "proof: lockout is rolled back"
+  # Two lockout proofs on two hosts at once (each waits for an on-host timer most of
+  # its time): sshd on count-db, nftables on results-tx.
+  begin "proofs: sshd + firewall lockouts rolled back"
+  # nftables_firewall: an SSH allowlist that excludes the controller is undone by
+  # the host's own timer (controller rescue off) and by the control connection.
+  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_firewall_rollback.py \
+    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/firewall-rollback.xml" \
+    >"$ART/firewall-rollback.log" 2>&1 &
+  firewall_proof=$!
+  # ssh_hardening: a locking-out sshd change must be detected and undone
   if ansible-playbook -i "$INV" --limit count-db tests/lab_tier/ssh-rollback-proof.yml \
       >"$ART/rollback-proof.log" 2>&1; then
     echo "a locking-out sshd change was NOT detected (see $ART/rollback-proof.log)"; exit 1
@@ -134,15 +144,8 @@ if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
   # the previous (hardened) config is back and the operator gets in again
   python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_ssh_hardening.py \
     --hosts='ansible://count-db' --ansible-inventory="$INV"
-  end
-fi
-
-if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
-  # nftables_firewall: an SSH allowlist that excludes the controller is undone by
-  # the host's own timer (controller rescue off) and by the control connection.
-  begin "proof: firewall lockout is rolled back"
-  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_firewall_rollback.py \
-    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/firewall-rollback.xml"
+  wait "$firewall_proof" || { tail -40 "$ART/firewall-rollback.log"; echo "firewall rollback proof failed"; exit 1; }
+  tail -1 "$ART/firewall-rollback.log"
   end
 fi
 
