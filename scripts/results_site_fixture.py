@@ -58,7 +58,8 @@ _HEAD = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/assets/style.css?v=1"><link rel="icon" href="/assets/favicon.svg">
 <script src="/assets/results.js?v=1" defer></script></head><body>
-<header><h1>{title}</h1><nav><a href="/">National</a> | <a href="/results.json?contest=president&amp;format=json">Open data (JSON)</a></nav></header>
+<header><h1>{title}</h1><nav><a href="/">National</a> | \
+<a href="/results.json?contest=president&amp;format=json">Open data (JSON)</a></nav></header>
 """
 
 
@@ -80,8 +81,10 @@ def pages() -> dict[str, str]:
     body = [_HEAD.format(title=f"{ELECTION_NAME} - president - national results"),
             "<main>", _table(sorted(nat.items(), key=lambda kv: -kv[1]), total), "<h2>Departments</h2><ul>"]
     for d in deps:
-        body.append(f'<li><a href="/department/{d["code"].lower()}.html?contest=president&amp;sort=votes&amp;page=1">'
-                    f'{html.escape(d["name"])}</a> ({d["tally_sheets_counted"]}/{d["tally_sheets_total"]} tally sheets)</li>')
+        link = f'/department/{d["code"].lower()}.html?contest=president&amp;sort=votes&amp;page=1'
+        body.append(f'<li><a href="{link}">'
+                    f'{html.escape(d["name"])}</a> '
+                    f'({d["tally_sheets_counted"]}/{d["tally_sheets_total"]} tally sheets)</li>')
     body.append("</ul></main></body></html>\n")
     files["index.html"] = "\n".join(body)
     for d in deps:
@@ -95,7 +98,8 @@ def pages() -> dict[str, str]:
     files["assets/style.css"] = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
                                  "td,th{border:1px solid #999;padding:.2em .6em;text-align:right}\n")
     files["assets/results.js"] = ("// progressive enhancement only: highlight the leading row\n"
-                                  "document.querySelectorAll('tbody tr:first-child').forEach(r => r.className = 'lead');\n")
+                                  "document.querySelectorAll('tbody tr:first-child')"
+                                  ".forEach(r => r.className = 'lead');\n")
     files["assets/favicon.svg"] = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
                                    '<rect width="16" height="16" fill="#036"/></svg>\n')
     files["robots.txt"] = "User-agent: *\nAllow: /\n"
@@ -110,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     want = pages()
     if args.check:
         stale = [p for p, c in want.items() if not (args.out / p).is_file() or (args.out / p).read_text() != c]
-        extra = sorted(str(p.relative_to(args.out)) for p in args.out.rglob("*")
-                       if p.is_file() and str(p.relative_to(args.out)) not in want)
+        have = [str(p.relative_to(args.out)) for p in args.out.rglob("*") if p.is_file()]
+        extra = sorted(p for p in have if p not in want)
         if stale or extra:
             print(f"results site fixture not current: stale {stale}, extra {extra}", file=sys.stderr)
             return 1

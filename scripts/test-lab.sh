@@ -144,6 +144,14 @@ if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
   end
 fi
 
+if [ "${LAB_ATTACK_PROOF:-1}" = 1 ]; then
+  # results_website: attack mode on/off under load, upstream killed, timed revert (~2 min)
+  begin "proof: results website attack mode"
+  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_results_website_attack.py \
+    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/attack-mode.xml"
+  end
+fi
+
 # LAB_MOLECULE=1: the ssh_hardening scenario; LAB_MOLECULE=all: every role's
 # scenario, one after another (~50 min more on this machine kind).
 case "${LAB_MOLECULE:-0}" in
