@@ -11,10 +11,12 @@
 #   5. converge again from the checkout (playbooks/site.yml): changed=0 (idempotence)
 #   6. --check --diff on the hardened hosts (checkout): changed=0
 #   7. testinfra (tests/infra) against every host
-#   8. rollback proofs, on two hosts at once: an sshd change that locks the operator
-#      out must be undone by ssh_hardening's on-host timer and fail the run (the host
-#      is then re-tested), and a firewall allowlist without the controller must be
-#      undone by nftables_firewall's timer (LAB_ROLLBACK_PROOF=0 skips them; ~3 min)
+#   8. disruptive proofs, one per host, all at once: an sshd change that locks the
+#      operator out must be undone by ssh_hardening's on-host timer and fail the run
+#      (count-db, then re-tested); a firewall allowlist without the controller must be
+#      undone by nftables_firewall's timer (count-app) (LAB_ROLLBACK_PROOF=0 skips
+#      both; ~4 min); the results website's attack mode under load (results-tx,
+#      LAB_ATTACK_PROOF=0 skips it; ~2 min)
 #   9. optional: molecule scenarios (LAB_MOLECULE=1: ssh_hardening; LAB_MOLECULE=all: every role)
 # The fleet is always torn down (trap). Logs and the failure proof go to artifacts/lab/.
 # Env: LAB_DIR / LAB_PORT_BASE (default: .lab/test-fleet on 2620, apart from the
@@ -123,14 +125,23 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
   --junitxml="$ART/testinfra.xml"
 end
 
+# Disruptive proofs, one per host and all at once (the lockout proofs mostly wait
+# for on-host timers): results website attack mode on results-tx, firewall lockout
+# on count-app, sshd lockout on count-db.
+attack_proof=""
+if [ "${LAB_ATTACK_PROOF:-1}" = 1 ]; then
+  # results_website: attack mode on/off under load, upstream killed, timed revert (~2 min)
+  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_results_website_attack.py \
+    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/attack-mode.xml" \
+    >"$ART/attack-mode.log" 2>&1 &
+  attack_proof=$!
+fi
 if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
-  # Two lockout proofs on two hosts at once (each waits for an on-host timer most of
-  # its time): sshd on count-db, nftables on results-tx.
-  begin "proofs: sshd + firewall lockouts rolled back"
+  begin "proofs: sshd + firewall lockouts rolled back, attack mode"
   # nftables_firewall: an SSH allowlist that excludes the controller is undone by
   # the host's own timer (controller rescue off) and by the control connection.
   LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_firewall_rollback.py \
-    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/firewall-rollback.xml" \
+    --hosts='ansible://count-app' --ansible-inventory="$INV" --junitxml="$ART/firewall-rollback.xml" \
     >"$ART/firewall-rollback.log" 2>&1 &
   firewall_proof=$!
   # ssh_hardening: a locking-out sshd change must be detected and undone
@@ -146,6 +157,12 @@ if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
     --hosts='ansible://count-db' --ansible-inventory="$INV"
   wait "$firewall_proof" || { tail -40 "$ART/firewall-rollback.log"; echo "firewall rollback proof failed"; exit 1; }
   tail -1 "$ART/firewall-rollback.log"
+  end
+fi
+if [ -n "$attack_proof" ]; then
+  begin "proof: results website attack mode (rest)"
+  wait "$attack_proof" || { tail -40 "$ART/attack-mode.log"; echo "attack mode proof failed"; exit 1; }
+  echo "attack mode: $(tail -1 "$ART/attack-mode.log")"
   end
 fi
 
