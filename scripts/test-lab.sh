@@ -123,6 +123,12 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
   --junitxml="$ART/testinfra.xml"
 end
 
+begin "proof: log delivery survives a 60 s collector outage"
+# log_shipper/log_collector: 1,000 numbered messages from count-db while count-app's
+# rsyslog is stopped; after its start all arrive, none twice.
+python -m tests.lab_tier.log_delivery_proof --inventory "$INV" --sender count-db --collector count-app
+end
+
 if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
   # Two lockout proofs on two hosts at once (each waits for an on-host timer most of
   # its time): sshd on count-db, nftables on results-tx.
