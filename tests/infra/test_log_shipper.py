@@ -9,7 +9,6 @@ import uuid
 from typing import Any
 
 import pytest
-import testinfra
 
 from tests.infra.lab_host import hostvars
 
@@ -41,7 +40,7 @@ def test_audit_event_reaches_the_collector_within_5_seconds(host: Any) -> None:
     monitoring = variables["groups"].get("monitoring") or []
     if not monitoring:
         pytest.skip("no monitoring host in the inventory")
-    collector = testinfra.get_host(f"ansible://{monitoring[0]}",
+    collector = host.get_host(f"ansible://{monitoring[0]}",
                                    ansible_inventory=host.backend.ansible_inventory)
     marker = f"/etc/election/logship-{uuid.uuid4().hex}"
     with host.sudo():
