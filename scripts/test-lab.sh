@@ -125,6 +125,12 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
   --junitxml="$ART/testinfra.xml"
 end
 
+begin "proof: log delivery survives a 60 s collector outage"
+# log_shipper/log_collector: 1,000 numbered messages from count-db while count-app's
+# rsyslog is stopped; after its start all arrive, none twice.
+python -m tests.lab_tier.log_delivery_proof --inventory "$INV" --sender count-db --collector count-app
+end
+
 # Disruptive proofs, one per host and all at once (the lockout proofs mostly wait
 # for on-host timers): results website attack mode on results-tx, firewall lockout
 # on count-app, sshd lockout on count-db.
