@@ -16,6 +16,8 @@ APT_PACKAGES=(
   poppler-utils
   # freeze tests: a throw-away sshd on a loopback port; nft for the firewall collector
   openssh-server nftables
+  # log_shipper/log_collector unit tests: rsyslogd -N1 on the rendered configuration
+  rsyslog rsyslog-relp
   python3-venv git
 )
 
