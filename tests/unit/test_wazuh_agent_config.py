@@ -8,8 +8,6 @@ filters and group selection run exactly as on a host. The lab's stand-in agent
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,37 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-ROLE = REPO / "roles" / "wazuh_agent"
+from tests.unit.role_template import ANSIBLE_PLAYBOOK, REPO, render_role_template
+
 AGENTD = REPO / "lab" / "standins" / "wazuh-agent" / "var" / "ossec" / "bin" / "wazuh-agentd"
-ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 pytestmark = pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(), reason="ansible-playbook not in this venv")
 
 
 def render(tmp_path: Path, groups: list[str], **overrides: Any) -> ET.Element:
     """Render ossec.conf for a host in `groups` with `overrides`; return the parsed root."""
-    inventory = {"all": {"children": {g: {"hosts": {"target": None}} for g in groups} or {},
-                         "hosts": {"target": {"ansible_connection": "local",
-                                              "ansible_python_interpreter": sys.executable}}}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    out = tmp_path / "ossec.conf"
-    play = [{
-        "hosts": "target", "gather_facts": False,
-        "vars_files": [str(ROLE / "defaults/main.yml"), str(ROLE / "vars/main.yml")],
-        "tasks": [{"ansible.builtin.template": {"src": str(ROLE / "templates/ossec.conf.j2"),
-                                                 "dest": str(out), "mode": "0600"}}],
-    }]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
-    (tmp_path / "extra.json").write_text(json.dumps(overrides))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
-    res = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(tmp_path / "hosts.yml"), str(tmp_path / "play.yml"),
-                          "-e", f"@{tmp_path / 'extra.json'}"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    text = out.read_text()
+    text = render_role_template(tmp_path, "wazuh_agent", "ossec.conf.j2", groups, **overrides)
     return ET.fromstring(f"<root>{text}</root>")
 
 
@@ -148,7 +126,7 @@ def test_enrollment_disabled_renders_no_enrollment_details(tmp_path: Path) -> No
 
 def test_standin_agent_accepts_the_rendered_file_and_rejects_a_broken_one(tmp_path: Path) -> None:
     render(tmp_path, ["counting_db"], wazuh_agent_managers=MANAGERS)
-    conf = tmp_path / "ossec.conf"
+    conf = tmp_path / "wazuh_agent.rendered"
     ok = subprocess.run([sys.executable, str(AGENTD), "-t", "-c", str(conf)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     broken = tmp_path / "broken.conf"
