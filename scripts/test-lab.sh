@@ -18,7 +18,8 @@
 #      both; ~4 min); the results website's attack mode under load (results-tx,
 #      LAB_ATTACK_PROOF=0 skips it; ~2 min)
 #   9. optional: molecule scenarios (LAB_MOLECULE=1: ssh_hardening; LAB_MOLECULE=all: every role)
-# The fleet is always torn down (trap). Logs and the failure proof go to artifacts/lab/.
+# The fleet is torn down at the end (trap), unless LAB_KEEP=1 (to run the
+# benchmarks on the converged fleet afterwards). Logs and the failure proof go to artifacts/lab/.
 # Env: LAB_DIR / LAB_PORT_BASE (default: .lab/test-fleet on 2620, apart from the
 # demo fleet), LAB_CACHE (image/repo cache, default .lab/cache), LAB_MOLECULE=1.
 set -euo pipefail
@@ -44,7 +45,11 @@ report() {
 COLL=$(mktemp -d)
 teardown() {
   local rc=$?
-  python -m lab down || true
+  if [ "${LAB_KEEP:-0}" = 1 ]; then
+    echo "== lab: LAB_KEEP=1: the fleet stays up (inventory $INV; stop it with LAB_DIR=$LAB_DIR python -m lab down)"
+  else
+    python -m lab down || true
+  fi
   rm -rf "$COLL"
   report | tee "$ART/timings.txt"
   [ $rc -eq 0 ] || echo "== lab tier FAILED (exit $rc); logs in $ART/"
