@@ -12,6 +12,7 @@ from lab import repo as repo_mod
 from lab import vm
 from lab.config import DEFAULT_INVENTORY, LabError, LabPaths, paths_from_env
 from lab.inventory import HostSpec, hosts_from_inventory, hosts_from_names, write_inventory
+from lab.pki import ensure_pki
 
 
 def _specs(args: argparse.Namespace, paths: LabPaths) -> tuple[list[HostSpec], Path | None]:
@@ -37,6 +38,7 @@ def cmd_up(args: argparse.Namespace, paths: LabPaths) -> int:
     specs, source = _specs(args, paths)
     img = image_mod.build_image(paths)
     repo = repo_mod.build_repo(paths, img)
+    ensure_pki(paths, specs)
     vm.up(paths, img, repo, specs)
     inv = write_inventory(paths, specs, source)
     print(inv)

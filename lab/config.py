@@ -28,6 +28,33 @@ DEFAULT_INVENTORY = REPO_ROOT / "inventories" / "lab" / "hosts.yml"
 # group of that name (gid 37).
 OPERATOR = "labadmin"
 
+# The lab's private service network: a second NIC (eth1) on every VM, joined through
+# a qemu multicast socket on the host's loopback (port base + 90), so the hosts reach
+# each other the way the counting servers do (database from the application hosts,
+# replica from the database) while the first NIC stays a restricted user-mode
+# network. Host i (SSH port = base + i) gets PRIVATE_PREFIX.(10 + i) and a fixed MAC
+# that the image's systemd-networkd files map to that address.
+MAX_HOSTS = 9
+PRIVATE_PREFIX = "10.20.0"
+PRIVATE_NETMASK_BITS = 24
+MCAST_GROUP = "230.20.0.1"
+MCAST_PORT_OFFSET = 90
+# Service ports forwarded from 127.0.0.1:(base + offset + i) to the guest, for tests
+# and benchmarks run from the controller: name -> (offset, guest port).
+SERVICE_FORWARDS: dict[str, tuple[int, int]] = {
+    "https": (30, 443),
+    "http": (40, 80),
+    "postgresql": (50, 5432),
+}
+
+
+def private_address(index: int) -> str:
+    return f"{PRIVATE_PREFIX}.{10 + index}"
+
+
+def private_mac(index: int) -> str:
+    return f"52:54:00:0a:14:{10 + index:02x}"
+
 
 class LabError(Exception):
     """A failure the CLI reports as one line (never a traceback)."""
@@ -54,6 +81,14 @@ class LabPaths:
     @property
     def repo_port(self) -> int:
         return self.port_base + REPO_PORT_OFFSET
+
+    @property
+    def mcast_port(self) -> int:
+        return self.port_base + MCAST_PORT_OFFSET
+
+    @property
+    def pki(self) -> Path:
+        return self.fleet / "pki"
 
     @property
     def inventory_dir(self) -> Path:

@@ -17,7 +17,14 @@ echo LANG=C.UTF-8 > "$root/etc/locale.conf"
 echo 'nameserver 127.0.0.1' > "$root/etc/resolv.conf"
 
 mkdir -p "$root/etc/systemd/network"
-printf '[Match]\nName=eth*\n\n[Network]\nDHCP=yes\n' > "$root/etc/systemd/network/20-wired.network"
+printf '[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n' > "$root/etc/systemd/network/20-wired.network"
+# The private service network (eth1, see lab/config.py): the VM's fixed MAC picks
+# its static address, so one image serves every host. No DHCP there, and never the
+# default route (that stays on the user-mode NIC).
+for i in 1 2 3 4 5 6 7 8 9; do
+  printf '[Match]\nMACAddress=52:54:00:0a:14:%02x\n\n[Network]\nAddress=10.20.0.%d/24\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n' \
+    $((10 + i)) $((10 + i)) > "$root/etc/systemd/network/30-lab-private-$i.network"
+done
 chroot "$root" systemctl enable systemd-networkd >/dev/null 2>&1
 # Timers that would wake up mid-test and eat the emulated CPU.
 chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer man-db.timer \

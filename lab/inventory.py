@@ -19,7 +19,15 @@ from typing import Any
 
 import yaml
 
-from lab.config import DEFAULT_PORT_BASE, OPERATOR, LabError, LabPaths
+from lab.config import (
+    DEFAULT_PORT_BASE,
+    MAX_HOSTS,
+    OPERATOR,
+    SERVICE_FORWARDS,
+    LabError,
+    LabPaths,
+    private_address,
+)
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
 SSH_COMMON_ARGS = ("-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
@@ -72,6 +80,11 @@ def hosts_from_names(names: list[str], port_base: int) -> list[HostSpec]:
 
 def _check_ports(specs: list[HostSpec], port_base: int) -> None:
     ports = [s.port for s in specs]
+    for spec in specs:
+        # The host's index (SSH port - base) picks its private address, MAC and
+        # forwarded service ports (lab/config.py), so it must stay in range.
+        if not 1 <= spec.port - port_base <= MAX_HOSTS:
+            raise LabError(f"{spec.name}: SSH port {spec.port} must be port base + 1..{MAX_HOSTS}")
     if len(set(ports)) != len(ports):
         raise LabError(f"two hosts share an SSH port: {ports}")
     repo_port = port_base + 80
@@ -84,6 +97,7 @@ def connection_vars(paths: LabPaths, spec: HostSpec) -> dict[str, Any]:
     # ssh) reuse one multiplexed connection per host instead of a new login per
     # command (seconds each under emulation). Ansible sees it and uses it as well.
     control = paths.fleet / "cm" / "%C"
+    index = spec.port - paths.port_base
     return {
         "ansible_host": "127.0.0.1",
         "ansible_port": spec.port,
@@ -92,6 +106,14 @@ def connection_vars(paths: LabPaths, spec: HostSpec) -> dict[str, Any]:
         # Lab VMs are throw-away and get new host keys on every boot: no host key
         # checking for THIS inventory only (never set globally).
         "ansible_ssh_common_args": f"{SSH_COMMON_ARGS} -o ControlPath={control}",
+        # The lab's own network and PKI (lab/config.py, lab/pki.py): the group_vars of
+        # inventories/lab map these onto the roles' variables.
+        "lab_private_address": private_address(index),
+        **{f"lab_forward_{name}": paths.port_base + offset + index
+           for name, (offset, _) in SERVICE_FORWARDS.items()},
+        "lab_tls_ca_certificate": str(paths.pki / "ca.crt"),
+        "lab_tls_certificate": str(paths.pki / f"{spec.name}.crt"),
+        "lab_tls_private_key": str(paths.pki / f"{spec.name}.key"),
     }
 
 

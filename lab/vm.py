@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lab.accel import choose_accel
-from lab.config import OPERATOR, LabError, LabPaths
+from lab.config import MCAST_GROUP, OPERATOR, SERVICE_FORWARDS, LabError, LabPaths, private_mac
 from lab.image import Image
 from lab.inventory import HostSpec
 from lab.util import Timer, log, need_tools, run
@@ -120,8 +120,10 @@ def start_vm(paths: LabPaths, image: Image, spec: HostSpec, accel: str, smp: int
     f = vm_files(paths, spec.name)
     if vm_pid(paths, spec.name) is not None:
         return
-    if _port_open(spec.port):
-        raise LabError(f"SSH port {spec.port} for {spec.name} is taken (another fleet? set LAB_PORT_BASE)")
+    index = spec.port - paths.port_base
+    for port in [spec.port] + [paths.port_base + off + index for off, _ in SERVICE_FORWARDS.values()]:
+        if _port_open(port):
+            raise LabError(f"port {port} for {spec.name} is taken (another fleet? set LAB_PORT_BASE)")
     f["overlay"].parent.mkdir(parents=True, exist_ok=True)
     f["overlay"].unlink(missing_ok=True)
     f["console"].unlink(missing_ok=True)
@@ -130,8 +132,11 @@ def start_vm(paths: LabPaths, image: Image, spec: HostSpec, accel: str, smp: int
     accel_args = (["-accel", "kvm", "-cpu", "host"] if accel == "kvm"
                   else ["-accel", "tcg,thread=multi", "-cpu", "max"])
     extra_args = os.environ.get("LAB_KERNEL_APPEND", "")
-    netdev = (f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{spec.port}-:22,"
+    forwards = "".join(f",hostfwd=tcp:127.0.0.1:{paths.port_base + offset + index}-:{guest}"
+                       for offset, guest in SERVICE_FORWARDS.values())
+    netdev = (f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{spec.port}-:22{forwards},"
               f"guestfwd=tcp:10.0.2.100:80-cmd:nc 127.0.0.1 {paths.repo_port}")
+    private = f"socket,id=n1,mcast={MCAST_GROUP}:{paths.mcast_port},localaddr=127.0.0.1"
     cmd = ["qemu-system-x86_64", "-name", spec.name, *accel_args,
            "-smp", str(smp), "-m", str(MEMORY_MB), "-M", "pc", "-nodefaults", "-no-user-config",
            "-kernel", image.kernel, "-initrd", image.initrd,
@@ -139,6 +144,7 @@ def start_vm(paths: LabPaths, image: Image, spec: HostSpec, accel: str, smp: int
            "-drive", f"id=d0,file={f['overlay']},if=none,format=qcow2,cache=unsafe",
            "-device", "virtio-blk-pci,drive=d0",
            "-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
+           "-netdev", private, "-device", f"virtio-net-pci,netdev=n1,mac={private_mac(index)}",
            "-device", "virtio-rng-pci",
            "-serial", f"file:{f['console']}", "-display", "none", "-monitor", "none",
            "-daemonize", "-pidfile", f["pid"]]
