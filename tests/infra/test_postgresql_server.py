@@ -1,0 +1,238 @@
+"""postgresql_server on the lab: real psql logins between the lab hosts over the
+private network (verify-full TLS against the lab CA), the audit log, and
+streaming replication from count-db to results-tx.
+
+Per-host tests run on every host of the mode they test (primary/standby).
+Cross-host tests run once, while the host under test is the primary, and reach
+the other hosts through testinfra's ansible backend. Passwords are the lab's
+generated ones (<LAB_DIR>/secrets/postgresql/<login>, gitignored); a test hands
+one to psql in the environment of the remote shell (lab-only secrets; the role
+itself never puts a password on a command line).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+from tests.infra.lab_host import hostvars
+
+CA = "/etc/postgresql-common/election-db-ca.crt"
+LOG = "/var/log/postgresql/postgresql-15-main.log"
+
+
+def _mode(host: Any) -> str:
+    return str(hostvars(host).get("postgresql_server_mode", "none"))
+
+
+def _inventory(request: pytest.FixtureRequest) -> str:
+    inv = request.config.getoption("ansible_inventory", None)
+    if not inv:
+        pytest.skip("cross-host tests need --ansible-inventory")
+    return str(inv)
+
+
+@cache
+def _peer(inventory: str, group_or_host: str) -> Any:
+    return testinfra.get_host(f"ansible://{group_or_host}", ansible_inventory=inventory)
+
+
+def _password(inventory: str, login: str) -> str:
+    fleet = Path(os.environ.get("LAB_DIR") or Path(inventory).resolve().parent)
+    return (fleet / "secrets" / "postgresql" / login).read_text().split()[0]
+
+
+class Fleet:
+    def __init__(self, request: pytest.FixtureRequest, primary: Any) -> None:
+        self.inventory = _inventory(request)
+        pv = hostvars(primary)
+        groups = pv["groups"]
+        self.primary = primary
+        self.app = _peer(self.inventory, groups["counting_app"][0])
+        self.standby_name = groups["transmission"][0]
+        self.standby = _peer(self.inventory, self.standby_name)
+        self.primary_address = str(pv["postgresql_server_address"])
+        self.standby_address = str(hostvars(self.standby)["postgresql_server_address"])
+
+    def psql(self, src: Any, address: str, login: str, sql: str, *, sslmode: str = "verify-full",
+             password: str | None = None) -> Any:
+        """psql from host `src` to `address` as `login`; returns the CommandResult."""
+        pw = password if password is not None else (
+            _password(self.inventory, login) if login != "postgres" else "none")
+        conninfo = (f"host={address} port=5432 dbname=counting user={login} sslmode={sslmode} "
+                    f"sslrootcert={CA} connect_timeout=10")
+        return src.run(f"PGPASSWORD={shlex.quote(pw)} psql -X -At -v ON_ERROR_STOP=1 "
+                       f"{shlex.quote(conninfo)} -c {shlex.quote(sql)}")
+
+
+@pytest.fixture
+def fleet(host: Any, request: pytest.FixtureRequest) -> Fleet:
+    if _mode(host) != "primary":
+        pytest.skip("cross-host database tests run once, on the primary's turn")
+    return Fleet(request, host)
+
+
+def _local_sql(host: Any, sql: str, db: str = "counting") -> str:
+    with host.sudo("postgres"):
+        return str(host.check_output(f"psql -X -At -d {db} -c {shlex.quote(sql)}"))
+
+
+@pytest.fixture
+def server(host: Any) -> Any:
+    if _mode(host) not in ("primary", "standby"):
+        pytest.skip("not a database server")
+    return host
+
+
+# --------------------------------------------------------------- every server
+
+
+def test_listens_only_on_the_inventory_addresses(server: Any) -> None:
+    wanted = {"127.0.0.1", "::1", str(hostvars(server)["postgresql_server_address"])}
+    with server.sudo():
+        lines = server.check_output("ss -Htln 'sport = :5432'").splitlines()
+    addresses = {line.split()[3].rsplit(":", 1)[0].strip("[]") for line in lines}
+    assert addresses and addresses <= wanted, addresses
+
+
+def test_pg_hba_is_hostssl_scram_only_and_no_network_superuser(server: Any) -> None:
+    rules = _local_sql(server, "SELECT type, database::text, user_name::text, coalesce(address, ''), "
+                               "auth_method, coalesce(error, '') FROM pg_hba_file_rules", "postgres")
+    rows = [r.split("|") for r in rules.splitlines()]
+    assert rows and all(r[5] == "" for r in rows), rows
+    admitting = [r for r in rows if r[4] != "reject"]
+    assert admitting[0] == ["local", "{all}", "{postgres}", "", "peer", ""]
+    for r in admitting[1:]:
+        assert r[0] == "hostssl" and r[4] == "scram-sha-256", r
+        assert r[2] not in ("{all}", "{postgres}") and r[3] not in ("", "0.0.0.0", "::"), r
+    assert rows[-1][0] == "host" and rows[-1][4] == "reject"
+
+
+def test_settings_tls_scram_logging_pgaudit(server: Any) -> None:
+    got = dict(line.split("|", 1) for line in _local_sql(server, """
+        SELECT name, setting FROM pg_settings WHERE name IN ('ssl', 'password_encryption',
+          'ssl_min_protocol_version', 'log_connections', 'log_disconnections', 'log_statement',
+          'log_lock_waits', 'log_min_duration_statement', 'shared_preload_libraries', 'pgaudit.log',
+          'pgaudit.role')""", "postgres").splitlines())
+    assert got["ssl"] == "on" and got["password_encryption"] == "scram-sha-256"
+    assert got["ssl_min_protocol_version"] in ("TLSv1.2", "TLSv1.3")
+    assert got["log_connections"] == got["log_disconnections"] == got["log_lock_waits"] == "on"
+    assert got["log_statement"] == "ddl" and int(got["log_min_duration_statement"]) > 0
+    assert "pgaudit" in got["shared_preload_libraries"]
+    assert "ddl" in got["pgaudit.log"] and "role" in got["pgaudit.log"]
+    assert got["pgaudit.role"] == hostvars(server)["postgresql_server_pgaudit_role"]
+
+
+def test_no_md5_hash_and_no_superuser_password(server: Any) -> None:
+    assert _local_sql(server, "SELECT count(*) FROM pg_authid WHERE rolpassword LIKE 'md5%' OR "
+                              "(rolsuper AND rolpassword IS NOT NULL)", "postgres") == "0"
+    assert _local_sql(server, "SELECT count(*) FROM pg_authid WHERE rolcanlogin AND rolsuper "
+                              "AND rolname <> 'postgres'", "postgres") == "0"
+
+
+# --------------------------------------------------------------- cross-host (on the primary's turn)
+
+
+def test_writer_writes_only_from_the_application_host(fleet: Fleet) -> None:
+    station = f"t-{uuid.uuid4().hex[:8]}"
+    ok = fleet.psql(fleet.app, fleet.primary_address, "counting_writer",
+                    f"INSERT INTO results (polling_station, candidate, votes) VALUES ('{station}', 'ana', 1) "
+                    "RETURNING votes")
+    assert ok.rc == 0 and ok.stdout.strip() == "1", ok.stderr
+    other = fleet.psql(fleet.standby, fleet.primary_address, "counting_writer", "SELECT 1")
+    assert other.rc != 0 and "no pg_hba.conf entry" in other.stderr, other.stderr
+    denied = fleet.psql(fleet.app, fleet.primary_address, "counting_writer",
+                        f"DELETE FROM results WHERE polling_station = '{station}'")
+    assert denied.rc != 0 and "permission denied" in denied.stderr
+
+
+def test_auditor_only_reads(fleet: Fleet) -> None:
+    read = fleet.psql(fleet.app, fleet.primary_address, "count_auditor", "SELECT count(*) >= 0 FROM results")
+    assert read.rc == 0 and read.stdout.strip() == "t", read.stderr
+    for sql in ("INSERT INTO results (polling_station, candidate, votes) VALUES ('x', 'y', 1)",
+                "UPDATE results SET votes = 0", "CREATE TABLE auditor_was_here (i int)"):
+        r = fleet.psql(fleet.app, fleet.primary_address, "count_auditor", sql)
+        assert r.rc != 0 and "permission denied" in r.stderr, (sql, r.stderr)
+
+
+def test_superuser_over_the_network_is_refused(fleet: Fleet) -> None:
+    for src in (fleet.app, fleet.primary):
+        r = fleet.psql(src, fleet.primary_address, "postgres", "SELECT 1")
+        assert r.rc != 0 and "no pg_hba.conf entry" in r.stderr, r.stderr
+
+
+def test_a_login_without_tls_is_refused(fleet: Fleet) -> None:
+    r = fleet.psql(fleet.app, fleet.primary_address, "counting_writer", "SELECT 1", sslmode="disable")
+    assert r.rc != 0 and "no encryption" in r.stderr, r.stderr
+
+
+def test_ddl_role_change_and_result_write_are_in_the_audit_log_with_the_user(fleet: Fleet) -> None:
+    mark = uuid.uuid4().hex[:10]
+    ddl = fleet.psql(fleet.primary, fleet.primary_address, "freeze_operator",
+                     f"CREATE TABLE public.audit_probe_{mark} (i int); DROP TABLE public.audit_probe_{mark}")
+    assert ddl.rc == 0, ddl.stderr
+    _local_sql(fleet.primary, "ALTER ROLE results_reader CONNECTION LIMIT 20", "postgres")
+    ins = fleet.psql(fleet.app, fleet.primary_address, "counting_writer",
+                     f"INSERT INTO results (polling_station, candidate, votes) VALUES ('audit-{mark}', 'ana', 2)")
+    assert ins.rc == 0, ins.stderr
+    with fleet.primary.sudo():
+        log = fleet.primary.check_output(f"tail -n 4000 {LOG}")
+    lines = log.splitlines()
+
+    def found(*parts: str) -> bool:
+        return any(all(p in line for p in parts) for line in lines)
+
+    assert found("freeze_operator@counting", "AUDIT: SESSION", "DDL,CREATE TABLE", f"audit_probe_{mark}")
+    assert found("postgres@counting", "AUDIT: SESSION", "ROLE,ALTER ROLE", "results_reader")
+    assert found("counting_writer@counting", "AUDIT: OBJECT", "WRITE,INSERT,TABLE,public.results", f"audit-{mark}")
+
+
+def test_replication_streams_within_a_second_and_the_replica_refuses_writes(fleet: Fleet) -> None:
+    station = f"r-{uuid.uuid4().hex[:8]}"
+    writer = _password(fleet.inventory, "counting_writer")
+    auditor = _password(fleet.inventory, "count_auditor")
+    common = f"port=5432 dbname=counting sslmode=verify-full sslrootcert={CA}"
+    insert = f"INSERT INTO results (polling_station, candidate, votes) VALUES ('{station}', 'ana', 3)"
+    select = f"SELECT count(*) FROM results WHERE polling_station = '{station}'"
+    # one shell on the application host: write on the primary, then poll the
+    # standby until the row is there; the elapsed time is measured inside the VM
+    script = f"""
+set -eu
+w={shlex.quote(f'host={fleet.primary_address} user=counting_writer {common}')}
+r={shlex.quote(f'host={fleet.standby_address} user=count_auditor {common}')}
+PGPASSWORD={shlex.quote(writer)} psql -X -q -At "$w" -c "{insert}"
+t0=$(date +%s%N)
+while :; do
+  n=$(PGPASSWORD={shlex.quote(auditor)} psql -X -At "$r" -c "{select}")
+  t=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if [ "$n" = 1 ]; then echo "$t"; exit 0; fi
+  if [ "$t" -gt 5000 ]; then echo "timeout $t"; exit 1; fi
+done
+"""
+    r = fleet.app.run(f"bash -c {shlex.quote(script)}")
+    assert r.rc == 0, r.stdout + r.stderr
+    assert int(r.stdout.strip()) < 1000, f"row visible on the replica after {r.stdout.strip()} ms"
+    write = fleet.psql(fleet.app, fleet.standby_address, "counting_writer",
+                       "INSERT INTO results (polling_station, candidate, votes) VALUES ('x', 'y', 1)")
+    assert write.rc != 0 and "read-only transaction" in write.stderr, write.stderr
+
+
+def test_replication_is_streaming_over_tls_from_the_slot_and_lag_is_queryable(fleet: Fleet) -> None:
+    slot = "standby_" + fleet.standby_name.replace("-", "_")
+    rows = fleet.psql(fleet.app, fleet.primary_address, "count_auditor",
+                      "SELECT r.application_name, r.state, s.slot_name, l.ssl, "
+                      "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn), -1) >= 0 "
+                      "FROM pg_stat_replication r JOIN pg_replication_slots s ON s.active_pid = r.pid "
+                      "JOIN pg_stat_ssl l ON l.pid = r.pid")
+    assert rows.rc == 0, rows.stderr
+    assert rows.stdout.strip() == f"{slot}|streaming|{slot}|t|t"
+    lag = fleet.psql(fleet.app, fleet.standby_address, "count_auditor",
+                     "SELECT pg_is_in_recovery(), status FROM pg_stat_wal_receiver")
+    assert lag.stdout.strip() == "t|streaming", lag.stderr
