@@ -28,6 +28,12 @@ CA = "/etc/postgresql-common/election-db-ca.crt"
 LOG = "/var/log/postgresql/postgresql-15-main.log"
 
 
+def _address(variables: dict[str, Any]) -> str:
+    """The address peers use (the inventory's values are not templated here: read
+    what the lab's group_vars map postgresql_server_address onto)."""
+    return str(variables.get("lab_private_address") or variables["ansible_host"])
+
+
 def _mode(host: Any) -> str:
     return str(hostvars(host).get("postgresql_server_mode", "none"))
 
@@ -58,8 +64,8 @@ class Fleet:
         self.app = _peer(self.inventory, groups["counting_app"][0])
         self.standby_name = groups["transmission"][0]
         self.standby = _peer(self.inventory, self.standby_name)
-        self.primary_address = str(pv["postgresql_server_address"])
-        self.standby_address = str(hostvars(self.standby)["postgresql_server_address"])
+        self.primary_address = _address(pv)
+        self.standby_address = _address(hostvars(self.standby))
 
     def psql(self, src: Any, address: str, login: str, sql: str, *, sslmode: str = "verify-full",
              password: str | None = None) -> Any:
@@ -68,7 +74,7 @@ class Fleet:
             _password(self.inventory, login) if login != "postgres" else "none")
         conninfo = (f"host={address} port=5432 dbname=counting user={login} sslmode={sslmode} "
                     f"sslrootcert={CA} connect_timeout=10")
-        return src.run(f"PGPASSWORD={shlex.quote(pw)} psql -X -At -v ON_ERROR_STOP=1 "
+        return src.run(f"PGPASSWORD={shlex.quote(pw)} psql -X -q -At -v ON_ERROR_STOP=1 "
                        f"{shlex.quote(conninfo)} -c {shlex.quote(sql)}")
 
 
@@ -77,6 +83,11 @@ def fleet(host: Any, request: pytest.FixtureRequest) -> Fleet:
     if _mode(host) != "primary":
         pytest.skip("cross-host database tests run once, on the primary's turn")
     return Fleet(request, host)
+
+
+def _refused_by_pg_hba(stderr: str) -> bool:
+    """No line admits it: refused by the generated pg_hba.conf's final reject lines."""
+    return "no pg_hba.conf entry" in stderr or "pg_hba.conf rejects connection" in stderr
 
 
 def _local_sql(host: Any, sql: str, db: str = "counting") -> str:
@@ -95,7 +106,7 @@ def server(host: Any) -> Any:
 
 
 def test_listens_only_on_the_inventory_addresses(server: Any) -> None:
-    wanted = {"127.0.0.1", "::1", str(hostvars(server)["postgresql_server_address"])}
+    wanted = {"127.0.0.1", "::1", _address(hostvars(server))}
     with server.sudo():
         lines = server.check_output("ss -Htln 'sport = :5432'").splitlines()
     addresses = {line.split()[3].rsplit(":", 1)[0].strip("[]") for line in lines}
@@ -127,7 +138,7 @@ def test_settings_tls_scram_logging_pgaudit(server: Any) -> None:
     assert got["log_statement"] == "ddl" and int(got["log_min_duration_statement"]) > 0
     assert "pgaudit" in got["shared_preload_libraries"]
     assert "ddl" in got["pgaudit.log"] and "role" in got["pgaudit.log"]
-    assert got["pgaudit.role"] == hostvars(server)["postgresql_server_pgaudit_role"]
+    assert got["pgaudit.role"] == hostvars(server).get("postgresql_server_pgaudit_role", "pgaudit_result_writes")
 
 
 def test_no_md5_hash_and_no_superuser_password(server: Any) -> None:
@@ -147,7 +158,7 @@ def test_writer_writes_only_from_the_application_host(fleet: Fleet) -> None:
                     "RETURNING votes")
     assert ok.rc == 0 and ok.stdout.strip() == "1", ok.stderr
     other = fleet.psql(fleet.standby, fleet.primary_address, "counting_writer", "SELECT 1")
-    assert other.rc != 0 and "no pg_hba.conf entry" in other.stderr, other.stderr
+    assert other.rc != 0 and _refused_by_pg_hba(other.stderr), other.stderr
     denied = fleet.psql(fleet.app, fleet.primary_address, "counting_writer",
                         f"DELETE FROM results WHERE polling_station = '{station}'")
     assert denied.rc != 0 and "permission denied" in denied.stderr
@@ -165,7 +176,7 @@ def test_auditor_only_reads(fleet: Fleet) -> None:
 def test_superuser_over_the_network_is_refused(fleet: Fleet) -> None:
     for src in (fleet.app, fleet.primary):
         r = fleet.psql(src, fleet.primary_address, "postgres", "SELECT 1")
-        assert r.rc != 0 and "no pg_hba.conf entry" in r.stderr, r.stderr
+        assert r.rc != 0 and _refused_by_pg_hba(r.stderr), r.stderr
 
 
 def test_a_login_without_tls_is_refused(fleet: Fleet) -> None:
@@ -178,7 +189,7 @@ def test_ddl_role_change_and_result_write_are_in_the_audit_log_with_the_user(fle
     ddl = fleet.psql(fleet.primary, fleet.primary_address, "freeze_operator",
                      f"CREATE TABLE public.audit_probe_{mark} (i int); DROP TABLE public.audit_probe_{mark}")
     assert ddl.rc == 0, ddl.stderr
-    _local_sql(fleet.primary, "ALTER ROLE results_reader CONNECTION LIMIT 20", "postgres")
+    _local_sql(fleet.primary, "ALTER ROLE results_reader CONNECTION LIMIT 20")
     ins = fleet.psql(fleet.app, fleet.primary_address, "counting_writer",
                      f"INSERT INTO results (polling_station, candidate, votes) VALUES ('audit-{mark}', 'ana', 2)")
     assert ins.rc == 0, ins.stderr
@@ -201,23 +212,30 @@ def test_replication_streams_within_a_second_and_the_replica_refuses_writes(flee
     common = f"port=5432 dbname=counting sslmode=verify-full sslrootcert={CA}"
     insert = f"INSERT INTO results (polling_station, candidate, votes) VALUES ('{station}', 'ana', 3)"
     select = f"SELECT count(*) FROM results WHERE polling_station = '{station}'"
-    # one shell on the application host: write on the primary, then poll the
-    # standby until the row is there; the elapsed time is measured inside the VM
+    # On the application host: a session on the standby polls (every 10 ms, one
+    # connection, READ COMMITTED: a fresh snapshot per statement) until the row is
+    # there; the vote is written on the primary by a second psql; the time from
+    # that commit returning to the poller finishing is measured inside the VM.
+    poll = (f"DO $$ DECLARE t0 timestamptz := clock_timestamp(); BEGIN "
+            f"WHILE NOT EXISTS ({select.replace('count(*)', '1')}) LOOP "
+            "PERFORM pg_sleep(0.01); "
+            "IF clock_timestamp() - t0 > interval '60 s' THEN RAISE EXCEPTION 'timeout'; END IF; "
+            "END LOOP; END $$")
     script = f"""
 set -eu
 w={shlex.quote(f'host={fleet.primary_address} user=counting_writer {common}')}
 r={shlex.quote(f'host={fleet.standby_address} user=count_auditor {common}')}
-PGPASSWORD={shlex.quote(writer)} psql -X -q -At "$w" -c "{insert}"
+PGPASSWORD={shlex.quote(auditor)} psql -X -q -At -v ON_ERROR_STOP=1 "$r" -c {shlex.quote(poll)} &
+poller=$!
+sleep 5
+PGPASSWORD={shlex.quote(writer)} psql -X -q -At -v ON_ERROR_STOP=1 "$w" -c "{insert}"
 t0=$(date +%s%N)
-while :; do
-  n=$(PGPASSWORD={shlex.quote(auditor)} psql -X -At "$r" -c "{select}")
-  t=$(( ($(date +%s%N) - t0) / 1000000 ))
-  if [ "$n" = 1 ]; then echo "$t"; exit 0; fi
-  if [ "$t" -gt 5000 ]; then echo "timeout $t"; exit 1; fi
-done
+wait "$poller"
+echo $(( ($(date +%s%N) - t0) / 1000000 ))
 """
     r = fleet.app.run(f"bash -c {shlex.quote(script)}")
     assert r.rc == 0, r.stdout + r.stderr
+    print(f"vote visible on the replica {r.stdout.strip()} ms after the commit on the primary")
     assert int(r.stdout.strip()) < 1000, f"row visible on the replica after {r.stdout.strip()} ms"
     write = fleet.psql(fleet.app, fleet.standby_address, "counting_writer",
                        "INSERT INTO results (polling_station, candidate, votes) VALUES ('x', 'y', 1)")
