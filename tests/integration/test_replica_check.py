@@ -132,3 +132,23 @@ def test_unreachable_standby_is_one_line_exit_69(pair, tmp_path: Path, monkeypat
     assert main(["replica-check", "-p", str(profile), "--standby-dsn-env", "T_STANDBY"]) == 69
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "sekret" not in err and "x@127.0.0.1:1/counting" in err
+
+
+def test_freeze_zero_on_the_primary_leaves_the_standby_at_zero_and_the_check_proves_it(pair, tmp_path: Path):
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from tests.integration.test_zero_support import RESULT_TABLES, make_zero_env
+
+    primary, standby = pair
+    dsn = primary.createdb("zero_replica")
+    ze = make_zero_env(primary, dsn, tmp_path)
+    zero = ze.zero("--confirm", "GE-2026")
+    assert zero.returncode == 0, zero.stderr
+    standby_dsn = make_conninfo(standby.dsn(), dbname=conninfo_to_dict(dsn)["dbname"])
+    check = ze.freeze("replica-check", "--profile", str(ze.profile), "--standby-dsn-env", "T_STANDBY",
+                      "--wait", "20", env=ze.env(T_STANDBY=standby_dsn))
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "MATCHES" in check.stdout
+    with psycopg.connect(standby_dsn) as c:
+        for table in RESULT_TABLES:
+            assert c.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
