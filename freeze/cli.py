@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from freeze import __version__
 from freeze.errors import (
@@ -195,20 +195,6 @@ def _verify_inventory(args: argparse.Namespace, profile: Profile) -> int:
     return result.exit_code
 
 
-def _attributes_summary(attrs: dict[str, Any] | None) -> str:
-    """What appeared or went, in one short cell: the attributes that say most first."""
-    if not attrs:
-        return ""
-    first = ("type", "programs", "uid", "version", "mode", "size", "sha256")
-    keys = [k for k in first if k in attrs] + sorted(k for k in attrs if k not in first)
-    return _short(", ".join(f"{k}={attrs[k]}" for k in keys), 60)
-
-
-def _short(value: object, width: int = 60) -> str:
-    text = "-" if value is None else str(value)
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
     import json
 
@@ -235,40 +221,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return report.exit_code
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
 
     console = Console()
     for line in identity:
         console.print(escape(line), highlight=False, soft_wrap=True)
-    console.print(f"manifest {escape(args.manifest)} sha256:{report.manifest_digest}",
-                  highlight=False, soft_wrap=True)
-    counts = report.counts()
-    if report.is_clean:
-        console.print(f"[green]clean[/green]: the system matches {escape(args.manifest)} "
-                      f"(sha256 {report.manifest_digest[:16]}...)", soft_wrap=True)
-    else:
-        table = Table(title=f"drift against {args.manifest}", show_lines=False)
-        for col in ("category", "kind", "key", "attribute", "old", "new"):
-            table.add_column(col, overflow="fold")
-        style = {"added": "yellow", "removed": "red", "changed": "magenta"}
-        for entry in report.entries[: args.max_entries]:
-            cat = f"[{style[entry.category]}]{entry.category}[/]"
-            if not entry.changes:
-                summary = _attributes_summary(entry.attributes)
-                table.add_row(cat, entry.kind, escape(entry.key), "",
-                              escape(summary) if entry.category == "removed" else "",
-                              escape(summary) if entry.category == "added" else "")
-            for i, ch in enumerate(entry.changes):
-                table.add_row(cat if i == 0 else "", entry.kind if i == 0 else "",
-                              escape(entry.key) if i == 0 else "", escape(ch.attribute),
-                              escape(_short(ch.old)), escape(_short(ch.new)))
-        console.print(table)
-        if len(report.entries) > args.max_entries:
-            console.print(f"... {len(report.entries) - args.max_entries} more (use --json)")
-        console.print(f"[bold]drift[/bold]: {counts['added']} added, {counts['removed']} "
-                      f"removed, {counts['changed']} changed (exit {report.exit_code})")
-    for note in report.notes:
-        console.print(f"note: {escape(note)}", highlight=False)
+    from freeze.drift_text import render_drift_text
+
+    for line in render_drift_text(report, manifest=args.manifest, profile=profile,
+                                  max_entries=args.max_entries):
+        # soft_wrap: the terminal wraps long lines itself, never mid-word by rich
+        console.print(escape(line), highlight=False, soft_wrap=True)
     return report.exit_code
 
 

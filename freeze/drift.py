@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from freeze.transport import AnsibleInventory, Transport
 
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
+# The attribute of a row change that names one column (database.row_values).
+COLUMN_PREFIX = "column "
 
 # Attributes computed only for the comparison, never compared themselves.
 _HELPER_ATTRS = frozenset({"prefix_sha256"})
@@ -167,9 +169,26 @@ def _attr_changes(old: dict[str, Any], new: dict[str, Any],
     return changes
 
 
+def _judge_row(key: str, old: dict[str, Any], new: dict[str, Any],
+                profile: Profile | None) -> list[AttributeChange]:
+    """A database row: its digest decides. Column values (recorded when the profile
+    sets `database.row_values`) only say what changed, one change per column."""
+    if old.get("sha256") == new.get("sha256"):
+        return []
+    changes = [AttributeChange("sha256", old.get("sha256"), new.get("sha256"))]
+    a, b = old.get("values"), new.get("values")
+    if isinstance(a, dict) and isinstance(b, dict):
+        for column in sorted(a.keys() | b.keys()):
+            if a.get(column) != b.get(column) or (column in a) != (column in b):
+                changes.append(AttributeChange(f"{COLUMN_PREFIX}{column}", a.get(column),
+                                               b.get(column)))
+    return changes
+
+
 _JUDGES: dict[str, Callable[[str, dict[str, Any], dict[str, Any], Profile | None],
                             list[AttributeChange]]] = {
     "files": _judge_file,
+    "db_rows": _judge_row,
 }
 
 

@@ -98,6 +98,10 @@ class DatabaseSpec:
     # whose content is excluded owns it (e.g. a free-standing sheet-number
     # sequence): position recorded as a fact, not compared; parameters still are.
     volatile_sequences: tuple[str, ...] = ()
+    # Record each detailed row's column values (as text) in the manifest, so drift
+    # shows a changed row column by column with old and new values. Off by default:
+    # the manifest then carries table content, which may not be for every reader.
+    row_values: bool = False
 
     def resolve_dsn(self) -> str:
         """Return the DSN from the environment or from an owner-only file.
@@ -130,6 +134,8 @@ class DatabaseSpec:
             "exclude_tables": list(self.exclude_tables),
             "row_detail_limit": self.row_detail_limit,
             "volatile_sequences": list(self.volatile_sequences),
+            # only when set, so the digest of a profile without it stays what it was
+            **({"row_values": True} if self.row_values else {}),
         }
 
 
@@ -336,7 +342,7 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
     if top.get("database") is not None:
         db = v.mapping(top["database"], "database",
                        {"dsn_env", "dsn_file", "schemas", "tables", "exclude_tables",
-                        "row_detail_limit", "volatile_sequences"})
+                        "row_detail_limit", "volatile_sequences", "row_values"})
         if "dsn" in db or "password" in db:  # pragma: no cover - caught by mapping()
             raise v.fail("database", "secrets do not belong in a profile")
         has_env, has_file = db.get("dsn_env") is not None, db.get("dsn_file") is not None
@@ -364,6 +370,7 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
             volatile_sequences=volatile,
             row_detail_limit=v.integer(db.get("row_detail_limit"), "database.row_detail_limit",
                                        10000),
+            row_values=v.boolean(db.get("row_values"), "database.row_values", False),
         )
 
     zero = top.get("zero")

@@ -24,8 +24,31 @@ from lab.util import Timer, locked, log, need_tools, prune_stale, read_list, run
 REPO_PACKAGES = LAB_SRC / "repo-packages.txt"
 
 
+STANDINS = LAB_SRC / "standins"
+
+
+def _standin_files() -> list[Path]:
+    return sorted(p for p in STANDINS.rglob("*") if p.is_file()) if STANDINS.is_dir() else []
+
+
 def repo_hash(image: Image) -> str:
-    return sha256_parts("repo-v1", image.recipe_hash, "\n".join(read_list(REPO_PACKAGES)))
+    standins = [f"{p.relative_to(STANDINS)}:{oct(p.stat().st_mode & 0o777)}:{p.read_text()}"
+                for p in _standin_files()]
+    return sha256_parts("repo-v1", image.recipe_hash, "\n".join(read_list(REPO_PACKAGES)), *standins)
+
+
+def _build_standins(work: Path, logf: Path) -> int:
+    """Build the lab's stand-in packages (lab/standins/<name>/, a dpkg-deb tree) into
+    the repository: packages no Debian mirror has (the Wazuh agent), so that the
+    roles' offline install paths run for real. Each says LAB STAND-IN in its
+    description and carries a ~labstandin version."""
+    built = 0
+    for tree in sorted(p for p in STANDINS.iterdir() if (p / "DEBIAN" / "control").is_file()) \
+            if STANDINS.is_dir() else []:
+        run(["dpkg-deb", "--root-owner-group", "--build", str(tree), str(work / f"{tree.name}-standin.deb")],
+            f"dpkg-deb (stand-in {tree.name})", logf)
+        built += 1
+    return built
 
 
 def current_repo(paths: LabPaths, image: Image) -> Path | None:
@@ -83,6 +106,7 @@ def build_repo(paths: LabPaths, image: Image, force: bool = False) -> Path:
         for deb in debs:
             shutil.move(str(deb), work / deb.name)
         shutil.rmtree(state)
+        standins = _build_standins(work, logf)
         scan = subprocess.run(["dpkg-scanpackages", "--multiversion", ".", "/dev/null"],
                               cwd=work, capture_output=True, check=False)
         if scan.returncode != 0:
@@ -93,5 +117,5 @@ def build_repo(paths: LabPaths, image: Image, force: bool = False) -> Path:
         (work / "complete").touch()
         work.rename(repo)
         prune_stale(paths.repos, keep=digest)
-        log(f"apt repository {digest}: {len(debs)} packages in {timer}")
+        log(f"apt repository {digest}: {len(debs)} packages + {standins} stand-in(s) in {timer}")
         return repo

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   # lab: build Debian 12 images and run them as emulated VMs
-  qemu-system-x86 qemu-utils ipxe-qemu mmdebstrap e2fsprogs netcat-openbsd dpkg-dev
+  qemu-system-x86 qemu-utils ipxe-qemu mmdebstrap e2fsprogs netcat-openbsd dpkg-dev wrk
   openssh-client ca-certificates
   # freeze tool: real PostgreSQL for tests, AIDE as the benchmark reference,
   # openssl for the local timestamp authority, fonts and pango for the PDF report
@@ -16,6 +16,8 @@ APT_PACKAGES=(
   poppler-utils
   # freeze tests: a throw-away sshd on a loopback port; nft for the firewall collector
   openssh-server nftables
+  # log_shipper/log_collector unit tests: rsyslogd -N1 on the rendered configuration
+  rsyslog rsyslog-relp
   python3-venv git
 )
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: install what is needed, boot the lab fleet of Debian 12 VMs
-# described by inventories/lab/, harden it with playbooks/site.yml, print a
-# summary. The fleet stays up afterwards so you can look around; the summary says
+# described by inventories/lab/, apply playbooks/site.yml (hardening, the results
+# website with its WAF, the monitoring agent and log delivery), print a summary. The fleet stays up afterwards so you can look around; the summary says
 # how to get in and how to stop it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,22 @@ python -m lab status | sed 's/^/   /' || true
 echo "   play recap:"
 python -m lab.recap "$ART/site.log" | sed 's/^/ /' || true
 echo "   timing: image+repo $((t1 - t0)) s, boot $((t2 - t1)) s, site.yml $((t3 - t2)) s"
+# the results website of each web host, through its forwarded port, verified with the fleet's CA
+python - "$LAB_DIR" <<'PY' || true
+import sys, yaml
+from pathlib import Path
+fleet = Path(sys.argv[1])
+inv = yaml.safe_load((fleet / "inventory" / "hosts.yml").read_text())
+def hosts(group):
+    found = {}
+    for name, sub in (group.get("children") or {}).items():
+        found.update(hosts(sub or {}) if name != "results_web" else (sub or {}).get("hosts") or {})
+    return found
+for name, hv in hosts(inv["all"]).items():
+    print(f"   results:  curl --cacert {fleet}/pki/ca.crt --resolve {name}:{hv['lab_forward_https']}:127.0.0.1 "
+          f"https://{name}:{hv['lab_forward_https']}/")
+PY
+echo "   attack:   .venv/bin/ansible-playbook -i $LAB_DIR/inventory playbooks/attack-mode.yml -e attack_mode=on"
 echo "   log in:   .venv/bin/python -m lab ssh count-db        (as labadmin, sudo works)"
 echo "   re-run:   .venv/bin/ansible-playbook -i $LAB_DIR/inventory playbooks/site.yml"
 echo "   stop:     .venv/bin/python -m lab down"

@@ -11,9 +11,12 @@
 #   5. converge again from the checkout (playbooks/site.yml): changed=0 (idempotence)
 #   6. --check --diff on the hardened hosts (checkout): changed=0
 #   7. testinfra (tests/infra) against every host
-#   8. rollback proof: an sshd change that locks the operator out must be undone by
-#      ssh_hardening's on-host timer and fail the run; the host is then re-tested
-#      (LAB_ROLLBACK_PROOF=0 skips it; ~3 min)
+#   8. disruptive proofs, one per host, all at once: an sshd change that locks the
+#      operator out must be undone by ssh_hardening's on-host timer and fail the run
+#      (count-db, then re-tested); a firewall allowlist without the controller must be
+#      undone by nftables_firewall's timer (count-app) (LAB_ROLLBACK_PROOF=0 skips
+#      both; ~4 min); the results website's attack mode under load (results-tx,
+#      LAB_ATTACK_PROOF=0 skips it; ~2 min)
 #   9. optional: molecule scenarios (LAB_MOLECULE=1: ssh_hardening; LAB_MOLECULE=all: every role)
 # The fleet is always torn down (trap). Logs and the failure proof go to artifacts/lab/.
 # Env: LAB_DIR / LAB_PORT_BASE (default: .lab/test-fleet on 2620, apart from the
@@ -64,6 +67,7 @@ python -m tests.lab_tier.expect_failures --inventory "$INV" --host count-db \
   --expect test_login_defs_and_banners --expect test_cron_restricted \
   --expect test_default_deny_inbound_and_forward --expect test_ssh_allowed_in_the_same_table \
   --expect test_rule_loaded_in_kernel --expect test_rules_are_immutable \
+  --expect test_agent_installed_offline_and_running \
   --expect test_pg_hba_is_hostssl_scram_only_and_no_network_superuser \
   --expect test_settings_tls_scram_logging_pgaudit \
   tests/infra/test_ssh_hardening.py \
@@ -75,6 +79,7 @@ python -m tests.lab_tier.expect_failures --inventory "$INV" --host count-db \
   tests/infra/test_nftables_firewall.py::test_ssh_allowed_in_the_same_table \
   tests/infra/test_audit_trail.py::test_rule_loaded_in_kernel \
   tests/infra/test_audit_trail.py::test_rules_are_immutable \
+  tests/infra/test_wazuh_agent.py::test_agent_installed_offline_and_running \
   tests/infra/test_postgresql_server.py::test_pg_hba_is_hostssl_scram_only_and_no_network_superuser \
   tests/infra/test_postgresql_server.py::test_settings_tls_scram_logging_pgaudit
 end
@@ -124,8 +129,32 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
   --junitxml="$ART/testinfra.xml"
 end
 
+begin "proof: log delivery survives a 60 s collector outage"
+# log_shipper/log_collector: 1,000 numbered messages from count-db while count-app's
+# rsyslog is stopped; after its start all arrive, none twice.
+python -m tests.lab_tier.log_delivery_proof --inventory "$INV" --sender count-db --collector count-app
+end
+
+# Disruptive proofs, one per host and all at once (the lockout proofs mostly wait
+# for on-host timers): results website attack mode on results-tx, firewall lockout
+# on count-app, sshd lockout on count-db.
+attack_proof=""
+if [ "${LAB_ATTACK_PROOF:-1}" = 1 ]; then
+  # results_website: attack mode on/off under load, upstream killed, timed revert (~2 min)
+  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_results_website_attack.py \
+    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/attack-mode.xml" \
+    >"$ART/attack-mode.log" 2>&1 &
+  attack_proof=$!
+fi
 if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
-  begin "proof: lockout is rolled back"
+  begin "proofs: sshd + firewall lockouts rolled back, attack mode"
+  # nftables_firewall: an SSH allowlist that excludes the controller is undone by
+  # the host's own timer (controller rescue off) and by the control connection.
+  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_firewall_rollback.py \
+    --hosts='ansible://count-app' --ansible-inventory="$INV" --junitxml="$ART/firewall-rollback.xml" \
+    >"$ART/firewall-rollback.log" 2>&1 &
+  firewall_proof=$!
+  # ssh_hardening: a locking-out sshd change must be detected and undone
   if ansible-playbook -i "$INV" --limit count-db tests/lab_tier/ssh-rollback-proof.yml \
       >"$ART/rollback-proof.log" 2>&1; then
     echo "a locking-out sshd change was NOT detected (see $ART/rollback-proof.log)"; exit 1
@@ -136,15 +165,14 @@ if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
   # the previous (hardened) config is back and the operator gets in again
   python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_ssh_hardening.py \
     --hosts='ansible://count-db' --ansible-inventory="$INV"
+  wait "$firewall_proof" || { tail -40 "$ART/firewall-rollback.log"; echo "firewall rollback proof failed"; exit 1; }
+  tail -1 "$ART/firewall-rollback.log"
   end
 fi
-
-if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
-  # nftables_firewall: an SSH allowlist that excludes the controller is undone by
-  # the host's own timer (controller rescue off) and by the control connection.
-  begin "proof: firewall lockout is rolled back"
-  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_firewall_rollback.py \
-    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/firewall-rollback.xml"
+if [ -n "$attack_proof" ]; then
+  begin "proof: results website attack mode (rest)"
+  wait "$attack_proof" || { tail -40 "$ART/attack-mode.log"; echo "attack mode proof failed"; exit 1; }
+  echo "attack mode: $(tail -1 "$ART/attack-mode.log")"
   end
 fi
 

@@ -35,6 +35,7 @@ The DSN is a secret: it never appears in an error; errors name user@host:port/db
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, LiteralString, Protocol
 
@@ -339,27 +340,35 @@ def _primary_key(cur: Cursor, schema: str, table: str) -> list[str]:
         ORDER BY k.ord""", (schema, table))]
 
 
-def _table_content(conn: Connection, schema: str, table: str, limit: int
-                   ) -> tuple[dict[str, Any], dict[str, str] | None]:
+def _table_content(conn: Connection, schema: str, table: str, limit: int,
+                   values: bool = False
+                   ) -> tuple[dict[str, Any], dict[str, dict[str, Any]] | None]:
+    """The table's summary, and per-row detail (keyed by primary key) up to `limit` rows.
+
+    `values`: each row's detail also carries its columns as text ({column: text or
+    None}), so drift can say which column changed from what to what. The digest is
+    always over the row's text form, with or without values."""
     from psycopg import sql
 
     with conn.cursor() as cur:
         pk = _primary_key(cur, schema, table)
     rel = sql.Identifier(schema, table)
+    columns = (sql.SQL("(SELECT jsonb_object_agg(c.key, c.value) FROM jsonb_each_text(to_jsonb(t)) "
+                       "AS c)::text") if values and pk else sql.SQL("NULL"))
     if pk:
         cols = sql.SQL(", ").join(sql.SQL("t.") + sql.Identifier(c) for c in pk)
-        query = sql.SQL("SELECT ROW({cols})::text, t::text FROM {rel} AS t ORDER BY {cols}").format(
-            cols=cols, rel=rel)
+        query = sql.SQL("SELECT ROW({cols})::text, t::text, {columns} FROM {rel} AS t "
+                        "ORDER BY {cols}").format(cols=cols, rel=rel, columns=columns)
     else:
-        query = sql.SQL('SELECT NULL, t::text FROM {rel} AS t ORDER BY t::text COLLATE "C"').format(
-            rel=rel)
+        query = sql.SQL('SELECT NULL, t::text, NULL FROM {rel} AS t ORDER BY t::text COLLATE "C"'
+                        ).format(rel=rel)
     table_hash = hashlib.sha256()
     rows = 0
-    detail: dict[str, str] | None = {} if pk else None
+    detail: dict[str, dict[str, Any]] | None = {} if pk else None
     with conn.cursor(name=f"freeze_rows_{rows}") as cur:
         cur.itersize = 2000
         cur.execute(query)
-        for key, text in cur:
+        for key, text, column_text in cur:
             row_digest = hashlib.sha256((text or "").encode("utf-8")).digest()
             table_hash.update(row_digest)
             rows += 1
@@ -367,7 +376,10 @@ def _table_content(conn: Connection, schema: str, table: str, limit: int
                 if rows > limit:
                     detail = None  # too many rows to name one by one: the table digest says it
                 else:
-                    detail[key] = row_digest.hex()
+                    entry: dict[str, Any] = {"sha256": row_digest.hex()}
+                    if column_text is not None:
+                        entry["values"] = json.loads(column_text)
+                    detail[key] = entry
     order = "primary key (" + ", ".join(pk) + ")" if pk else 'row text, collation "C"'
     return {"rows": rows, "sha256": table_hash.hexdigest(), "order": order}, detail
 
@@ -430,11 +442,12 @@ def collect(dsn: str, spec: _DatabaseSpec | Mapping[str, Any] | None, *,
         contents: dict[str, dict[str, Any]] = {}
         rows: dict[str, dict[str, Any]] = {}
         for schema, table, key in tables:
-            summary, detail = _table_content(conn, schema, table, limit)
+            summary, detail = _table_content(conn, schema, table, limit,
+                                             values=bool(spec_dict.get("row_values")))
             contents[key] = summary
             if detail is not None:
-                for pk_text, digest in detail.items():
-                    rows[f"{key}[{pk_text}]"] = {"sha256": digest}
+                for pk_text, row_detail in detail.items():
+                    rows[f"{key}[{pk_text}]"] = row_detail
         sections["db_tables"] = contents
         sections["db_rows"] = rows
         conn.rollback()

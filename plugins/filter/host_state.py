@@ -15,11 +15,17 @@ Every filter takes the registered state_probe result as its input.
   existing_paths(paths)              the paths that exist
   accounts_to_age(min_days, max_days, warn_days, inactive_days, exempt=[])
                                      accounts with a usable password and other ageing
-  to_dicts(key, **extra)             [v, ...] -> [{key: v, **extra}, ...]
+  watchable_paths(paths)             paths that exist or whose parent exists (audit watches)
+Helpers on plain values:
+  to_dicts(field, **extra)           [v, ...] -> [{field: v, **extra}, ...]
+  parent_dirs                        [path, ...] -> sorted parent directories
+  for_groups(group_names)            entries without 'groups' or sharing one of the host's groups
+  audit_watched_paths(keys)          `auditctl -l` text -> paths watched under one of the keys
 """
 from __future__ import annotations
 
 import hashlib
+import os
 
 from ansible.errors import AnsibleFilterError
 
@@ -126,10 +132,51 @@ def accounts_to_age(probe, min_days, max_days, warn_days, inactive_days, exempt=
     return result
 
 
-def to_dicts(values, key: str, **extra) -> list:
+def to_dicts(values, field: str, **extra) -> list:
     """['/etc/motd', '/etc/issue'] | to_dicts('path', mode='0644')
     -> [{'path': '/etc/motd', 'mode': '0644'}, {'path': '/etc/issue', 'mode': '0644'}]"""
-    return [dict(extra, **{key: v}) for v in values]
+    return [dict(extra, **{field: v}) for v in values]
+
+
+def for_groups(items, group_names) -> list:
+    """Entries that apply to a host: those without a 'groups' key, and those whose
+    'groups' list shares an inventory group with the host's group_names."""
+    mine = set(group_names)
+    return [i for i in items if "groups" not in i or mine.intersection(i["groups"])]
+
+
+def audit_watched_paths(rules_text: str, keys) -> list:
+    """Paths with a loaded watch rule carrying one of the keys, from `auditctl -l`
+    output (lines such as '-w /etc/election -p wa -k election_config')."""
+    wanted = set(keys)
+    found = []
+    for line in rules_text.splitlines():
+        words = line.split()
+        if len(words) < 2 or words[0] != "-w":
+            continue
+        rule_keys = {words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-k", "-F") and i + 1 < len(words)}
+        rule_keys = {k[4:] if k.startswith("key=") else k for k in rule_keys}
+        if rule_keys & wanted:
+            found.append(words[1].rstrip("/") or "/")
+    return found
+
+
+def watchable_paths(probe, paths) -> list:
+    """Paths an audit watch can be placed on: those that exist, and those that do
+    not exist yet but whose parent directory does (the kernel then records their
+    creation). A watch under a missing parent is rejected by auditctl, and with it
+    the whole rule file. The probe must include the parents (see parent_dirs)."""
+    files = _section(probe, "files")
+
+    def exists(p: str) -> bool:
+        return bool(files.get(p, {}).get("exists"))
+
+    return [p for p in paths if exists(p) or exists(os.path.dirname(p.rstrip("/")) or "/")]
+
+
+def parent_dirs(paths) -> list:
+    """The parent directory of each path (for probing with watchable_paths)."""
+    return sorted({os.path.dirname(p.rstrip("/")) or "/" for p in paths})
 
 
 class FilterModule:
@@ -143,4 +190,8 @@ class FilterModule:
             "existing_paths": existing_paths,
             "accounts_to_age": accounts_to_age,
             "to_dicts": to_dicts,
+            "for_groups": for_groups,
+            "watchable_paths": watchable_paths,
+            "parent_dirs": parent_dirs,
+            "audit_watched_paths": audit_watched_paths,
         }

@@ -97,3 +97,27 @@ def test_a_non_probe_input_is_a_clear_error():
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError):
         f.missing_packages("stdout text", ["x"])
+
+
+def test_for_groups_keeps_ungrouped_and_matching_entries():
+    items = [{"path": "/a"}, {"path": "/db", "groups": ["counting_db"]}, {"path": "/web", "groups": ["results_web"]}]
+    assert [i["path"] for i in f.for_groups(items, ["counting_servers", "counting_db"])] == ["/a", "/db"]
+    assert [i["path"] for i in f.for_groups(items, [])] == ["/a"]
+
+
+def test_audit_watched_paths_reads_keys_of_loaded_watches():
+    rules = ("-a always,exit -F arch=b64 -S execve -F euid=0 -F auid>=1000 -F key=privileged_exec\n"
+             "-w /etc/election/ -p wa -k election_config\n"
+             "-w /opt/other -p wa -k wazuh_fim\n"
+             "-w /etc/passwd -p wa -k identity\n")
+    assert f.audit_watched_paths(rules, ["wazuh_fim", "election_config"]) == ["/etc/election", "/opt/other"]
+    assert f.audit_watched_paths(rules, ["nothing"]) == []
+
+
+def test_watchable_paths_need_the_path_or_its_parent():
+    probe = {"files": {"/etc/nginx": {"exists": False}, "/etc": {"exists": True},
+                       "/opt/election": {"exists": False}, "/opt": {"exists": False},
+                       "/var/x": {"exists": True}, "/var": {"exists": True}}}
+    paths = ["/etc/nginx", "/opt/election", "/var/x"]
+    assert f.watchable_paths(probe, paths) == ["/etc/nginx", "/var/x"]
+    assert f.parent_dirs(paths + ["/etc/nginx/"]) == ["/etc", "/opt", "/var"]

@@ -1,0 +1,72 @@
+"""The drift report a person reads: host named, rows by table and primary key,
+times as dates, a summary before the detail, what was left out after "clean"."""
+
+from __future__ import annotations
+
+from freeze.drift import ADDED, CHANGED, REMOVED, AttributeChange, DriftEntry, DriftReport
+from freeze.drift_text import format_value, render_drift_text
+from freeze.profile import parse_profile
+
+LONG = "/srv/counting/" + "very-long-directory-name-" * 6 + "tally.py"
+
+
+def _report() -> DriftReport:
+    return DriftReport(manifest_digest="ab" * 32, host={"hostname": "count-db"}, entries=[
+        DriftEntry(CHANGED, "file", LONG, "files", (
+            AttributeChange("mtime_ns", 1_700_000_000_000_000_000, 1_700_000_060_500_000_000),
+            AttributeChange("sha256", "a" * 64, "b" * 64))),
+        DriftEntry(REMOVED, "db_row", "public.results[7]", "db_rows", attributes={"sha256": "c" * 64}),
+        DriftEntry(CHANGED, "db_row", "public.results[8]", "db_rows", (
+            AttributeChange("sha256", "d" * 64, "e" * 64),)),
+        DriftEntry(ADDED, "db_row", "public.ballots[1]", "db_rows", attributes={"sha256": "f" * 64}),
+    ])
+
+
+def test_times_are_dates():
+    assert format_value("mtime_ns", 1_700_000_000_000_000_000) == "2023-11-14 22:13:20.000000 UTC"
+    assert format_value("size", 12) == "12" and format_value("uid", None) == "-"
+
+
+def test_summary_before_detail_and_host_named():
+    lines = render_drift_text(_report(), manifest="m.json")
+    text = "\n".join(lines)
+    assert lines[0] == "host: count-db"
+    assert "drift on host count-db: 1 added, 1 removed, 2 changed (exit 7)" in text
+    assert text.index("summary by kind:") < text.index("detail:")
+    assert "  db_row: 1 removed, 1 added, 1 changed" in lines
+    assert "  file: 1 changed" in lines
+    assert "  public.ballots: 1 row(s)" in lines and "  public.results: 2 row(s)" in lines
+    assert "- removed: table public.results, row with primary key (7)" in lines
+    # the long path stands whole on one line; times are dates, old and new one under the other
+    assert f"- changed: file {LONG}" in lines
+    i = lines.index("    mtime_ns:")
+    assert lines[i + 1] == "      old: 2023-11-14 22:13:20.000000 UTC"
+    assert lines[i + 2] == "      new: 2023-11-14 22:14:20.500000 UTC"
+
+
+def test_clean_lists_what_was_deliberately_left_out():
+    profile = parse_profile(b"""
+paths:
+  - {path: /srv/counting, exclude: ["*.pyc"]}
+  - {path: /var/log/counting, volatility: growing}
+  - {path: /srv/cache, volatility: excluded}
+database:
+  dsn_env: X
+  exclude_tables: [public.sessions]
+  volatile_sequences: [public.sheet_no]
+""")
+    lines = render_drift_text(DriftReport(manifest_digest="0" * 64, host={"hostname": "h1"}),
+                              manifest="m.json", profile=profile)
+    i = lines.index("clean: host h1 matches the manifest")
+    assert lines[i + 2] == "deliberately not content-checked (by the profile):"
+    rest = lines[i + 3:]
+    assert rest == ["  path /srv/counting: entries matching *.pyc (excluded)",
+                    "  path /var/log/counting (growing: only the recorded prefix is checked)",
+                    "  path /srv/cache (excluded: not recorded)",
+                    "  table public.sessions (excluded: content not checked)",
+                    "  sequence public.sheet_no (position not compared)"]
+
+
+def test_max_entries_cuts_the_detail_not_the_summary():
+    lines = render_drift_text(_report(), manifest="m.json", max_entries=1)
+    assert "... 3 more (use --json)" in lines and "  public.results: 2 row(s)" in lines
