@@ -5,9 +5,9 @@ streaming replication from count-db to results-tx.
 Per-host tests run on every host of the mode they test (primary/standby).
 Cross-host tests run once, while the host under test is the primary, and reach
 the other hosts through testinfra's ansible backend. Passwords are the lab's
-generated ones (<LAB_DIR>/secrets/postgresql/<login>, gitignored); a test hands
-one to psql in the environment of the remote shell (lab-only secrets; the role
-itself never puts a password on a command line).
+generated ones (<LAB_DIR>/secrets/postgresql/<login>, gitignored); the tests
+hand them to psql in a 0600 passfile written over ssh's standard input, so no
+password is on a command line here either (the role never puts one there).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 import testinfra
 
-from tests.infra.lab_host import hostvars
+from tests.infra.lab_host import hostvars, write_private_file
+
+PASSFILE = ".pgpass-election-tests"
 
 CA = "/etc/postgresql-common/election-db-ca.crt"
 LOG = "/var/log/postgresql/postgresql-15-main.log"
@@ -66,15 +68,24 @@ class Fleet:
         self.standby = _peer(self.inventory, self.standby_name)
         self.primary_address = _address(pv)
         self.standby_address = _address(hostvars(self.standby))
+        self._passfiles: set[int] = set()
 
-    def psql(self, src: Any, address: str, login: str, sql: str, *, sslmode: str = "verify-full",
-             password: str | None = None) -> Any:
-        """psql from host `src` to `address` as `login`; returns the CommandResult."""
-        pw = password if password is not None else (
-            _password(self.inventory, login) if login != "postgres" else "none")
+    def _passfile(self, src: Any) -> None:
+        """One passfile per source host with every lab login (written once)."""
+        if id(src) in self._passfiles:
+            return
+        lines = [f"*:5432:counting:{login}:{_password(self.inventory, login)}"
+                 for login in ("counting_writer", "results_reader", "count_auditor", "freeze_operator")]
+        write_private_file(src, PASSFILE, "\n".join(lines) + "\n")
+        self._passfiles.add(id(src))
+
+    def psql(self, src: Any, address: str, login: str, sql: str, *, sslmode: str = "verify-full") -> Any:
+        """psql from host `src` to `address` as `login`; returns the CommandResult.
+        The password comes from the passfile (none for logins it does not name)."""
+        self._passfile(src)
         conninfo = (f"host={address} port=5432 dbname=counting user={login} sslmode={sslmode} "
-                    f"sslrootcert={CA} connect_timeout=10")
-        return src.run(f"PGPASSWORD={shlex.quote(pw)} psql -X -q -At -v ON_ERROR_STOP=1 "
+                    f"sslrootcert={CA} connect_timeout=10 passfile={PASSFILE}")
+        return src.run(f"cd && psql -X -q -At -w -v ON_ERROR_STOP=1 "
                        f"{shlex.quote(conninfo)} -c {shlex.quote(sql)}")
 
 
@@ -207,9 +218,8 @@ def test_ddl_role_change_and_result_write_are_in_the_audit_log_with_the_user(fle
 
 def test_replication_streams_within_a_second_and_the_replica_refuses_writes(fleet: Fleet) -> None:
     station = f"r-{uuid.uuid4().hex[:8]}"
-    writer = _password(fleet.inventory, "counting_writer")
-    auditor = _password(fleet.inventory, "count_auditor")
-    common = f"port=5432 dbname=counting sslmode=verify-full sslrootcert={CA}"
+    fleet._passfile(fleet.app)
+    common = f"port=5432 dbname=counting sslmode=verify-full sslrootcert={CA} passfile={PASSFILE}"
     insert = f"INSERT INTO results (polling_station, candidate, votes) VALUES ('{station}', 'ana', 3)"
     select = f"SELECT count(*) FROM results WHERE polling_station = '{station}'"
     # On the application host: a session on the standby polls (every 10 ms, one
@@ -223,12 +233,13 @@ def test_replication_streams_within_a_second_and_the_replica_refuses_writes(flee
             "END LOOP; END $$")
     script = f"""
 set -eu
+cd
 w={shlex.quote(f'host={fleet.primary_address} user=counting_writer {common}')}
 r={shlex.quote(f'host={fleet.standby_address} user=count_auditor {common}')}
-PGPASSWORD={shlex.quote(auditor)} psql -X -q -At -v ON_ERROR_STOP=1 "$r" -c {shlex.quote(poll)} &
+psql -X -q -At -w -v ON_ERROR_STOP=1 "$r" -c {shlex.quote(poll)} &
 poller=$!
 sleep 5
-PGPASSWORD={shlex.quote(writer)} psql -X -q -At -v ON_ERROR_STOP=1 "$w" -c "{insert}"
+psql -X -q -At -w -v ON_ERROR_STOP=1 "$w" -c "{insert}"
 t0=$(date +%s%N)
 wait "$poller"
 echo $(( ($(date +%s%N) - t0) / 1000000 ))
