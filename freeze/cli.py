@@ -803,6 +803,76 @@ def _ev_line(ok: bool, text: str, *, prefix: bool = True) -> None:
 
 
 # ---------------------------------------------------------------------------
+# replica-check
+# ---------------------------------------------------------------------------
+
+
+def _register_replica(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "replica-check", help="prove a streaming standby matches its primary (WAL + content digests)",
+        description="Wait until the standby replayed the primary's WAL (positions equal), then "
+                    "compare the catalog, table and row digests freeze snapshot computes on both "
+                    "(REPEATABLE READ READ ONLY). The primary is the profile's database; the "
+                    "standby DSN comes from an environment variable or an owner-only file, never "
+                    "from argv. Exit 0 identical, else the bitmask 1 only on the standby / "
+                    "2 missing on the standby / 4 differs or WAL not caught up.")
+    p.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--standby-dsn-env", metavar="VAR", help="environment variable holding the standby's DSN")
+    g.add_argument("--standby-dsn-file", metavar="FILE", help="owner-only file holding the standby's DSN")
+    p.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                   help="how long to wait for the WAL positions to become equal (default 30)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=_cmd_replica_check)
+
+
+def _standby_dsn(args: argparse.Namespace) -> str:
+    import os
+
+    from freeze.errors import InputError
+    from freeze.inputs import read_owner_only
+
+    if args.standby_dsn_env:
+        value = os.environ.get(args.standby_dsn_env, "").strip()
+        if not value:
+            raise InputError(f"--standby-dsn-env: environment variable {args.standby_dsn_env} "
+                             "is not set or empty")
+        return value
+    try:
+        value = read_owner_only(args.standby_dsn_file, "--standby-dsn-file").decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InputError(f"--standby-dsn-file: {args.standby_dsn_file}: not UTF-8 text") from None
+    if not value:
+        raise InputError(f"--standby-dsn-file: {args.standby_dsn_file}: empty")
+    return value
+
+
+def _cmd_replica_check(args: argparse.Namespace) -> int:
+    import json
+
+    from freeze.errors import ConfigMismatchError
+    from freeze.profile import load_profile
+    from freeze.replica import check_replica
+
+    profile = load_profile(args.profile)
+    if profile.database is None:
+        raise ConfigMismatchError(f"profile {args.profile} has no database section (the primary)")
+    report = check_replica(profile.database.resolve_dsn(), _standby_dsn(args), profile.database,
+                           wait_seconds=args.wait)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str))
+        return report.exit_code
+    for line in report.problems():
+        _ev_line(False, line)
+    w = report.wal
+    _ev_line(report.ok, f"replica {report.standby} {'MATCHES' if report.ok else 'DIFFERS FROM'} "
+                        f"primary {report.primary}: WAL {w.primary_lsn} / replayed {w.standby_replay_lsn}, "
+                        f"{report.tables} tables, {report.rows} rows compared "
+                        f"(exit {report.exit_code})", prefix=False)
+    return report.exit_code
+
+
+# ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
 
@@ -823,6 +893,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _register_snapshot(sub)
     _register_zero(sub)
+    _register_replica(sub)
     _register_evidence(sub)
     return parser
 

@@ -73,6 +73,8 @@ python -m tests.lab_tier.expect_failures --inventory "$INV" --host count-db \
   --expect test_default_deny_inbound_and_forward --expect test_ssh_allowed_in_the_same_table \
   --expect test_rule_loaded_in_kernel --expect test_rules_are_immutable \
   --expect test_agent_installed_offline_and_running \
+  --expect test_pg_hba_is_hostssl_scram_only_and_no_network_superuser \
+  --expect test_settings_tls_scram_logging_pgaudit \
   tests/infra/test_ssh_hardening.py \
   tests/infra/test_os_baseline.py::test_kernel_parameters \
   tests/infra/test_os_baseline.py::test_temporary_directories_mounted_nodev_nosuid_noexec \
@@ -82,7 +84,9 @@ python -m tests.lab_tier.expect_failures --inventory "$INV" --host count-db \
   tests/infra/test_nftables_firewall.py::test_ssh_allowed_in_the_same_table \
   tests/infra/test_audit_trail.py::test_rule_loaded_in_kernel \
   tests/infra/test_audit_trail.py::test_rules_are_immutable \
-  tests/infra/test_wazuh_agent.py::test_agent_installed_offline_and_running
+  tests/infra/test_wazuh_agent.py::test_agent_installed_offline_and_running \
+  tests/infra/test_postgresql_server.py::test_pg_hba_is_hostssl_scram_only_and_no_network_superuser \
+  tests/infra/test_postgresql_server.py::test_settings_tls_scram_logging_pgaudit
 end
 
 begin "collection build + offline install"

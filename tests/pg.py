@@ -107,3 +107,31 @@ def start_server(base: Path | None = None) -> PgServer:
                 raise
             time.sleep(0.2)
     return server
+
+
+def start_standby(primary: PgServer, base: Path | None = None) -> PgServer:
+    """A streaming hot standby of `primary`: pg_basebackup -R (replication as the
+    test superuser over 127.0.0.1, scram), started on its own free port."""
+    root = Path(tempfile.mkdtemp(prefix="freeze-pg-standby-", dir=base))
+    if primary._run_as:
+        shutil.chown(root, "postgres", "postgres")
+    datadir = root / "data"
+    env = dict(os.environ, PGPASSWORD=SUPERUSER_PASSWORD)
+    subprocess.run(primary._run_as + ["env", f"PGPASSWORD={SUPERUSER_PASSWORD}",
+                                      str(primary.bindir / "pg_basebackup"), "-D", str(datadir),
+                                      "-h", primary.host, "-p", str(primary.port), "-U", SUPERUSER,
+                                      "-X", "stream", "-R", "--checkpoint=fast"],
+                   check=True, capture_output=True, env=env)
+    port = _free_port()
+    opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
+            "-c hot_standby=on -c fsync=off -c max_prepared_transactions=10")
+    subprocess.run(primary._run_as + [str(primary.bindir / "pg_ctl"), "-D", str(datadir), "-l",
+                                      str(root / "log"), "-o", opts, "-w", "start"],
+                   check=True, capture_output=True)
+    return PgServer(bindir=primary.bindir, datadir=datadir, port=port, _run_as=primary._run_as)
+
+
+def promote(server: PgServer) -> None:
+    """End recovery: the standby becomes an independent read-write server."""
+    subprocess.run(server._run_as + [str(server.bindir / "pg_ctl"), "-D", str(server.datadir),
+                                     "-w", "promote"], check=True, capture_output=True)
