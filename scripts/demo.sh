@@ -48,6 +48,8 @@ for name, hv in hosts(inv["all"]).items():
           f"https://{name}:{hv['lab_forward_https']}/")
 PY
 echo "   attack:   .venv/bin/ansible-playbook -i $LAB_DIR/inventory playbooks/attack-mode.yml -e attack_mode=on"
+echo "   database: .venv/bin/python -m lab ssh count-db -- sudo -u postgres psql -d counting -c 'TABLE pg_stat_replication'"
+echo "   secrets:  $LAB_DIR/secrets/ (lab-generated database and enrollment passwords; production uses ansible-vault)"
 echo "   log in:   .venv/bin/python -m lab ssh count-db        (as labadmin, sudo works)"
 echo "   re-run:   .venv/bin/ansible-playbook -i $LAB_DIR/inventory playbooks/site.yml"
 echo "   stop:     .venv/bin/python -m lab down"
