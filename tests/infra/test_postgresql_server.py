@@ -12,7 +12,6 @@ password is on a command line here either (the role never puts one there).
 
 from __future__ import annotations
 
-import os
 import shlex
 import uuid
 from functools import cache
@@ -53,7 +52,7 @@ def _peer(inventory: str, group_or_host: str) -> Any:
 
 
 def _password(inventory: str, login: str) -> str:
-    fleet = Path(os.environ.get("LAB_DIR") or Path(inventory).resolve().parent)
+    fleet = Path(inventory).resolve().parent  # the inventory lives in <fleet>/inventory/
     return (fleet / "secrets" / "postgresql" / login).read_text().split()[0]
 
 
