@@ -569,6 +569,11 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     _ev_trust_args(p)
     p.add_argument("--checkpoint", metavar="'ORIGIN SIZE ROOT'", help="checkpoint line from the paper minutes")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--report-dir", type=Path, metavar="DIR",
+                   help="also write the auditor's report and the minutes sheet here: "
+                        "verification-report.html/.pdf, minutes.html/.pdf")
+    p.add_argument("--no-pdf", action="store_true",
+                   help="with --report-dir: HTML only (no need for the 'pdf' extra)")
     p.set_defaults(handler=_cmd_verify_evidence)
 
 
@@ -766,15 +771,22 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import verify_evidence
 
     report = verify_evidence(args.bundle, root_pin=args.root_pin, root_file=args.root_file,
-                             checkpoint=args.checkpoint)
+                             checkpoint=args.checkpoint, report_dir=args.report_dir,
+                             pdf=not args.no_pdf)
+    written = [str(p) for p in report.facts.get("written", [])]
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        out = report.to_dict()
+        if written:
+            out["written"] = written
+        print(json.dumps(out, indent=2))
     else:
         for c in report.checks:
             _ev_line(c.ok, f"{c.name}: {c.detail}")
         failed = sum(not c.ok for c in report.checks)
         _ev_line(report.ok, "VERDICT: VERIFIED" if report.ok else f"VERDICT: NOT VERIFIED ({failed} check(s) failed)",
                  prefix=False)
+        for w in written:
+            print(f"wrote {_ev_printable(w)}")
     return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
 
 

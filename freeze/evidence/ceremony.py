@@ -627,13 +627,29 @@ def create_bundle(output: Path, *, roots: list[Path], statements: list[str], jou
 
 
 def verify_evidence(bundle: Path, *, root_pin: str | None = None, root_file: Path | None = None,
-                    checkpoint: str | None = None) -> VerifyReport:
-    """Verify a bundle directory or .tar offline (a tar is extracted to a private temp dir)."""
+                    checkpoint: str | None = None, report_dir: Path | None = None,
+                    pdf: bool = True) -> VerifyReport:
+    """Verify a bundle directory or .tar offline (a tar is extracted to a private temp dir).
+
+    With `report_dir`, also write the auditor's verification report and the minutes
+    sheet there (HTML, and PDF unless `pdf` is false); their paths are in
+    `facts["written"]` of the returned report.
+    """
     import tempfile
 
     trusted = read_input(root_file, "root") if root_file else None
     with tempfile.TemporaryDirectory(prefix="freeze-verify-") as tmp:
         base = bundle
+        tar_sha256 = None
         if bundle.is_file():
             base = extract_tar(bundle, Path(tmp))
-        return verify_bundle(base, root_pin=root_pin, root_file=trusted, checkpoint_line=checkpoint)
+            with open(bundle, "rb") as fh:  # streamed: a bundle tar may be large
+                tar_sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        report = verify_bundle(base, root_pin=root_pin, root_file=trusted, checkpoint_line=checkpoint)
+        if report_dir is not None:
+            from freeze.report import audit
+
+            a = audit.build(base, report, bundle_label=bundle.name, root_pin=root_pin,
+                            checkpoint_line=checkpoint, tar_sha256=tar_sha256)
+            report.facts["written"] = audit.write_reports(a, report_dir, pdf=pdf)
+        return report

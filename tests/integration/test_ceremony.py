@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from freeze.cli import main
+from freeze.report.model import ReportSection, ZeroReport
 from tests.tsa import LocalTsa
 
 # On CI (CI set) a missing binary must fail, not skip: the ceremony is the main path.
@@ -135,8 +136,15 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False, second_tsa: bool = False
         zero = base / "zero-report.json"
         backup_digest = "12" * 32
         # as `freeze zero` writes it: the verified backup's digest is in the report's system block
-        zero.write_bytes(json.dumps({"totals": {"all": 0}, "backup": "counting.dump",
-                                     "system": {"backup_sha256": backup_digest}}).encode())
+        zero.write_bytes(ZeroReport(
+            title="Zero report", election_id="2026-general", election_name="General election 2026",
+            generated_at_utc="2026-11-28T07:00:03Z", generated_at_local="2026-11-28 08:00:03 CET",
+            system={"backup_sha256": backup_digest, "hosts": ["count-db"], "tool": "freeze (test)"},
+            sections=(ReportSection("Votes per candidate", ("contest", "candidate"), ("votes",),
+                                    ((("mayor", "A. Example"), (0,)), (("mayor", "B. Example"), (0,)))),
+                      ReportSection("Tally sheets received", ("district",), ("sheets", "ballots"),
+                                    ((("north",), (0, 0)), (("south",), (0, 0))))),
+            signatures=("Directorate", "Auditor"), run_id="zr-1").canonical_bytes())
         envs = {}
         for etype, doc, extra in (("manifest", manifest, []),
                                   ("zero-report", zero, ["--backup", f"counting.dump={backup_digest}"])):
