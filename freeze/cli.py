@@ -37,6 +37,25 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps each line of a description or epilog on its own, so "example:" and the
+    command under it stay on their own lines (the default joins them into one
+    paragraph); an indented line (the example command) is never wrapped."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for line in text.splitlines():
+            lead = line[: len(line) - len(line.lstrip())]
+            if lead:  # an example command: never wrapped, so it can be copied as one line
+                out.append(indent + line)
+            else:
+                out.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent,
+                                         break_on_hyphens=False, break_long_words=False))
+        return "\n".join(out)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with our exit status."""
 
@@ -86,8 +105,10 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
                          description="Re-collect with the operator's profile and report what "
                                      "was added (1), removed (2) or changed (4); the exit "
                                      "status is the bitmask of the categories found.")
-    ver.add_argument("manifest", metavar="MANIFEST",
-                     help="manifest file (with --inventory: directory of HOST.manifest.json)")
+    ver.add_argument("manifest", metavar="MANIFEST", nargs="?",
+                     help="manifest file (with --inventory: directory of HOST.manifest.json); "
+                          "also accepted as --manifest/-m, as in freeze zero")
+    ver.add_argument("--manifest", "-m", dest="manifest_option", metavar="MANIFEST", help=argparse.SUPPRESS)
     ver.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
     ver.add_argument("--json", action="store_true", help="print the drift report as JSON")
     ver.add_argument("--max-entries", type=int, default=200, metavar="N",
@@ -195,9 +216,20 @@ def _verify_inventory(args: argparse.Namespace, profile: Profile) -> int:
     return result.exit_code
 
 
+def _one_manifest(args: argparse.Namespace, positional: str, option: str) -> None:
+    """MANIFEST positional or --manifest/-m (both commands take both spellings), exactly once."""
+    a, b = getattr(args, positional), getattr(args, option)
+    if a and b and a != b:
+        raise UsageError("give the manifest once (positional or --manifest), not two different ones")
+    if not (a or b):
+        raise UsageError("the manifest is required (MANIFEST or --manifest FILE)")
+    args.manifest = a or b
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     import json
 
+    _one_manifest(args, "manifest", "manifest_option")
     from freeze.drift import verify
     from freeze.manifest import check_manifest_identity, load_manifest
     from freeze.profile import load_profile
@@ -248,8 +280,10 @@ def _register_zero(sub: argparse._SubParsersAction[_Parser]) -> None:
                     "from base tables is all zeros. Evidence is committed in the database with "
                     "the zero and exported to --evidence-dir. Re-running after a crash is safe.")
     z.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
-    z.add_argument("--manifest", "-m", required=True, metavar="MANIFEST",
-                   help="manifest the live system must match before anything is changed")
+    z.add_argument("manifest_positional", metavar="MANIFEST", nargs="?", help=argparse.SUPPRESS)
+    z.add_argument("--manifest", "-m", dest="manifest_option", metavar="MANIFEST",
+                   help="manifest the live system must match before anything is changed "
+                        "(required; may also be given positionally, as in freeze verify)")
     z.add_argument("--evidence-dir", required=True, metavar="DIR",
                    help="where the zero record and zero report (JSON, HTML, PDF) are written")
     z.add_argument("--backup-dir", metavar="DIR",
@@ -270,7 +304,8 @@ def _register_zero(sub: argparse._SubParsersAction[_Parser]) -> None:
                        description="Check a zero-report JSON and render the printable report "
                                    "(HTML and PDF, with the digest in full and in a QR code).")
     r.add_argument("report", metavar="ZERO-REPORT.json")
-    r.add_argument("--output-dir", "-o", required=True, metavar="DIR")
+    r.add_argument("--output-dir", "-d", "-o", required=True, metavar="DIR",
+                   help="directory for zero-report.html/.pdf (-o is the old spelling: elsewhere -o is a file)")
     r.add_argument("--format", choices=("html", "pdf", "both"), default="both")
     r.add_argument("--json", action="store_true", help="print the written files as JSON")
     r.set_defaults(handler=_cmd_zero_report)
@@ -300,6 +335,7 @@ def _cmd_zero(args: argparse.Namespace) -> int:
 
     from freeze.extras import require_extra
 
+    _one_manifest(args, "manifest_positional", "manifest_option")
     require_extra("psycopg", "postgres")  # before freeze.zero, which is built on it
     from freeze.profile import load_profile
     from freeze.zero import ZeroSession, parse_zero_spec
@@ -819,6 +855,77 @@ def _ev_line(ok: bool, text: str, *, prefix: bool = True) -> None:
 # ---------------------------------------------------------------------------
 
 
+# One example per command, shown under "example:" at the end of its --help
+# (tests/unit/test_cli_help.py walks the parser tree and requires one everywhere).
+EXAMPLES: dict[str, str] = {
+    "snapshot": "freeze snapshot -p profile.yml -o manifest.json",
+    "verify": "freeze verify manifest.json -p profile.yml --expect-sha256 sha256:HEX_FROM_THE_MINUTES",
+    "zero": "freeze zero -p profile.yml -m manifest.json --evidence-dir ev/ --dry-run",
+    "zero-report": "freeze zero-report ev/zero-RUN/zero-report.json -d printed/",
+    "keygen": "freeze keygen keys/alice.pem",
+    "root init": "freeze root init root-spec.yml -o root.json",
+    "root sign": "freeze root sign root.json --key keys/alice.pem",
+    "root verify": "freeze root verify root.json --root-pin SHA256_FROM_THE_MINUTES",
+    "attest": "freeze attest --type manifest manifest.json --root root.json -o manifest.dsse.json "
+              "--journal journal.db",
+    "sign": "freeze sign manifest.dsse.json --key keys/bob.pem --root root.json --document manifest.json",
+    "merge-signatures": "freeze merge-signatures manifest.dsse.json copy-from-carol.dsse.json",
+    "remove-signature": "freeze remove-signature manifest.dsse.json --keyid KEYID",
+    "pae": "freeze pae manifest.dsse.json -o manifest.pae",
+    "verify-envelope": "freeze verify-envelope manifest.dsse.json --type manifest --root root.json",
+    "timestamp": "freeze timestamp manifest.dsse.json --tsa https://tsa.example/tsr --root root.json",
+    "root": "freeze root init root-spec.yml -o root.json",
+    "journal": "freeze journal checkpoint journal.db --key keys/log.pem -o cp.note --root root.json",
+    "bundle": "freeze bundle create evidence/ --root root.json --statement manifest=manifest.dsse.json:manifest.json "
+              "--journal journal.db --tar",
+    "journal init": "freeze journal init journal.db --root root.json",
+    "journal append": "freeze journal append journal.db --actor alice --event ceremony-open --file root.json",
+    "journal checkpoint": "freeze journal checkpoint journal.db --key keys/log.pem -o cp.note --root root.json",
+    "journal cosign": "freeze journal cosign cp.note --key keys/dave.pem --as dave",
+    "journal store": "freeze journal store journal.db cp.note",
+    "bundle create": "freeze bundle create evidence/ --root root.json "
+                     "--statement manifest=manifest.dsse.json:manifest.json --journal journal.db --tar",
+    "verify-evidence": "freeze verify-evidence evidence.tar --root-pin SHA256 --checkpoint 'ORIGIN SIZE ROOT' "
+                       "--report-dir report/",
+}
+
+
+def subcommands(parser: argparse.ArgumentParser, path: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every (sub)command parser by its path ("journal cosign"), groups included."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                full = f"{path} {name}".strip()
+                found[full] = child
+                found.update(subcommands(child, full))
+    return found
+
+
+def _finish_help(parser: argparse.ArgumentParser) -> None:
+    """Description defaults to the one-line help; each leaf command gets its example."""
+    helps: dict[str, str] = {}
+
+    def collect(p: argparse.ArgumentParser, path: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    helps[f"{path} {choice.dest}".strip()] = choice.help or ""
+                for name, child in action.choices.items():
+                    collect(child, f"{path} {name}".strip())
+
+    collect(parser, "")
+    for path, p in subcommands(parser).items():
+        line = helps.get(path, "")
+        if line and not p.description:
+            p.description = line[0].upper() + line[1:] + "."
+        elif line and p.description and not p.description.startswith(line[0].upper() + line[1:]):
+            p.description = f"{line[0].upper() + line[1:]}. {p.description}"
+        if path in EXAMPLES:
+            p.epilog = f"example:\n  {EXAMPLES[path]}"
+            p.formatter_class = _HelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="freeze",
@@ -836,6 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_snapshot(sub)
     _register_zero(sub)
     _register_evidence(sub)
+    _finish_help(parser)
     return parser
 
 
