@@ -806,6 +806,10 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
 
     from freeze.evidence.ceremony import verify_evidence
 
+    if args.report_dir and not args.no_pdf:  # say it before verifying, not after
+        from freeze.extras import require_extra
+
+        require_extra("weasyprint", "pdf")
     report = verify_evidence(args.bundle, root_pin=args.root_pin, root_file=args.root_file,
                              checkpoint=args.checkpoint, report_dir=args.report_dir,
                              pdf=not args.no_pdf)
