@@ -82,7 +82,7 @@ database:
     # the summary comes before the detail
     assert out.index("summary by kind:") < out.index("summary by table (rows):") \
         < out.index("detail:")
-    assert "  db_row: 1 removed, 1 added, 1 changed" in lines
+    assert "  database row: 1 removed, 1 added, 1 changed" in lines
     assert "  public.results: 3 row(s)" in lines
     # a changed row: column by column, old and new
     i = lines.index("- changed: table public.results, row with primary key (1)")
