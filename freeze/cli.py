@@ -510,8 +510,11 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     passphrase_args(p)
     p.set_defaults(handler=_cmd_attest)
 
-    p = sub.add_parser("sign", help="add ONE signature to an envelope (payload bytes untouched)")
-    p.add_argument("envelope", type=Path)
+    p = sub.add_parser("sign", help="add ONE signature to an envelope (payload bytes untouched)",
+                       description="Add ONE signature to each envelope given (payload bytes untouched). "
+                                   "Several envelopes (e.g. the manifest and the zero report): all are read "
+                                   "first, then each is checked and signed in turn with ONE passphrase entry.")
+    p.add_argument("envelopes", type=Path, nargs="+", metavar="ENVELOPE")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--key", type=Path, help="Ed25519 PEM or OpenSSH private key")
     g.add_argument("--ssh-signature", type=Path, metavar="FILE.sig",
@@ -687,17 +690,23 @@ def _cmd_attest(args: argparse.Namespace) -> int:
 
 def _cmd_sign(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import add_signature, open_for_signing
+    from freeze.evidence.keys import load_signer
 
-    target = open_for_signing(args.envelope)
-    about = target.describe()
-    if about is not None:
-        print(_ev_printable(about))
-    added = add_signature(target, key=args.key, passphrases=_ev_passphrases(args),
-                          ssh_signature=args.ssh_signature, root=args.root,
-                          document=args.document, journal=args.journal, actor=args.actor)
-    if added.journal_position is not None:
-        print(f"recorded in journal {args.journal} at #{added.journal_position}")
-    print(f"added signature by key {added.identity}; {added.signatures} signature(s) now")
+    if (args.document or args.ssh_signature) and len(args.envelopes) > 1:
+        raise UsageError("--document and --ssh-signature belong to one envelope: give one envelope with them")
+    targets = [open_for_signing(e) for e in args.envelopes]  # every envelope readable before any signing
+    for target in targets:
+        about = target.describe()
+        if about is not None:
+            print(_ev_printable(about))
+    signer = load_signer(args.key, _ev_passphrases(args)) if args.key else None  # one passphrase entry
+    for target in targets:
+        added = add_signature(target, key=None, passphrases=None, signer=signer,
+                              ssh_signature=args.ssh_signature, root=args.root,
+                              document=args.document, journal=args.journal, actor=args.actor)
+        if added.journal_position is not None:
+            print(f"recorded in journal {args.journal} at #{added.journal_position}")
+        print(f"{target.path}: added signature by key {added.identity}; {added.signatures} signature(s) now")
     return 0
 
 
@@ -872,7 +881,7 @@ EXAMPLES: dict[str, str] = {
     "root verify": "freeze root verify root.json --root-pin SHA256_FROM_THE_MINUTES",
     "attest": "freeze attest --type manifest manifest.json --root root.json -o manifest.dsse.json "
               "--journal journal.db",
-    "sign": "freeze sign manifest.dsse.json --key keys/bob.pem --root root.json --document manifest.json",
+    "sign": "freeze sign manifest.dsse.json zero.dsse.json --key keys/bob.pem --root root.json",
     "merge-signatures": "freeze merge-signatures manifest.dsse.json copy-from-carol.dsse.json",
     "remove-signature": "freeze remove-signature manifest.dsse.json --keyid KEYID",
     "pae": "freeze pae manifest.dsse.json -o manifest.pae",

@@ -339,7 +339,8 @@ def _signature_from_ssh(path: Path, env: Envelope) -> tuple[bytes, KeyRef]:
 def add_signature(target: SigningTarget, *, root: Path, key: Path | None = None,
                   passphrases: PassphraseSource | None = None, ssh_signature: Path | None = None,
                   document: Path | None = None,
-                  journal: Path | None = None, actor: str = "") -> SignatureAdded:
+                  journal: Path | None = None, actor: str = "",
+                  signer: Signer | None = None) -> SignatureAdded:
     """Add ONE signature (made with `key`, or an `ssh-keygen -Y sign` file) to the envelope.
 
     `document`: refuse unless the statement names its sha256. `root` (required: a
@@ -360,8 +361,9 @@ def add_signature(target: SigningTarget, *, root: Path, key: Path | None = None,
                 statement.check_backup_subjects(target.statement, data)
     elif document:
         raise InputError(f"{target.path}: --document needs an in-toto statement envelope")
-    if key:
-        signer: Signer = load_signer(key, passphrases or PassphraseSource())
+    if key or signer is not None:
+        # a signer already unlocked (one passphrase entry for several envelopes), else the key file
+        signer = signer or load_signer(key or Path(), passphrases or PassphraseSource())
         sig, ref = signer.sign(env.pae()), signer.ref
     elif ssh_signature:
         sig, ref = _signature_from_ssh(ssh_signature, env)

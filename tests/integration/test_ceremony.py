@@ -151,18 +151,19 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False, second_tsa: bool = False
             env = base / f"{etype}.dsse.json"
             freeze("attest", "--type", etype, doc, "--root", root, "-o", env, "--journal", journal,
                    "--actor", "alice", *extra)
-            for who in ("alice", "bob", "carol", "dave"):
-                freeze("sign", env, "--key", keys[who], "--passphrase-env", PASS_ENV, "--root", root)
+            envs[etype] = env
+        # each key holder signs every pending envelope with one command and one passphrase entry
+        for who in ("alice", "bob", "carol", "dave", "frank"):
+            freeze("sign", *envs.values(), "--key", keys[who], "--passphrase-env", PASS_ENV, "--root", root)
+        for etype, env in envs.items():
             # erin: stock OpenSSH tooling over the exact PAE bytes
             pae = base / f"{etype}.pae"
             freeze("pae", env, "-o", pae)
             subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(keys["erin"]), "-n", "election-freeze-evidence-v1",
                             str(pae)], check=True, capture_output=True)
             freeze("sign", env, "--ssh-signature", f"{pae}.sig", "--root", root)
-            # frank: his passphrase-protected OpenSSH key, signed in Python (SSHSIG)
-            freeze("sign", env, "--key", keys["frank"], "--passphrase-env", PASS_ENV, "--root", root)
+            # (frank signed above with his passphrase-protected OpenSSH key, in Python: SSHSIG)
             freeze("timestamp", env, "--tsa", tsa.url, *(["--tsa", tsa2.url] if tsa2 else []), "--root", root)
-            envs[etype] = env
 
         note = base / "checkpoint.note"
         _, line, _ = freeze("journal", "checkpoint", journal, "--key", keys["journal-log"],
