@@ -37,6 +37,25 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace], int]
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps each line of a description or epilog on its own, so "example:" and the
+    command under it stay on their own lines (the default joins them into one
+    paragraph); an indented line (the example command) is never wrapped."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        out = []
+        for line in text.splitlines():
+            lead = line[: len(line) - len(line.lstrip())]
+            if lead:  # an example command: never wrapped, so it can be copied as one line
+                out.append(indent + line)
+            else:
+                out.append(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent,
+                                         break_on_hyphens=False, break_long_words=False))
+        return "\n".join(out)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with our exit status."""
 
@@ -86,8 +105,10 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
                          description="Re-collect with the operator's profile and report what "
                                      "was added (1), removed (2) or changed (4); the exit "
                                      "status is the bitmask of the categories found.")
-    ver.add_argument("manifest", metavar="MANIFEST",
-                     help="manifest file (with --inventory: directory of HOST.manifest.json)")
+    ver.add_argument("manifest", metavar="MANIFEST", nargs="?",
+                     help="manifest file (with --inventory: directory of HOST.manifest.json); "
+                          "also accepted as --manifest/-m, as in freeze zero")
+    ver.add_argument("--manifest", "-m", dest="manifest_option", metavar="MANIFEST", help=argparse.SUPPRESS)
     ver.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
     ver.add_argument("--json", action="store_true", help="print the drift report as JSON")
     ver.add_argument("--max-entries", type=int, default=200, metavar="N",
@@ -195,9 +216,20 @@ def _verify_inventory(args: argparse.Namespace, profile: Profile) -> int:
     return result.exit_code
 
 
+def _one_manifest(args: argparse.Namespace, positional: str, option: str) -> None:
+    """MANIFEST positional or --manifest/-m (both commands take both spellings), exactly once."""
+    a, b = getattr(args, positional), getattr(args, option)
+    if a and b and a != b:
+        raise UsageError("give the manifest once (positional or --manifest), not two different ones")
+    if not (a or b):
+        raise UsageError("the manifest is required (MANIFEST or --manifest FILE)")
+    args.manifest = a or b
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     import json
 
+    _one_manifest(args, "manifest", "manifest_option")
     from freeze.drift import verify
     from freeze.manifest import check_manifest_identity, load_manifest
     from freeze.profile import load_profile
@@ -248,8 +280,10 @@ def _register_zero(sub: argparse._SubParsersAction[_Parser]) -> None:
                     "from base tables is all zeros. Evidence is committed in the database with "
                     "the zero and exported to --evidence-dir. Re-running after a crash is safe.")
     z.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
-    z.add_argument("--manifest", "-m", required=True, metavar="MANIFEST",
-                   help="manifest the live system must match before anything is changed")
+    z.add_argument("manifest_positional", metavar="MANIFEST", nargs="?", help=argparse.SUPPRESS)
+    z.add_argument("--manifest", "-m", dest="manifest_option", metavar="MANIFEST",
+                   help="manifest the live system must match before anything is changed "
+                        "(required; may also be given positionally, as in freeze verify)")
     z.add_argument("--evidence-dir", required=True, metavar="DIR",
                    help="where the zero record and zero report (JSON, HTML, PDF) are written")
     z.add_argument("--backup-dir", metavar="DIR",
@@ -270,7 +304,8 @@ def _register_zero(sub: argparse._SubParsersAction[_Parser]) -> None:
                        description="Check a zero-report JSON and render the printable report "
                                    "(HTML and PDF, with the digest in full and in a QR code).")
     r.add_argument("report", metavar="ZERO-REPORT.json")
-    r.add_argument("--output-dir", "-o", required=True, metavar="DIR")
+    r.add_argument("--output-dir", "-d", "-o", required=True, metavar="DIR",
+                   help="directory for zero-report.html/.pdf (-o is the old spelling: elsewhere -o is a file)")
     r.add_argument("--format", choices=("html", "pdf", "both"), default="both")
     r.add_argument("--json", action="store_true", help="print the written files as JSON")
     r.set_defaults(handler=_cmd_zero_report)
@@ -300,6 +335,7 @@ def _cmd_zero(args: argparse.Namespace) -> int:
 
     from freeze.extras import require_extra
 
+    _one_manifest(args, "manifest_positional", "manifest_option")
     require_extra("psycopg", "postgres")  # before freeze.zero, which is built on it
     from freeze.profile import load_profile
     from freeze.zero import ZeroSession, parse_zero_spec
@@ -474,8 +510,11 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     passphrase_args(p)
     p.set_defaults(handler=_cmd_attest)
 
-    p = sub.add_parser("sign", help="add ONE signature to an envelope (payload bytes untouched)")
-    p.add_argument("envelope", type=Path)
+    p = sub.add_parser("sign", help="add ONE signature to an envelope (payload bytes untouched)",
+                       description="Add ONE signature to each envelope given (payload bytes untouched). "
+                                   "Several envelopes (e.g. the manifest and the zero report): all are read "
+                                   "first, then each is checked and signed in turn with ONE passphrase entry.")
+    p.add_argument("envelopes", type=Path, nargs="+", metavar="ENVELOPE")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--key", type=Path, help="Ed25519 PEM or OpenSSH private key")
     g.add_argument("--ssh-signature", type=Path, metavar="FILE.sig",
@@ -569,6 +608,11 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     _ev_trust_args(p)
     p.add_argument("--checkpoint", metavar="'ORIGIN SIZE ROOT'", help="checkpoint line from the paper minutes")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--report-dir", type=Path, metavar="DIR",
+                   help="also write the auditor's report and the minutes sheet here: "
+                        "verification-report.html/.pdf, minutes.html/.pdf")
+    p.add_argument("--no-pdf", action="store_true",
+                   help="with --report-dir: HTML only (no need for the 'pdf' extra)")
     p.set_defaults(handler=_cmd_verify_evidence)
 
 
@@ -646,17 +690,23 @@ def _cmd_attest(args: argparse.Namespace) -> int:
 
 def _cmd_sign(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import add_signature, open_for_signing
+    from freeze.evidence.keys import load_signer
 
-    target = open_for_signing(args.envelope)
-    about = target.describe()
-    if about is not None:
-        print(_ev_printable(about))
-    added = add_signature(target, key=args.key, passphrases=_ev_passphrases(args),
-                          ssh_signature=args.ssh_signature, root=args.root,
-                          document=args.document, journal=args.journal, actor=args.actor)
-    if added.journal_position is not None:
-        print(f"recorded in journal {args.journal} at #{added.journal_position}")
-    print(f"added signature by key {added.identity}; {added.signatures} signature(s) now")
+    if (args.document or args.ssh_signature) and len(args.envelopes) > 1:
+        raise UsageError("--document and --ssh-signature belong to one envelope: give one envelope with them")
+    targets = [open_for_signing(e) for e in args.envelopes]  # every envelope readable before any signing
+    for target in targets:
+        about = target.describe()
+        if about is not None:
+            print(_ev_printable(about))
+    signer = load_signer(args.key, _ev_passphrases(args)) if args.key else None  # one passphrase entry
+    for target in targets:
+        added = add_signature(target, key=None, passphrases=None, signer=signer,
+                              ssh_signature=args.ssh_signature, root=args.root,
+                              document=args.document, journal=args.journal, actor=args.actor)
+        if added.journal_position is not None:
+            print(f"recorded in journal {args.journal} at #{added.journal_position}")
+        print(f"{target.path}: added signature by key {added.identity}; {added.signatures} signature(s) now")
     return 0
 
 
@@ -765,16 +815,27 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
 
     from freeze.evidence.ceremony import verify_evidence
 
+    if args.report_dir and not args.no_pdf:  # say it before verifying, not after
+        from freeze.extras import require_extra
+
+        require_extra("weasyprint", "pdf")
     report = verify_evidence(args.bundle, root_pin=args.root_pin, root_file=args.root_file,
-                             checkpoint=args.checkpoint)
+                             checkpoint=args.checkpoint, report_dir=args.report_dir,
+                             pdf=not args.no_pdf)
+    written = [str(p) for p in report.facts.get("written", [])]
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        out = report.to_dict()
+        if written:
+            out["written"] = written
+        print(json.dumps(out, indent=2))
     else:
         for c in report.checks:
             _ev_line(c.ok, f"{c.name}: {c.detail}")
         failed = sum(not c.ok for c in report.checks)
         _ev_line(report.ok, "VERDICT: VERIFIED" if report.ok else f"VERDICT: NOT VERIFIED ({failed} check(s) failed)",
                  prefix=False)
+        for w in written:
+            print(f"wrote {_ev_printable(w)}")
     return EXIT_OK if report.ok else EXIT_VERIFY_FAILED
 
 
@@ -877,6 +938,77 @@ def _cmd_replica_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 
 
+# One example per command, shown under "example:" at the end of its --help
+# (tests/unit/test_cli_help.py walks the parser tree and requires one everywhere).
+EXAMPLES: dict[str, str] = {
+    "snapshot": "freeze snapshot -p profile.yml -o manifest.json",
+    "verify": "freeze verify manifest.json -p profile.yml --expect-sha256 sha256:HEX_FROM_THE_MINUTES",
+    "zero": "freeze zero -p profile.yml -m manifest.json --evidence-dir ev/ --dry-run",
+    "zero-report": "freeze zero-report ev/zero-RUN/zero-report.json -d printed/",
+    "keygen": "freeze keygen keys/alice.pem",
+    "root init": "freeze root init root-spec.yml -o root.json",
+    "root sign": "freeze root sign root.json --key keys/alice.pem",
+    "root verify": "freeze root verify root.json --root-pin SHA256_FROM_THE_MINUTES",
+    "attest": "freeze attest --type manifest manifest.json --root root.json -o manifest.dsse.json "
+              "--journal journal.db",
+    "sign": "freeze sign manifest.dsse.json zero.dsse.json --key keys/bob.pem --root root.json",
+    "merge-signatures": "freeze merge-signatures manifest.dsse.json copy-from-carol.dsse.json",
+    "remove-signature": "freeze remove-signature manifest.dsse.json --keyid KEYID",
+    "pae": "freeze pae manifest.dsse.json -o manifest.pae",
+    "verify-envelope": "freeze verify-envelope manifest.dsse.json --type manifest --root root.json",
+    "timestamp": "freeze timestamp manifest.dsse.json --tsa https://tsa.example/tsr --root root.json",
+    "root": "freeze root init root-spec.yml -o root.json",
+    "journal": "freeze journal checkpoint journal.db --key keys/log.pem -o cp.note --root root.json",
+    "bundle": "freeze bundle create evidence/ --root root.json --statement manifest=manifest.dsse.json:manifest.json "
+              "--journal journal.db --tar",
+    "journal init": "freeze journal init journal.db --root root.json",
+    "journal append": "freeze journal append journal.db --actor alice --event ceremony-open --file root.json",
+    "journal checkpoint": "freeze journal checkpoint journal.db --key keys/log.pem -o cp.note --root root.json",
+    "journal cosign": "freeze journal cosign cp.note --key keys/dave.pem --as dave",
+    "journal store": "freeze journal store journal.db cp.note",
+    "bundle create": "freeze bundle create evidence/ --root root.json "
+                     "--statement manifest=manifest.dsse.json:manifest.json --journal journal.db --tar",
+    "verify-evidence": "freeze verify-evidence evidence.tar --root-pin SHA256 --checkpoint 'ORIGIN SIZE ROOT' "
+                       "--report-dir report/",
+}
+
+
+def subcommands(parser: argparse.ArgumentParser, path: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every (sub)command parser by its path ("journal cosign"), groups included."""
+    found: dict[str, argparse.ArgumentParser] = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                full = f"{path} {name}".strip()
+                found[full] = child
+                found.update(subcommands(child, full))
+    return found
+
+
+def _finish_help(parser: argparse.ArgumentParser) -> None:
+    """Description defaults to the one-line help; each leaf command gets its example."""
+    helps: dict[str, str] = {}
+
+    def collect(p: argparse.ArgumentParser, path: str) -> None:
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    helps[f"{path} {choice.dest}".strip()] = choice.help or ""
+                for name, child in action.choices.items():
+                    collect(child, f"{path} {name}".strip())
+
+    collect(parser, "")
+    for path, p in subcommands(parser).items():
+        line = helps.get(path, "")
+        if line and not p.description:
+            p.description = line[0].upper() + line[1:] + "."
+        elif line and p.description and not p.description.startswith(line[0].upper() + line[1:]):
+            p.description = f"{line[0].upper() + line[1:]}. {p.description}"
+        if path in EXAMPLES:
+            p.epilog = f"example:\n  {EXAMPLES[path]}"
+            p.formatter_class = _HelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="freeze",
@@ -895,6 +1027,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_zero(sub)
     _register_replica(sub)
     _register_evidence(sub)
+    _finish_help(parser)
     return parser
 
 

@@ -19,6 +19,19 @@ from freeze.profile import Profile
 
 _TIME_ATTRS = frozenset({"mtime_ns", "ctime_ns", "atime_ns"})
 _CATEGORY_ORDER = (REMOVED, ADDED, CHANGED)
+# attribute names as a reader knows them (the JSON keeps the manifest's names)
+_ATTRIBUTE_LABELS = {"mtime_ns": "modified (mtime)", "ctime_ns": "inode changed (ctime)",
+                     "atime_ns": "accessed (atime)"}
+
+
+def kind_label(kind: str) -> str:
+    """db_table_content -> "database table content": the manifest's kind in words."""
+    words = kind.replace("_", " ")
+    return "database " + words[3:] if kind.startswith("db_") else words
+
+
+def attribute_label(attribute: str) -> str:
+    return _ATTRIBUTE_LABELS.get(attribute, attribute)
 
 
 def format_value(attribute: str, value: Any) -> str:
@@ -50,7 +63,7 @@ def _row_label(entry: DriftEntry) -> str:
 def _attribute_lines(attributes: dict[str, Any]) -> list[str]:
     """What appeared or went: one attribute a line; a row's columns one a line."""
     out: list[str] = []
-    for k in sorted(attributes):
+    for k in sorted(attributes, key=lambda a: (a.endswith("sha256"), a)):  # digests last
         if k == "prefix_sha256":
             continue
         value = attributes[k]
@@ -58,7 +71,7 @@ def _attribute_lines(attributes: dict[str, Any]) -> list[str]:
             out.extend(f"    {COLUMN_PREFIX}{col}: {format_value('', value[col])}"
                        for col in sorted(value))
         else:
-            out.append(f"    {k}: {format_value(k, value)}")
+            out.append(f"    {attribute_label(k)}: {format_value(k, value)}")
     return out
 
 
@@ -100,7 +113,7 @@ def render_drift_text(report: DriftReport, *, manifest: str, profile: Profile | 
         per_kind: Counter[tuple[str, str]] = Counter((e.kind, e.category) for e in report.entries)
         for kind in sorted({k for k, _ in per_kind}):
             parts = [f"{per_kind[(kind, c)]} {c}" for c in _CATEGORY_ORDER if per_kind[(kind, c)]]
-            lines.append(f"  {kind}: {', '.join(parts)}")
+            lines.append(f"  {kind_label(kind)}: {', '.join(parts)}")
         per_table: Counter[str] = Counter(t for e in report.entries if (t := row_table(e)))
         if per_table:
             lines.append("summary by table (rows):")
@@ -110,10 +123,11 @@ def render_drift_text(report: DriftReport, *, manifest: str, profile: Profile | 
         lines.append("detail:")
         shown = report.entries if max_entries is None else report.entries[:max_entries]
         for entry in shown:
-            label = _row_label(entry) if row_table(entry) else f"{entry.kind} {entry.key}"
+            label = _row_label(entry) if row_table(entry) else f"{kind_label(entry.kind)} {entry.key}"
             lines.append(f"- {entry.category}: {label}")
-            for ch in entry.changes:
-                lines.append(f"    {ch.attribute}:")
+            # what a person compares first (columns, mode, owner...), digests last
+            for ch in sorted(entry.changes, key=lambda c: c.attribute.endswith("sha256")):
+                lines.append(f"    {attribute_label(ch.attribute)}:")
                 lines.append(f"      old: {format_value(ch.attribute, ch.old)}")
                 lines.append(f"      new: {format_value(ch.attribute, ch.new)}")
             if not entry.changes and entry.attributes:

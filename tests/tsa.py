@@ -4,6 +4,10 @@ The test creates its own CA and TSA certificate (EKU timeStamping, critical), so
 nothing is downloaded and the trust anchor is known to the test only. Each POST
 of an application/timestamp-query body is answered by running the real openssl
 binary; `stop()` closes the port, so later verification provably needs no TSA.
+
+By hand (a rehearsal, a demo; never an election: the CA key is a test key):
+    python -m tests.tsa DIR [--port 8318]
+prints the URL and the CA file to name in the ceremony root, and serves until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def make_pki(directory: Path, label: str = "tsa") -> tuple[Path, Path, Path]:
 
 
 class LocalTsa:
-    def __init__(self, directory: Path, label: str = "tsa") -> None:
+    def __init__(self, directory: Path, label: str = "tsa", port: int = 0) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ca, self.cert, self.key = make_pki(self.dir, label)
@@ -107,7 +111,7 @@ class LocalTsa:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/tsr"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -116,3 +120,26 @@ class LocalTsa:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def _main() -> None:
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser(prog="python -m tests.tsa",
+                                 description="A test RFC 3161 TSA on 127.0.0.1 (openssl ts -reply).")
+    ap.add_argument("directory", type=Path, help="where the test CA, TSA certificate and key are written")
+    ap.add_argument("--port", type=int, default=8318)
+    args = ap.parse_args()
+    tsa = LocalTsa(args.directory, port=args.port)
+    print(f"TSA url: {tsa.url}\nCA certificate (for the root spec's timestamp_authorities): {tsa.ca}",
+          flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        tsa.stop()
+
+
+if __name__ == "__main__":
+    _main()

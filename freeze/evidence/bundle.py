@@ -10,6 +10,8 @@ Layout (every path is listed in bundle.json and in SHA256SUMS):
   signatures/TYPE.N.sigbytes     raw bytes of signature N (what was timestamped)
   signatures/TYPE.PERSON.sig     armored SSHSIG of SSH signers, for ssh-keygen -Y verify
   signatures/allowed_signers     OpenSSH allowed signers for the SSH signers
+  signatures/TYPE.PERSON.ed25519 raw Ed25519 signature of an Ed25519 signer (openssl pkeyutl)
+  keys/PERSON.pub.pem            that signer's public key from the ceremony root (PEM SPKI)
   timestamps/TYPE.N.TSA.tsr      RFC 3161 replies, for openssl ts -verify
   timestamps/TSA.ca.pem          the TSA roots from the ceremony root
   journal/entries.jsonl          one journal leaf per line (exact bytes)
@@ -142,6 +144,10 @@ def create(
                         line = f'{person.id} namespaces="{sshsig.NAMESPACE}" {key.openssh()}'
                         if line not in allowed:
                             allowed.append(line)
+                    elif key.kind == "ed25519" and key.verify(sig.sig, env.pae()):
+                        # derived from signed content only: the root's key, the envelope's signature
+                        files[f"signatures/{t}.{_file_id(person.id)}.ed25519"] = sig.sig
+                        files[_key_file(person.id, person.keys, key)] = _spki_pem(key.material)
         records = load_sidecar(sidecar_path(st.envelope))
         if records:
             files[f"statements/{t}.timestamps.json"] = _read(sidecar_path(st.envelope))
@@ -184,6 +190,29 @@ def create(
         atomic_stream(tar_path, lambda fh: _write_tar(fh, out.name, files))
         return tar_path
     return out
+
+
+def _plain(text: str) -> str:
+    """Root text (names, roles) on one printable line of the sheet."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _file_id(person_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", person_id)
+
+
+def _key_file(person_id: str, keys: tuple[Any, ...], key: Any) -> str:
+    ed = [k for k in keys if k.kind == "ed25519"]
+    n = "" if len(ed) == 1 else f".{ed.index(key) + 1}"
+    return f"keys/{_file_id(person_id)}{n}.pub.pem"
+
+
+def _spki_pem(raw: bytes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    return ed25519.Ed25519PublicKey.from_public_bytes(raw).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _write_tar(fh: BinaryIO, top: str, files: dict[str, bytes]) -> None:
@@ -268,19 +297,40 @@ def verify_sheet(index: dict[str, Any], root: Root, files: dict[str, bytes]) -> 
         f"     {_PAYLOAD_CMD} < root/root-v{root.version}.dsse.json | python3 -m json.tool",
         "   The second command shows each person's keys ('ssh' lines must match allowed_signers)",
         "   and the timestamp_authorities certificates (must match the .ca.pem files).",
+        "   An 'ed25519' key's 'public' value must equal what this prints for its keys/ file:",
+        "     openssl pkey -pubin -in keys/PERSON.pub.pem -outform DER | tail -c 32 | base64",
         "",
     ]
     n = 3
     for st in index["statements"]:
         t = st["type"]
+        ed_sigs = sorted(r for r in files if r.startswith(f"signatures/{t}.") and r.endswith(".ed25519"))
+        if ed_sigs:
+            lines.append(f"{n}. Ed25519 signatures on the {t} statement (openssl 3; one command per signer,")
+            lines.append("   each must print 'Signature Verified Successfully'):")
+            for rel in ed_sigs:
+                pid = rel.removeprefix(f"signatures/{t}.").removesuffix(".ed25519")
+                person = next((p for p in root.people.values() if _file_id(p.id) == pid), None)
+                key_rel = next((_key_file(person.id, person.keys, k) for k in person.keys
+                                if k.kind == "ed25519" and _key_file(person.id, person.keys, k) in files
+                                and k.verify(files[rel], files[f"signatures/{t}.pae"])), None) if person else None
+                who = f"   # {_plain(person.name)} ({_plain(person.role)})" if person else ""
+                lines.append(
+                    f"     openssl pkeyutl -verify -pubin -inkey {key_rel or f'keys/{pid}.pub.pem'} -rawin "
+                    f"-in signatures/{t}.pae -sigfile {rel}{who}"
+                )
+            lines.append("")
+            n += 1
         ssh_sigs = sorted(r for r in files if r.startswith(f"signatures/{t}.") and r.endswith(".sig"))
         if ssh_sigs:
             lines.append(f"{n}. SSH signatures on the {t} statement (one command per signer):")
             for rel in ssh_sigs:
-                person = rel.split(".")[-2]
+                ssh_id = rel.split(".")[-2]
+                p_ = root.people.get(ssh_id)
+                who = f"   # {_plain(p_.name)} ({_plain(p_.role)})" if p_ else ""
                 lines.append(
-                    f"     ssh-keygen -Y verify -f signatures/allowed_signers -I {person} "
-                    f"-n {sshsig.NAMESPACE} -s {rel} < signatures/{t}.pae"
+                    f"     ssh-keygen -Y verify -f signatures/allowed_signers -I {ssh_id} "
+                    f"-n {sshsig.NAMESPACE} -s {rel} < signatures/{t}.pae{who}"
                 )
             lines.append(
                 f"   signatures/{t}.pae is the DSSE PAE: 'DSSEv1', the payload type and the "
@@ -288,6 +338,12 @@ def verify_sheet(index: dict[str, Any], root: Root, files: dict[str, bytes]) -> 
             )
             lines.append("")
             n += 1
+        need = root.thresholds.get(t)
+        if need and (ed_sigs or ssh_sigs):
+            counts = ", ".join(f"{n_} {role}" for role, n_ in sorted(need.items()))
+            lines.append(f"   Threshold for {t}: good signatures from {counts} (distinct people, roles as in")
+            lines.append("   the root payload's 'people'); the commands above name each signer's role.")
+            lines.append("")
         tsrs = sorted(r for r in files if r.startswith(f"timestamps/{t}.") and r.endswith(".tsr"))
         if tsrs:
             lines.append(f"{n}. Trusted time on the {t} signatures (RFC 3161):")

@@ -339,7 +339,8 @@ def _signature_from_ssh(path: Path, env: Envelope) -> tuple[bytes, KeyRef]:
 def add_signature(target: SigningTarget, *, root: Path, key: Path | None = None,
                   passphrases: PassphraseSource | None = None, ssh_signature: Path | None = None,
                   document: Path | None = None,
-                  journal: Path | None = None, actor: str = "") -> SignatureAdded:
+                  journal: Path | None = None, actor: str = "",
+                  signer: Signer | None = None) -> SignatureAdded:
     """Add ONE signature (made with `key`, or an `ssh-keygen -Y sign` file) to the envelope.
 
     `document`: refuse unless the statement names its sha256. `root` (required: a
@@ -360,8 +361,9 @@ def add_signature(target: SigningTarget, *, root: Path, key: Path | None = None,
                 statement.check_backup_subjects(target.statement, data)
     elif document:
         raise InputError(f"{target.path}: --document needs an in-toto statement envelope")
-    if key:
-        signer: Signer = load_signer(key, passphrases or PassphraseSource())
+    if key or signer is not None:
+        # a signer already unlocked (one passphrase entry for several envelopes), else the key file
+        signer = signer or load_signer(key or Path(), passphrases or PassphraseSource())
         sig, ref = signer.sign(env.pae()), signer.ref
     elif ssh_signature:
         sig, ref = _signature_from_ssh(ssh_signature, env)
@@ -627,13 +629,29 @@ def create_bundle(output: Path, *, roots: list[Path], statements: list[str], jou
 
 
 def verify_evidence(bundle: Path, *, root_pin: str | None = None, root_file: Path | None = None,
-                    checkpoint: str | None = None) -> VerifyReport:
-    """Verify a bundle directory or .tar offline (a tar is extracted to a private temp dir)."""
+                    checkpoint: str | None = None, report_dir: Path | None = None,
+                    pdf: bool = True) -> VerifyReport:
+    """Verify a bundle directory or .tar offline (a tar is extracted to a private temp dir).
+
+    With `report_dir`, also write the auditor's verification report and the minutes
+    sheet there (HTML, and PDF unless `pdf` is false); their paths are in
+    `facts["written"]` of the returned report.
+    """
     import tempfile
 
     trusted = read_input(root_file, "root") if root_file else None
     with tempfile.TemporaryDirectory(prefix="freeze-verify-") as tmp:
         base = bundle
+        tar_sha256 = None
         if bundle.is_file():
             base = extract_tar(bundle, Path(tmp))
-        return verify_bundle(base, root_pin=root_pin, root_file=trusted, checkpoint_line=checkpoint)
+            with open(bundle, "rb") as fh:  # streamed: a bundle tar may be large
+                tar_sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        report = verify_bundle(base, root_pin=root_pin, root_file=trusted, checkpoint_line=checkpoint)
+        if report_dir is not None:
+            from freeze.report import audit
+
+            a = audit.build(base, report, bundle_label=bundle.name, root_pin=root_pin,
+                            checkpoint_line=checkpoint, tar_sha256=tar_sha256)
+            report.facts["written"] = audit.write_reports(a, report_dir, pdf=pdf)
+        return report

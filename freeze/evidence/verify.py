@@ -57,6 +57,10 @@ class Check:
 @dataclass
 class Report:
     checks: list[Check] = field(default_factory=list)
+    # what the checks established, for the auditor's report (freeze.report.audit):
+    # "root" (the trusted Root), "signers" {type: {person: key identity}},
+    # "times" {type: [(signature index, TSA, time)]}, "checkpoint" (the latest cosigned one)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -147,6 +151,7 @@ def verify_bundle(
         datas = [reader.read(r) for r in idx.get("roots", [])]
         trusted = establish_trust(datas, pin=root_pin, trusted=root_file)
         state["trust"] = trusted
+        report.facts["root"] = trusted.root
         return "; ".join(trusted.notes)
 
     if not report.run("ceremony root", roots):
@@ -156,6 +161,7 @@ def verify_bundle(
 
     # journal first: statements are checked against it
     report.run("journal", lambda: _check_journal(reader, idx, root, state, checkpoint_line))
+    report.facts["checkpoint"] = state.get("checkpoint")
 
     times: list[tuple[dt.datetime, str]] = []
     for st in idx["statements"]:
@@ -165,6 +171,8 @@ def verify_bundle(
             continue
         envs: dict[str, Any] = {}
         signed = report.run(f"{t}: signatures", partial(_check_sigs, reader, st, t, root, envs))
+        if "signers" in envs:
+            report.facts.setdefault("signers", {})[t] = dict(envs["signers"])
         if "env" not in envs:
             continue
         if not signed:  # never read the contents of evidence whose signatures failed
@@ -174,6 +182,7 @@ def verify_bundle(
             state.setdefault("statements", {})[t] = envs["statement"]
         report.run(f"{t}: timestamps",
                    partial(_check_timestamps, reader, st, t, root, envs, times))
+        report.facts.setdefault("times", {})[t] = list(envs.get("times", []))
         report.run(f"{t}: current, not replayed",
                    partial(_check_replay, reader, st, t, envs, state))
 
@@ -279,6 +288,7 @@ def _check_timestamps(
             raise VerificationError(f"a timestamp from {r.tsa} is over bytes that are no signature in this envelope")
         at, name = verify_timestamp(r, sig, root.tsas)
         times.append((at, name))
+        envs.setdefault("times", []).append((list(by_sig).index(r.signature_sha256), name, at))
         covered.setdefault(r.signature_sha256, []).append(f"{name} {format_time(at)}")
     if not root.tsas:
         return "the ceremony root names no TSA; none required"
@@ -358,6 +368,7 @@ def _check_journal(
         notes.append("NOT compared with the minutes (no --checkpoint): a bundle rolled back to an "
                      "earlier cosigned state would look the same")
     state["checkpoints"] = cps
+    state["checkpoint"] = cps[-1] if cps else None
     state["leaves"] = leaves
     uncosigned = len(entries) - (cps[-1].size if cps else 0)
     tail = f"; {uncosigned} newer entr{'y' if uncosigned == 1 else 'ies'} not yet cosigned" if uncosigned else ""

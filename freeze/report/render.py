@@ -21,7 +21,7 @@ from freeze.inputs import read_input
 from freeze.report.model import ZeroReport
 
 
-def _css_string(text: str) -> Markup:
+def css_string(text: str) -> Markup:
     """A CSS string literal for `content:` in @page rules. HTML-escaping does not
     apply inside <style>, so anything not plainly safe becomes a CSS escape."""
     safe = set(" -_.,:;()/#'")
@@ -35,7 +35,7 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True, lstrip_blocks=True,
 )
-_env.filters["css_string"] = _css_string
+_env.filters["css_string"] = css_string
 
 
 def qr_svg(payload: str) -> str:

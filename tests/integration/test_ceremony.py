@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from freeze.cli import main
+from freeze.report.model import ReportSection, ZeroReport
 from tests.tsa import LocalTsa
 
 # On CI (CI set) a missing binary must fail, not skip: the ceremony is the main path.
@@ -135,26 +136,34 @@ def run_ceremony(base: Path, *, keep_tsa: bool = False, second_tsa: bool = False
         zero = base / "zero-report.json"
         backup_digest = "12" * 32
         # as `freeze zero` writes it: the verified backup's digest is in the report's system block
-        zero.write_bytes(json.dumps({"totals": {"all": 0}, "backup": "counting.dump",
-                                     "system": {"backup_sha256": backup_digest}}).encode())
+        zero.write_bytes(ZeroReport(
+            title="Zero report", election_id="2026-general", election_name="General election 2026",
+            generated_at_utc="2026-11-28T07:00:03Z", generated_at_local="2026-11-28 08:00:03 CET",
+            system={"backup_sha256": backup_digest, "hosts": ["count-db"], "tool": "freeze (test)"},
+            sections=(ReportSection("Votes per candidate", ("contest", "candidate"), ("votes",),
+                                    ((("mayor", "A. Example"), (0,)), (("mayor", "B. Example"), (0,)))),
+                      ReportSection("Tally sheets received", ("district",), ("sheets", "ballots"),
+                                    ((("north",), (0, 0)), (("south",), (0, 0))))),
+            signatures=("Directorate", "Auditor"), run_id="zr-1").canonical_bytes())
         envs = {}
         for etype, doc, extra in (("manifest", manifest, []),
                                   ("zero-report", zero, ["--backup", f"counting.dump={backup_digest}"])):
             env = base / f"{etype}.dsse.json"
             freeze("attest", "--type", etype, doc, "--root", root, "-o", env, "--journal", journal,
                    "--actor", "alice", *extra)
-            for who in ("alice", "bob", "carol", "dave"):
-                freeze("sign", env, "--key", keys[who], "--passphrase-env", PASS_ENV, "--root", root)
+            envs[etype] = env
+        # each key holder signs every pending envelope with one command and one passphrase entry
+        for who in ("alice", "bob", "carol", "dave", "frank"):
+            freeze("sign", *envs.values(), "--key", keys[who], "--passphrase-env", PASS_ENV, "--root", root)
+        for etype, env in envs.items():
             # erin: stock OpenSSH tooling over the exact PAE bytes
             pae = base / f"{etype}.pae"
             freeze("pae", env, "-o", pae)
             subprocess.run(["ssh-keygen", "-Y", "sign", "-f", str(keys["erin"]), "-n", "election-freeze-evidence-v1",
                             str(pae)], check=True, capture_output=True)
             freeze("sign", env, "--ssh-signature", f"{pae}.sig", "--root", root)
-            # frank: his passphrase-protected OpenSSH key, signed in Python (SSHSIG)
-            freeze("sign", env, "--key", keys["frank"], "--passphrase-env", PASS_ENV, "--root", root)
+            # (frank signed above with his passphrase-protected OpenSSH key, in Python: SSHSIG)
             freeze("timestamp", env, "--tsa", tsa.url, *(["--tsa", tsa2.url] if tsa2 else []), "--root", root)
-            envs[etype] = env
 
         note = base / "checkpoint.note"
         _, line, _ = freeze("journal", "checkpoint", journal, "--key", keys["journal-log"],

@@ -82,7 +82,7 @@ database:
     # the summary comes before the detail
     assert out.index("summary by kind:") < out.index("summary by table (rows):") \
         < out.index("detail:")
-    assert "  db_row: 1 removed, 1 added, 1 changed" in lines
+    assert "  database row: 1 removed, 1 added, 1 changed" in lines
     assert "  public.results: 3 row(s)" in lines
     # a changed row: column by column, old and new
     i = lines.index("- changed: table public.results, row with primary key (1)")
@@ -101,3 +101,11 @@ database:
     detail = lines[i:i + 16]
     assert "      new: 2023-11-14 22:13:20.000000 UTC" in detail
     assert "sessions" not in out.split("deliberately not content-checked")[0]
+
+    # a page of the report as a person sees it, for artifacts/ (looked at by a person)
+    from tests.artifacts import pdf_page_png, text_pdf
+
+    wide = freeze("verify", str(manifest), "-p", str(profile), env={**env, "COLUMNS": "100"})
+    pdf = text_pdf(wide.stdout, f"$ freeze verify {manifest.name} -p {profile.name}   (exit {wide.returncode})",
+                   tmp_path / "drift-report.pdf")
+    pdf_page_png(pdf, "drift-report-page-1")

@@ -128,3 +128,39 @@ def test_envelope_loads_and_verifies_with_the_in_toto_library(ceremony: Ceremony
     from in_toto.models.metadata import InvalidMetadata
     with pytest.raises(InvalidMetadata):
         md.get_payload()
+
+
+def _sheet_commands(bundle: Path, tool: str) -> list[str]:
+    return [ln.strip() for ln in (bundle / "VERIFY.txt").read_text().splitlines() if ln.strip().startswith(tool)]
+
+
+def test_every_ed25519_signature_verifies_with_openssl_from_the_sheet(ceremony: Ceremony, tmp_path: Path) -> None:
+    """VERIFY.txt's openssl pkeyutl lines, run as written, check each Ed25519 signer; a tampered PAE fails them."""
+    b = tmp_path / "b"
+    shutil.copytree(ceremony.bundle, b)
+    cmds = _sheet_commands(b, "openssl pkeyutl -verify")
+    # alice, bob, carol, dave sign manifest and zero-report with Ed25519 PEM keys
+    assert len(cmds) == 8, cmds
+    roles: dict[str, list[str]] = {}
+    for cmd in cmds:
+        res = subprocess.run(["sh", "-c", cmd], cwd=b, capture_output=True, text=True, check=False)
+        assert res.returncode == 0 and "Signature Verified Successfully" in res.stdout, (cmd, res.stderr)
+        etype = cmd.split("-in signatures/")[1].split(".pae")[0]
+        roles.setdefault(etype, []).append(cmd.rsplit("(", 1)[1].rstrip(")"))
+    # with the ssh-keygen lines, the manifest threshold (directorate 2, auditor 1, observer 2) is met
+    assert sorted(roles["manifest"]) == ["auditor", "directorate", "directorate", "observer"]
+    assert len(_sheet_commands(b, "ssh-keygen -Y verify")) >= 2
+    # the key files are the root's keys: the sheet's base64 command prints the root's 'public'
+    _, root = load_root_envelope(ceremony.root.read_bytes())
+    alice_pub = root.people["alice"].keys[0].to_dict()["public"]
+    out = subprocess.run(["sh", "-c", "openssl pkey -pubin -in keys/alice.pub.pem -outform DER | tail -c 32 | base64"],
+                         cwd=b, capture_output=True, text=True, check=True).stdout.strip()
+    assert out == alice_pub
+    # one byte of the signed payload changed: every signer's check fails
+    pae = b / "signatures" / "manifest.pae"
+    data = bytearray(pae.read_bytes())
+    data[-3] ^= 0x01
+    pae.write_bytes(bytes(data))
+    for cmd in (c for c in cmds if "manifest.pae" in c):
+        res = subprocess.run(["sh", "-c", cmd], cwd=b, capture_output=True, text=True, check=False)
+        assert res.returncode != 0 and "Signature Verification Failure" in res.stdout + res.stderr, cmd

@@ -33,13 +33,13 @@ def test_summary_before_detail_and_host_named():
     assert lines[0] == "host: count-db"
     assert "drift on host count-db: 1 added, 1 removed, 2 changed (exit 7)" in text
     assert text.index("summary by kind:") < text.index("detail:")
-    assert "  db_row: 1 removed, 1 added, 1 changed" in lines
+    assert "  database row: 1 removed, 1 added, 1 changed" in lines
     assert "  file: 1 changed" in lines
     assert "  public.ballots: 1 row(s)" in lines and "  public.results: 2 row(s)" in lines
     assert "- removed: table public.results, row with primary key (7)" in lines
     # the long path stands whole on one line; times are dates, old and new one under the other
     assert f"- changed: file {LONG}" in lines
-    i = lines.index("    mtime_ns:")
+    i = lines.index("    modified (mtime):")
     assert lines[i + 1] == "      old: 2023-11-14 22:13:20.000000 UTC"
     assert lines[i + 2] == "      new: 2023-11-14 22:14:20.500000 UTC"
 
