@@ -11,6 +11,8 @@ Every filter takes the registered state_probe result as its input.
   unit_differs(unit, enabled, active) true unless the unit is in that state
   file_differs(path, content=, sha256=, mode=, owner=, group=, type=)
                                      true unless the path matches every given field
+  files_differing(specs)             paths of election.freeze.managed_files specs that
+                                     the module would change (skip it when empty)
   mounts_lacking(wanted)             mount points missing one of their wanted options
   existing_paths(paths)              the paths that exist
   accounts_to_age(min_days, max_days, warn_days, inactive_days, exempt=[])
@@ -100,6 +102,30 @@ def file_differs(probe, path: str, content=None, sha256=None, mode=None, owner=N
     return False
 
 
+def files_differing(probe, specs) -> list:
+    """The paths of managed_files specs ({path, content, mode, owner, group, state})
+    that differ from the probe, in the order given: the module would change exactly
+    these (an empty list means its call can be skipped). A spec without content
+    only checks metadata and, like the module, ignores a missing path. The content
+    is only hashed here, never returned, so secret specs are safe to pass."""
+    files = _section(probe, "files")
+    differing = []
+    for spec in specs:
+        path = spec["path"]
+        state = files.get(path) or {}
+        if spec.get("state", "present") == "absent":
+            if state.get("exists"):
+                differing.append(path)
+            continue
+        if spec.get("content") is None and not state.get("exists"):
+            continue
+        if file_differs(probe, path, content=spec.get("content"), mode=spec.get("mode"),
+                        owner=spec.get("owner", "root"), group=spec.get("group", "root"),
+                        type=None if spec.get("content") is None else "file"):
+            differing.append(path)
+    return differing
+
+
 def mounts_lacking(probe, wanted: dict) -> list:
     """wanted: {mountpoint: [option, ...]} -> mount points that are not mounted
     or lack one of their options, in the order given."""
@@ -186,6 +212,7 @@ class FilterModule:
             "installed_packages": installed_packages,
             "unit_differs": unit_differs,
             "file_differs": file_differs,
+            "files_differing": files_differing,
             "mounts_lacking": mounts_lacking,
             "existing_paths": existing_paths,
             "accounts_to_age": accounts_to_age,

@@ -41,6 +41,23 @@ def test_file_differs_on_content_mode_owner_and_absence(probed):
     assert f.file_differs(probe, "/never/probed")
 
 
+def test_files_differing_names_what_managed_files_would_change(probed):
+    probe, conf = probed
+    path, absent = str(conf), str(conf.parent / "absent")
+    same = {"path": path, "content": "key = value\n", "mode": "0640", "owner": ME, "group": MY_GROUP}
+    assert f.files_differing(probe, [same]) == []
+    assert f.files_differing(probe, [dict(same, content="key = other\n")]) == [path]
+    assert f.files_differing(probe, [dict(same, mode="0600")]) == [path]
+    # managed_files defaults owner and group to root
+    assert f.files_differing(probe, [{"path": path, "content": "key = value\n", "mode": "0640"}]) == (
+        [] if (ME, MY_GROUP) == ("root", "root") else [path])
+    assert f.files_differing(probe, [same, {"path": absent, "content": "x\n"}]) == [absent]
+    # metadata-only specs ignore a missing path; absent specs name an existing one
+    assert f.files_differing(probe, [{"path": absent, "mode": "0600"}]) == []
+    assert f.files_differing(probe, [{"path": absent, "state": "absent"}]) == []
+    assert f.files_differing(probe, [{"path": path, "state": "absent"}]) == [path]
+
+
 @pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not a Debian host")
 def test_missing_and_installed_packages(probed):
     probe, _ = probed
