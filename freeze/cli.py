@@ -945,6 +945,7 @@ EXAMPLES: dict[str, str] = {
     "verify": "freeze verify manifest.json -p profile.yml --expect-sha256 sha256:HEX_FROM_THE_MINUTES",
     "zero": "freeze zero -p profile.yml -m manifest.json --evidence-dir ev/ --dry-run",
     "zero-report": "freeze zero-report ev/zero-RUN/zero-report.json -d printed/",
+    "replica-check": "freeze replica-check -p profile.yml --standby-dsn-env STANDBY_DSN --wait 60",
     "keygen": "freeze keygen keys/alice.pem",
     "root init": "freeze root init root-spec.yml -o root.json",
     "root sign": "freeze root sign root.json --key keys/alice.pem",
