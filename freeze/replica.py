@@ -6,7 +6,11 @@ Two proofs, both required:
      the primary's WAL up to the primary's current position
      (`pg_current_wal_lsn()` on the primary, `pg_last_wal_receive_lsn()` /
      `pg_last_wal_replay_lsn()` on the standby). Polled until equal and stable
-     or until `wait_seconds` pass.
+     or until `wait_seconds` pass. With `synchronous_commit = off` on the
+     primary a just-committed transaction may still sit in WAL buffers, beyond
+     `pg_current_wal_lsn()`, for up to `wal_writer_delay`: the counting
+     database commits durably (PostgreSQL's default, kept by the role), and a check right after an
+     asynchronous commit can report that transaction's rows as differing.
   2. Content: the same collector `freeze snapshot` uses
      (`freeze.collect.postgres.collect`: one REPEATABLE READ READ ONLY snapshot,
      which a hot standby accepts) runs on both servers at that position; every

@@ -48,7 +48,12 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgServer, P
 
 
 def _write(dsn: str, sql: str) -> None:
+    # The throw-away servers run with synchronous_commit=off (speed); a counting
+    # database commits durably, and only then does pg_current_wal_lsn() cover the
+    # commit record. Under async commit it can lag the commit by up to
+    # wal_writer_delay, and the check could compare before the standby has it.
     with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("SET synchronous_commit = on")
         c.execute(sql)
 
 
