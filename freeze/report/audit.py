@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from freeze import __version__
 from freeze.durable import atomic_write
 from freeze.evidence.codec import b64encode
@@ -32,15 +30,9 @@ from freeze.evidence.dsse import Envelope
 from freeze.evidence.root import Root, format_time, load_root_envelope
 from freeze.evidence.verify import Report
 from freeze.report.model import ZeroReport
-from freeze.report.render import css_string
+from freeze.report.render import template_environment
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("freeze.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True, lstrip_blocks=True,
-)
-_env.filters["css_string"] = css_string
+_env = template_environment()
 _env.filters["hexgroups"] = lambda text: " ".join(groups(str(text)))
 _env.filters["hexlines"] = lambda text: [" ".join(groups(str(text))[i:i + 8]) for i in range(0, 16, 8)]
 _env.globals["zip"] = zip

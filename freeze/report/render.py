@@ -29,13 +29,19 @@ def css_string(text: str) -> Markup:
                                  else f"\\{ord(c):x} " for c in text) + '"')
 
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("freeze.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True, lstrip_blocks=True,
-)
-_env.filters["css_string"] = css_string
+def template_environment() -> jinja2.Environment:
+    """The package's templates, HTML-escaped, strict about undefined names."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("freeze.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["css_string"] = css_string
+    return env
+
+
+_env = template_environment()
 
 
 def qr_svg(payload: str) -> str:
