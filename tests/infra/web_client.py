@@ -10,10 +10,10 @@ site sees: the tests use distinct documentation addresses per client.
 from __future__ import annotations
 
 import http.client
+import os
 import ssl
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tests.infra.lab_host import hostvars
@@ -84,4 +84,4 @@ def site_of(host: Any) -> Site:
 
             pytest.skip(f"the inventory has no {key} (not a lab fleet with forwarded ports)")
     return Site(port=int(hv["lab_forward_https"]), http_port=int(hv["lab_forward_http"]),
-                ca_file=str(Path(hv["lab_tls_ca_certificate"])))
+                ca_file=os.path.expandvars(str(hv["lab_tls_ca_certificate"])))  # molecule: ${MOLECULE_...}
