@@ -242,9 +242,14 @@ def test_attack_mode_off_restores_the_limits(request: pytest.FixtureRequest, hos
 def test_attack_mode_reverts_by_itself(request: pytest.FixtureRequest, host: Any) -> None:
     _playbook(request, host, "-e", "attack_mode=on", "-e", "attack_mode_seconds=12")
     assert _mode(host)["mode"] == "attack"
+    # The switch script points the selector first and writes its log line last (after the
+    # reload), so wait for the timer's log line, not only for the mode: polling the mode
+    # alone raced the log write (CI saw the attack line still last).
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and _mode(host)["mode"] != "normal":
-        time.sleep(3)
-    assert _mode(host)["mode"] == "normal", "the revert timer did not switch back"
     last = _last_switch(host)
-    assert last["by"] == "revert-timer" and last["previous"] == "attack"
+    while time.monotonic() < deadline and last["by"] != "revert-timer":
+        time.sleep(3)
+        last = _last_switch(host)
+    assert last["by"] == "revert-timer", f"the revert timer did not switch back: {last}"
+    assert last["previous"] == "attack" and last["mode"] == "normal", last
+    assert _mode(host)["mode"] == "normal"
