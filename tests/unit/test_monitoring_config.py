@@ -103,7 +103,8 @@ def test_flags_listen_on_the_monitoring_address_only(tmp_path: Path) -> None:
     sub = tmp_path / "ne"
     sub.mkdir()
     ne = render_role_template(sub, "node_exporter", "prometheus-node-exporter.default.j2", os_vars=True,
-                              node_exporter_listen_address="10.20.0.13", node_exporter_extra_args=["--collector.systemd"])
+                              node_exporter_listen_address="10.20.0.13",
+                              node_exporter_extra_args=["--collector.systemd"])
     assert ("--web.listen-address=10.20.0.13:9100 --collector.textfile.directory=/var/lib/prometheus/node-exporter"
             " --collector.systemd\"") in ne
 
