@@ -19,7 +19,8 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
 def render_role_template(tmp_path: Path, role: str, template: str, groups: list[str] | None = None,
-                         **overrides: Any) -> str:
+                         os_vars: bool = False, **overrides: Any) -> str:
+    """os_vars: also load the role's vars/Debian-12.yml (values platform_support loads)."""
     base = REPO / "roles" / role
     target = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = {"all": {"hosts": {"target": target},
@@ -27,7 +28,8 @@ def render_role_template(tmp_path: Path, role: str, template: str, groups: list[
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
     out = tmp_path / f"{role}.rendered"
     play = [{"hosts": "target", "gather_facts": False,
-             "vars_files": [str(base / "defaults/main.yml"), str(base / "vars/main.yml")],
+             "vars_files": [str(base / "defaults/main.yml"), str(base / "vars/main.yml")]
+             + ([str(base / "vars/Debian-12.yml")] if os_vars else []),
              "tasks": [{"ansible.builtin.template": {"src": str(base / "templates" / template),
                                                       "dest": str(out), "mode": "0600"}}]}]
     (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
