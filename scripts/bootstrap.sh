@@ -18,6 +18,8 @@ APT_PACKAGES=(
   openssh-server nftables
   # log_shipper/log_collector unit tests: rsyslogd -N1 on the rendered configuration
   rsyslog rsyslog-relp
+  # monitoring_server unit tests: promtool (check + rule unit tests), amtool, blackbox --config.check
+  prometheus prometheus-alertmanager prometheus-blackbox-exporter
   python3-venv git
 )
 
@@ -36,6 +38,10 @@ fi
 # The Debian package starts a cluster we do not use: the tests start their own.
 if [ -n "${CI:-}" ] && command -v pg_lsclusters >/dev/null; then
   $SUDO pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
+  # nor the Prometheus daemons (only their check tools are used; 9090/9093 stay free)
+  for s in prometheus prometheus-alertmanager prometheus-blackbox-exporter; do
+    $SUDO service "$s" stop >/dev/null 2>&1 || true
+  done
 fi
 
 PY=${PYTHON:-python3}

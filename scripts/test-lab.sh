@@ -10,7 +10,8 @@
 #      ANSIBLE_COLLECTIONS_PATH and an empty roles path: nothing comes from the checkout
 #   5. converge again from the checkout (playbooks/site.yml): changed=0 (idempotence)
 #   6. --check --diff on the hardened hosts (checkout): changed=0
-#   7. testinfra (tests/infra) against every host
+#   7. testinfra (tests/infra) against every host; then, side by side, log delivery through
+#      a 60 s collector outage and a frozen VM raising HostDown in Alertmanager
 #   8. disruptive proofs, one per host, all at once: an sshd change that locks the
 #      operator out must be undone by ssh_hardening's on-host timer and fail the run
 #      (count-db, then re-tested); a firewall allowlist without the controller must be
@@ -134,10 +135,18 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
   --junitxml="$ART/testinfra.xml"
 end
 
-begin "proof: log delivery survives a 60 s collector outage"
+begin "proofs: log delivery through a 60 s collector outage, host-down alert"
+# monitoring_server: results-tx's VM is frozen (SIGSTOP) until Alertmanager on
+# count-app has HostDown for it, then continued until the alert resolves. It runs
+# beside the log proof (other hosts; both mostly wait), so it costs no extra time.
+python -m tests.lab_tier.host_down_proof --inventory "$INV" --target results-tx --monitor count-app \
+  >"$ART/host-down-proof.log" 2>&1 &
+host_down_proof=$!
 # log_shipper/log_collector: 1,000 numbered messages from count-db while count-app's
 # rsyslog is stopped; after its start all arrive, none twice.
 python -m tests.lab_tier.log_delivery_proof --inventory "$INV" --sender count-db --collector count-app
+wait "$host_down_proof" || { cat "$ART/host-down-proof.log"; echo "host-down proof failed"; exit 1; }
+grep "^host-down proof:" "$ART/host-down-proof.log"
 end
 
 # Disruptive proofs, one per host and all at once (the lockout proofs mostly wait

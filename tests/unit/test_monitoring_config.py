@@ -8,6 +8,7 @@ the controller; without them those checks skip and say so."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +33,8 @@ LAB = {"monitoring_server_listen_address": "10.20.0.12", "node_exporter_listen_a
 def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} missing in CI: scripts/bootstrap.sh installs it")
         pytest.skip(f"{name} not installed on this controller (scripts/bootstrap.sh installs it)")
     return path
 
