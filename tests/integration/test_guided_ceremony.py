@@ -115,6 +115,14 @@ def test_the_room_runs_the_example_plan_and_the_bundle_verifies(room, tmp_path: 
     code, out, _ = freeze("verify-evidence", tmp_path / "handed-over.tar", "--root-pin", digest,
                           "--checkpoint", line)
     assert code == 0 and "VERIFIED" in out
+    # and the stock-tool sheet: every Ed25519 line with openssl, erin's with ssh-keygen
+    bundle = plan.parent / "ceremony" / "evidence"
+    sheet = [ln.strip() for ln in (bundle / "VERIFY.txt").read_text().splitlines()
+             if ln.strip().startswith(("openssl pkeyutl -verify", "ssh-keygen -Y verify"))]
+    assert len(sheet) == 10, sheet  # 4 PEM signers + erin, on manifest and zero report
+    for cmd in sheet:
+        res = subprocess.run(["sh", "-c", cmd], cwd=bundle, capture_output=True, text=True, check=False)
+        assert res.returncode == 0, (cmd, res.stdout, res.stderr)
     # The README's step-by-step flow for the same room: root init, 2 root sign, journal init +
     # append, 2 attest, 5 sign, 2 timestamp, checkpoint, 2 cosign, store, bundle, verify-evidence =
     # 20 commands, and 10 passphrase entries (2 root, 5 sign, 1 log key, 2 cosign). Guided: 6 and 6.
