@@ -25,12 +25,15 @@ from freeze.errors import (
     EXIT_SOFTWARE,
     EXIT_USAGE,
     EXIT_VERIFY_FAILED,
+    EXIT_WAITING,
     FreezeError,
     UsageError,
 )
 
 if TYPE_CHECKING:
+    from freeze.evidence.guided import Status
     from freeze.evidence.keys import PassphraseSource
+    from freeze.evidence.plan import Plan
     from freeze.profile import Profile
     from freeze.transport import AnsibleInventory, SSHTransport
 
@@ -592,6 +595,38 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("note", type=Path)
     p.set_defaults(handler=_cmd_journal_store)
 
+    c = sub.add_parser("ceremony", help="a guided ceremony from a plan file: status, run, sign",
+                       description="A guided ceremony from a plan file (the root spec, the evidence, the "
+                                   "journal's log key; example: freeze/evidence/ceremony-plan.example.yml). "
+                                   "The workstation runs `run` until it says FINISHED; each key holder runs "
+                                   "`sign` once (one passphrase entry for everything pending for them).")
+    csub = c.add_subparsers(dest="ceremony_command", metavar="ACTION", parser_class=type(c), required=True)
+    p = csub.add_parser("status", help="what exists, who has signed what, who is still missing")
+    p.add_argument("plan", type=Path, metavar="PLAN")
+    p.set_defaults(handler=_cmd_ceremony_status)
+    p = csub.add_parser("run", help="do every step the workstation can do now (exit 75: signatures missing)",
+                        description="Write the root, journal, statements and checkpoint (the log key's "
+                                    "passphrase); once every threshold is met: timestamps, the stored "
+                                    "checkpoint, the bundle and its verification with the auditor's report. "
+                                    "Safe to run again: the state is in the plan's directory.")
+    p.add_argument("plan", type=Path, metavar="PLAN")
+    p.add_argument("--wait", type=int, default=0, metavar="SECONDS",
+                   help="stay until every signature is in (the room's screen shows who is still missing), "
+                        "then finish; give up after SECONDS (exit 75)")
+    p.add_argument("--no-timestamps", action="store_true", help="skip the root's TSAs (a rehearsal offline)")
+    p.add_argument("--no-pdf", action="store_true", help="the auditor's report as HTML only")
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_ceremony_run)
+    p = csub.add_parser("sign", help="sign everything pending for this key's owner with one passphrase entry",
+                        description="Check every item pending for the key's owner (ceremony binding, "
+                                    "evidence type, document and backup digests, signatures present, "
+                                    "checkpoint origin and log signature), show them, ask the passphrase "
+                                    "once, and sign them all, or nothing if any check fails.")
+    p.add_argument("plan", type=Path, metavar="PLAN")
+    p.add_argument("--key", type=Path, required=True, help="your Ed25519 PEM or OpenSSH private key")
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_ceremony_sign)
+
     b = sub.add_parser("bundle", help="assemble the evidence bundle")
     bsub = b.add_subparsers(dest="bundle_command", metavar="ACTION", parser_class=type(b), required=True)
     p = bsub.add_parser("create", help="write the bundle directory (and optionally a .tar)")
@@ -689,7 +724,8 @@ def _cmd_attest(args: argparse.Namespace) -> int:
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
-    from freeze.evidence.ceremony import add_signature, open_for_signing
+    from freeze.durable import atomic_write
+    from freeze.evidence.ceremony import add_signature, open_for_signing, record_signature
     from freeze.evidence.keys import load_signer
 
     if (args.document or args.ssh_signature) and len(args.envelopes) > 1:
@@ -700,6 +736,17 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         if about is not None:
             print(_ev_printable(about))
     signer = load_signer(args.key, _ev_passphrases(args)) if args.key else None  # one passphrase entry
+    if len(targets) > 1:
+        # all or nothing: every envelope is checked and signed in memory before the first write
+        # (a refusal of the third used to leave the first two signed)
+        signed = [add_signature(t, root=args.root, signer=signer, write=False) for t in targets]
+        for target, added in zip(targets, signed, strict=True):
+            atomic_write(target.path, added.envelope)
+            if args.journal:
+                print(f"recorded in journal {args.journal} at #"
+                      f"{record_signature(args.journal, target, added, actor=args.actor)}")
+            print(f"{target.path}: added signature by key {added.identity}; {added.signatures} signature(s) now")
+        return 0
     for target in targets:
         added = add_signature(target, key=None, passphrases=None, signer=signer,
                               ssh_signature=args.ssh_signature, root=args.root,
@@ -775,6 +822,82 @@ def _cmd_journal_append(args: argparse.Namespace) -> int:
                        sha256=args.sha256 or "", name=args.name)
     print(f"recorded #{pos}")
     return 0
+
+
+def _ceremony_plan(args: argparse.Namespace) -> Plan:
+    from freeze.evidence.plan import load_plan
+
+    return load_plan(args.plan)
+
+
+def _print_status(st: Status) -> None:
+    for step in st.steps:
+        _ev_line(step.done, f"{step.name}: {step.text}")
+    for person, types in sorted(st.missing.items()):
+        print(_ev_printable(f"  waiting for {person}: {', '.join(types)}"))
+
+
+def _cmd_ceremony_status(args: argparse.Namespace) -> int:
+    from freeze.evidence.guided import status
+
+    st = status(_ceremony_plan(args))
+    _print_status(st)
+    return EXIT_OK if st.signed else EXIT_WAITING
+
+
+def _cmd_ceremony_run(args: argparse.Namespace) -> int:
+    import time
+
+    from freeze.evidence.guided import advance
+
+    plan = _ceremony_plan(args)
+    deadline = time.monotonic() + max(args.wait, 0)
+    shown: object = None
+    while True:
+        done = advance(plan, _ev_passphrases(args), tsa=not args.no_timestamps, pdf=not args.no_pdf)
+        for line in done.done:
+            print(_ev_printable(f"done: {line}"), flush=True)
+        if done.finished:
+            break
+        if done.status.missing != shown:  # print the room's state when it changes
+            shown = done.status.missing
+            _print_status(done.status)
+            print(f"WAITING: each key holder runs `freeze ceremony sign {args.plan} --key THEIR_KEY` "
+                  "(one passphrase entry each)" + ("" if args.wait else "; then run this again"), flush=True)
+        if time.monotonic() >= deadline:
+            return EXIT_WAITING
+        time.sleep(1)
+    for line in done.report:
+        _ev_line(line.startswith("ok"), line[5:])
+    _ev_line(done.verified, f"{done.bundle}: " + ("VERIFIED" if done.verified else "NOT VERIFIED"), prefix=False)
+    print("for the minutes:")
+    print(f"  ROOT DIGEST  sha256:{done.root_digest}")
+    print(f"  BUNDLE       sha256:{done.bundle_digest}  (sha256 of SHA256SUMS)")
+    if done.tar_sha256:
+        print(f"  TAR          sha256:{done.tar_sha256}")
+    if done.checkpoint_line:
+        print(f"  CHECKPOINT   {done.checkpoint_line}")
+    for path in done.written:
+        print(f"report: {path}")
+    if done.verified:
+        print("FINISHED")
+    return EXIT_OK if done.verified else EXIT_VERIFY_FAILED
+
+
+def _cmd_ceremony_sign(args: argparse.Namespace) -> int:
+    from freeze.evidence.guided import sign
+
+    def show(lines: list[str]) -> None:
+        for line in lines:
+            print(_ev_printable(line))
+
+    signed = sign(_ceremony_plan(args), args.key, _ev_passphrases(args), show=show)
+    if not signed.items:
+        print(_ev_printable(f"nothing pending for {signed.name} ({signed.person}, {signed.role})"))
+        return EXIT_OK
+    print(_ev_printable(f"signed as {signed.name} ({signed.person}, {signed.role}): "
+                        + ", ".join(i.what for i in signed.items)))
+    return EXIT_OK
 
 
 def _cmd_journal_checkpoint(args: argparse.Namespace) -> int:
@@ -969,6 +1092,10 @@ EXAMPLES: dict[str, str] = {
     "journal store": "freeze journal store journal.db cp.note",
     "bundle create": "freeze bundle create evidence/ --root root.json "
                      "--statement manifest=manifest.dsse.json:manifest.json --journal journal.db --tar",
+    "ceremony": "freeze ceremony run ceremony-plan.yml",
+    "ceremony status": "freeze ceremony status ceremony-plan.yml",
+    "ceremony run": "freeze ceremony run ceremony-plan.yml --wait 3600",
+    "ceremony sign": "freeze ceremony sign ceremony-plan.yml --key keys/bob.pem",
     "verify-evidence": "freeze verify-evidence evidence.tar --root-pin SHA256 --checkpoint 'ORIGIN SIZE ROOT' "
                        "--report-dir report/",
 }

@@ -25,6 +25,7 @@ EXIT_NOINPUT = 66  # a named input file does not exist or cannot be read
 EXIT_UNAVAILABLE = 69  # host or database unreachable, authentication failed
 EXIT_SOFTWARE = 70  # a bug: reported in one line, traceback with --debug
 EXIT_IOERR = 74
+EXIT_WAITING = 75  # EX_TEMPFAIL: a guided ceremony waits for signatures (run it again later)
 EXIT_NOPERM = 77
 EXIT_CONFIG = 78
 EXIT_INTERRUPTED = 130

@@ -111,10 +111,23 @@ def root_from_spec(spec_path: Path, *, previous: Root | None, now: dt.datetime) 
     The root gets the checks a verifier applies, plus the lint for unsafe roots
     (shared keys, thresholds nobody can reach) and a refusal of a past expiry.
     """
-    spec = read_yaml_input(spec_path, "root spec")
-    if not isinstance(spec, dict):
-        raise InputError(f"{spec_path}: expected a mapping")
-    base = spec_path.parent
+    return root_from_mapping(read_yaml_input(spec_path, "root spec"), spec_path.parent,
+                             previous=previous, now=now, where=str(spec_path))
+
+
+def root_from_mapping(spec: object, base: Path, *, previous: Root | None, now: dt.datetime,
+                      where: str) -> Root:
+    """`root_from_spec` for a spec already read (a ceremony plan carries it inline).
+
+    Field-by-field checks first (freeze.evidence.plan.check_root_spec), so a
+    malformed spec is named by field, not by the exception its parsing raised.
+    """
+    from freeze.evidence.plan import Problems, check_root_spec
+
+    problems = Problems(where)
+    check_root_spec(spec, base, problems, now=now)
+    problems.raise_if_any()
+    assert isinstance(spec, Mapping)
     try:
         journal = spec.get("journal", {})
         tsas = [
@@ -134,13 +147,13 @@ def root_from_spec(spec_path: Path, *, previous: Root | None, now: dt.datetime) 
             previous=previous,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{spec_path}: missing or malformed field ({exc})") from None
-    Root.from_payload(root.payload, what=str(spec_path))  # the same validation verifiers apply
-    problems = root.lint()
-    if problems:
-        raise InputError(f"{spec_path}: unsafe root: " + "; ".join(problems))
+        raise InputError(f"{where}: missing or malformed field ({exc})") from None
+    Root.from_payload(root.payload, what=where)  # the same validation verifiers apply
+    unsafe = root.lint()
+    if unsafe:
+        raise InputError(f"{where}: unsafe root: " + "; ".join(unsafe))
     if not root.freshness(now).fresh:
-        raise InputError(f"{spec_path}: expires is in the past")
+        raise InputError(f"{where}: expires is in the past")
     return root
 
 
@@ -322,6 +335,7 @@ class SignatureAdded:
     identity: str
     signatures: int
     journal_position: int | None
+    envelope: bytes = b""  # the signed envelope's bytes
 
 
 def _signature_from_ssh(path: Path, env: Envelope) -> tuple[bytes, KeyRef]:
@@ -340,13 +354,15 @@ def add_signature(target: SigningTarget, *, root: Path, key: Path | None = None,
                   passphrases: PassphraseSource | None = None, ssh_signature: Path | None = None,
                   document: Path | None = None,
                   journal: Path | None = None, actor: str = "",
-                  signer: Signer | None = None) -> SignatureAdded:
+                  signer: Signer | None = None, write: bool = True) -> SignatureAdded:
     """Add ONE signature (made with `key`, or an `ssh-keygen -Y sign` file) to the envelope.
 
     `document`: refuse unless the statement names its sha256. `root` (required: a
     signature by a key outside the root would make the whole envelope fail later):
     refuse a key the root does not list, a statement of another ceremony, and an
-    envelope already carrying an invalid signature.
+    envelope already carrying an invalid signature. `write=False`: everything
+    but the write (and the journal entry); the signed bytes are in the result, for
+    a caller that writes several envelopes only once all of them passed.
     """
     env = target.envelope
     before = env.payload
@@ -383,14 +399,20 @@ def add_signature(target: SigningTarget, *, root: Path, key: Path | None = None,
     env.add(Signature(sig, ref.short))
     if env.payload != before:  # pragma: no cover - guards the never-re-serialize rule
         raise InputError("internal: payload bytes changed while signing")
+    if not write:
+        return SignatureAdded(ref.identity, len(env.signatures), None, env.to_bytes())
     atomic_write(target.path, env.to_bytes())
-    position = None
-    if journal:
-        position = Journal.open(journal).append(
-            actor=actor or ref.short, event="signature", subject_name=target.path.name,
-            subject_sha256=sha256_hex(env.payload), details={"key": ref.identity},
-        )
-    return SignatureAdded(ref.identity, len(env.signatures), position)
+    added = SignatureAdded(ref.identity, len(env.signatures), None, env.to_bytes())
+    position = record_signature(journal, target, added, actor=actor) if journal else None
+    return SignatureAdded(ref.identity, len(env.signatures), position, added.envelope)
+
+
+def record_signature(journal: Path, target: SigningTarget, added: SignatureAdded, *, actor: str = "") -> int:
+    """Journal a signature written to `target` (its position)."""
+    return Journal.open(journal).append(
+        actor=actor or added.identity.split(":")[1][:16], event="signature", subject_name=target.path.name,
+        subject_sha256=sha256_hex(target.envelope.payload), details={"key": added.identity},
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from freeze.evidence.keys import KeyRef
 ROOT_TYPE = "https://election-freeze.example/ceremony-root/v1"
 ROOT_PAYLOAD_TYPE = "application/vnd.election-freeze.ceremony-root+json"
 EVIDENCE_TYPES = ("root", "manifest", "zero-report", "drift-report", "minutes", "checkpoint")
-_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+PERSON_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 def parse_time(value: object, *, what: str) -> dt.datetime:
@@ -155,7 +155,7 @@ class Root:
                 raise InputError(f"{what}: version must be a positive integer")
             people = {}
             for pid, p in dict(d["people"]).items():
-                if not _ID.match(pid):
+                if not PERSON_ID.match(pid):
                     raise InputError(f"{what}: person id {pid!r} must be lowercase [a-z0-9._-]")
                 keys = tuple(KeyRef.from_dict(k, what=f"{what} people.{pid}") for k in p["keys"])
                 if not keys or not isinstance(p["role"], str):

@@ -107,7 +107,9 @@ def test_bad_root_spec_and_bad_journal(tmp_path: Path) -> None:
     (tmp_path / "spec.yaml").write_text("election: [unclosed\n")
     one_line_error(run("root", "init", tmp_path / "spec.yaml", "-o", tmp_path / "r.json"), 65, "spec.yaml")
     (tmp_path / "spec2.yaml").write_text("election: e\n")
-    one_line_error(run("root", "init", tmp_path / "spec2.yaml", "-o", tmp_path / "r.json"), 65, "missing or malformed")
+    # every problem, each named by its field
+    one_line_error(run("root", "init", tmp_path / "spec2.yaml", "-o", tmp_path / "r.json"), 65,
+                   "ceremony: missing; expires: missing")
     (tmp_path / "j.db").write_text("not a database")
     one_line_error(run("journal", "append", tmp_path / "j.db", "--actor", "a", "--event", "e"),
                    65, "not a freeze journal")
