@@ -60,6 +60,20 @@ class LocalTransport:
             raise error_for(exc.kind, str(exc)) from None
 
 
+def collector_sources() -> dict[str, str]:
+    """{"freeze.collect.NAME": source} of the standard-library collectors, in load order.
+
+    The one copy of the collector code that leaves this host: `remote_script`
+    embeds it, the `election.freeze.freeze_collect` action plugin sends it to its
+    module.
+    """
+    from freeze.collect.runner import COLLECTOR_MODULES
+
+    base = Path(__file__).resolve().parent / "collect"
+    return {f"freeze.collect.{m}": (base / f"{m}.py").read_text("utf-8")
+            for m in COLLECTOR_MODULES}
+
+
 def remote_script(request: dict[str, Any],
                   by_host: dict[str, dict[str, Any]] | None = None) -> bytes:
     """The bootstrap program run by the host's python3: collector sources + the request.
@@ -67,11 +81,7 @@ def remote_script(request: dict[str, Any],
     With `by_host`, the program picks its request by the host name given as its
     first argument (Ansible passes `inventory_hostname`), else uses `request`.
     """
-    from freeze.collect.runner import COLLECTOR_MODULES
-
-    base = Path(__file__).resolve().parent / "collect"
-    sources = {f"freeze.collect.{m}": (base / f"{m}.py").read_text("utf-8")
-               for m in COLLECTOR_MODULES}
+    sources = collector_sources()
     # Sources and request travel as base64 of JSON: plain data whatever characters
     # they hold, never code assembled from input.
     def blob(value: Any) -> str:
