@@ -167,7 +167,8 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 def _inventory(args: argparse.Namespace) -> AnsibleInventory:
     from freeze.transport import AnsibleInventory
 
-    return AnsibleInventory(args.inventory, limit=args.host_limit, become=args.become)
+    return AnsibleInventory(args.inventory, profile_path=args.profile, limit=args.host_limit,
+                            become=args.become)
 
 
 def _print_host_errors(errors: dict[str, Exception]) -> None:

@@ -80,7 +80,7 @@ def snapshot_inventory(profile: Profile, inventory: AnsibleInventory,
     The database, if the profile names one, is collected once (one snapshot) and
     recorded in every host's manifest, so each manifest is a complete view.
     """
-    hosts = inventory.collect_all(profile.collect_spec(), growing_by_host or {})
+    hosts = inventory.collect_all(profile.digest, growing_by_host or {})
     db = None
     if profile.database is not None and any(not isinstance(v, Exception)
                                             for v in hosts.values()):

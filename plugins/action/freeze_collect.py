@@ -102,6 +102,7 @@ class ActionModule(ActionBase):
     def _fetch_and_write(self, res, handoff, dest, output, profile):
         """Fetch the handoff file next to `dest`, check it, write `dest`; the summary."""
         summary = dict(changed=False, path=res.get("path"), counts=res.get("counts", {}),
+                       profile_sha256=profile.digest,
                        unavailable=res.get("unavailable", {}), host=res.get("host", {}),
                        collected_sha256=res.get("sha256"), collected_size=res.get("size"))
         fd, local = tempfile.mkstemp(prefix=".freeze-collected-", dir=os.path.dirname(dest))

@@ -19,7 +19,7 @@ description:
   - Runs the standard-library collectors of the C(freeze) tool (files with SHA-256,
     packages, services, accounts, network, kernel) on the host with its own Python,
     through Ansible's connection and privilege escalation. Nothing is installed on
-    the host: the action plugin sends the collector source (read on the controller
+    the host; the action plugin sends the collector source (read on the controller
     from the installed C(freeze) package, the same source C(freeze snapshot --host)
     ships) and the module loads it in memory.
   - Writes the collected JSON document to O(result_dir)/collected.json (mode 0600,
@@ -84,7 +84,7 @@ options:
       directory that the connection user can read, for the transfer).
     type: path
 notes:
-  - Run it with privilege escalation (C(become)) unless the connection user is root:
+  - Run it with privilege escalation (C(become)) unless the connection user is root;
     a file the collectors cannot read fails the task (as C(freeze snapshot) exits 66).
 """
 
@@ -135,6 +135,15 @@ host:
   description: The host's identity as recorded (hostname, machine_id).
   type: dict
   returned: success
+profile_sha256:
+  description: SHA-256 of the profile file the host was collected with.
+  type: str
+  returned: success
+kind:
+  description: On failure, the collector's error kind (C(noinput) a path is missing or
+    unreadable, C(unavailable), C(dataerr), C(software)).
+  type: str
+  returned: failure
 """
 
 import hashlib
