@@ -84,6 +84,9 @@ options:
       directory that the connection user can read, for the transfer).
     type: path
 notes:
+  - The transfer streams to disk with the C(ssh) connection's C(sftp) or C(scp) transfer
+    methods (and with C(local)); its C(piped) fallback holds the file in memory, so keep
+    the SFTP subsystem enabled on hosts with large manifests.
   - Run it with privilege escalation (C(become)) unless the connection user is root;
     a file the collectors cannot read fails the task (as C(freeze snapshot) exits 66).
 """

@@ -58,6 +58,7 @@ UsePAM no
 StrictModes no
 AllowTcpForwarding no
 X11Forwarding no
+Subsystem sftp internal-sftp
 """)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(d / "sshd_config")],
