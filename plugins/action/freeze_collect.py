@@ -22,6 +22,8 @@ import tempfile
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.election.freeze.plugins.module_utils.freeze_collectors import TASK_OPTIONS
+
 try:
     from freeze.errors import FreezeError
     from freeze.profile import load_profile
@@ -34,14 +36,6 @@ else:
 
 _CHUNK = 1 << 20
 
-_ARGUMENT_SPEC = dict(
-    profile=dict(type="path", required=True),
-    dest=dict(type="path", required=True),
-    output=dict(type="str", choices=["manifest", "collected"], default="manifest"),
-    force=dict(type="bool", default=False),
-    growing=dict(type="dict", default={}),
-    result_dir=dict(type="path", default="/var/lib/election-freeze"),
-)
 
 
 def _file_sha256(path):
@@ -64,7 +58,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
-        _, args = self.validate_argument_spec(argument_spec=_ARGUMENT_SPEC)
+        _, args = self.validate_argument_spec(argument_spec=TASK_OPTIONS)
         if FREEZE_IMPORT_ERROR is not None:
             result.update(failed=True, msg="freeze_collect needs the freeze Python package on the "
                                            "controller (pip install election-freeze): %s"

@@ -14,6 +14,17 @@ from __future__ import annotations
 import sys
 import types
 
+# The options a playbook gives election.freeze.freeze_collect: the action plugin
+# validates them on the controller, the module adds its internal ones.
+TASK_OPTIONS = dict(
+    profile=dict(type="path", required=True),
+    dest=dict(type="path", required=True),
+    output=dict(type="str", choices=["manifest", "collected"], default="manifest"),
+    force=dict(type="bool", default=False),
+    growing=dict(type="dict", default={}),
+    result_dir=dict(type="path", default="/var/lib/election-freeze"),
+)
+
 
 def install_collectors(sources: dict) -> types.ModuleType:
     """Register `sources` ({"freeze.collect.NAME": source}) and return the runner module.

@@ -157,7 +157,7 @@ import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.election.freeze.plugins.module_utils.freeze_collectors import install_collectors
+from ansible_collections.election.freeze.plugins.module_utils.freeze_collectors import TASK_OPTIONS, install_collectors
 
 _CHUNK = 1 << 20
 
@@ -226,12 +226,7 @@ def _give_to_dir_owner(path):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            profile=dict(type="path", required=True),
-            dest=dict(type="path", required=True),
-            output=dict(type="str", choices=["manifest", "collected"], default="manifest"),
-            force=dict(type="bool", default=False),
-            growing=dict(type="dict", default={}),
-            result_dir=dict(type="path", default="/var/lib/election-freeze"),
+            TASK_OPTIONS,
             spec=dict(type="dict"),
             collectors=dict(type="dict", no_log=True),
             handoff=dict(type="path"),

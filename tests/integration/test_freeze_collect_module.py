@@ -20,7 +20,13 @@ from pathlib import Path
 import pytest
 
 from freeze.errors import EXIT_NOINPUT, EXIT_OK
-from tests.integration.test_remote_ssh import _free_port, _profile, freeze, sshd  # noqa: F401
+from tests.integration.test_remote_ssh import (  # noqa: F401 - sshd is a fixture
+    _free_port,
+    _profile,
+    freeze,
+    loopback_inventory,
+    sshd,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -30,22 +36,8 @@ PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 def inventory(sshd, tmp_path):  # noqa: F811 - the fixture imported above
     if not PLAYBOOK.exists() and not shutil.which("ansible-playbook"):
         pytest.skip("ansible not installed (the ops extra)")
-    d, port = sshd["dir"], sshd["port"]
-    common = (f"-o UserKnownHostsFile={d}/known_hosts -o StrictHostKeyChecking=yes "
-              "-o IdentitiesOnly=yes -o ControlMaster=no")
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(f"""
-all:
-  vars:
-    ansible_host: 127.0.0.1
-    ansible_user: root
-    ansible_ssh_private_key_file: {d}/clientkey
-    ansible_ssh_common_args: "{common}"
-  hosts:
-    count-a: {{ansible_port: {port}}}
-    count-down: {{ansible_port: {_free_port()}}}
-""")
-    return inv
+    return loopback_inventory(tmp_path / "hosts.yml", sshd["dir"],
+                              {"count-a": sshd["port"], "count-down": _free_port()})
 
 
 def collect_play(inv: Path, out: Path, profile: Path, *extra: str, **variables: str

@@ -90,6 +90,23 @@ def freeze(*args: str) -> subprocess.CompletedProcess:
                           text=True, cwd=REPO, env=env, timeout=300)
 
 
+def loopback_inventory(path: Path, sshd_dir: Path, ports: dict[str, int]) -> Path:
+    """An Ansible inventory of hosts (name: port) all reached through the loopback sshd."""
+    common = (f"-o UserKnownHostsFile={sshd_dir}/known_hosts -o StrictHostKeyChecking=yes "
+              "-o IdentitiesOnly=yes -o ControlMaster=no")
+    hosts = "".join(f"    {name}: {{ansible_port: {port}}}\n" for name, port in ports.items())
+    path.write_text(f"""
+all:
+  vars:
+    ansible_host: 127.0.0.1
+    ansible_user: root
+    ansible_ssh_private_key_file: {sshd_dir}/clientkey
+    ansible_ssh_common_args: "{common}"
+  hosts:
+{hosts}""")
+    return path
+
+
 def _profile(tmp_path: Path) -> tuple[Path, Path]:
     app = tmp_path / "app"
     (app / "etc").mkdir(parents=True)
@@ -164,22 +181,8 @@ def test_whole_inventory_through_ansible(sshd, tmp_path):
         pytest.skip("ansible not installed (the ops extra)")
     profile, app = _profile(tmp_path)
     d, port = sshd["dir"], sshd["port"]
-    common = (f"-o UserKnownHostsFile={d}/known_hosts -o StrictHostKeyChecking=yes "
-              "-o IdentitiesOnly=yes -o ControlMaster=no")
-    closed = _free_port()
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(f"""
-all:
-  vars:
-    ansible_host: 127.0.0.1
-    ansible_user: root
-    ansible_ssh_private_key_file: {d}/clientkey
-    ansible_ssh_common_args: "{common}"
-  hosts:
-    count-a: {{ansible_port: {port}}}
-    count-b: {{ansible_port: {port}}}
-    count-down: {{ansible_port: {closed}}}
-""")
+    inv = loopback_inventory(tmp_path / "hosts.yml", d,
+                             {"count-a": port, "count-b": port, "count-down": _free_port()})
     out = tmp_path / "manifests"
     proc = freeze("snapshot", "-p", str(profile), "-o", str(out), "--inventory", str(inv))
     # one host is down: its error is one line, exit 69, the others are written
