@@ -21,12 +21,12 @@ import pytest
 
 from freeze.errors import EXIT_NOINPUT, EXIT_OK
 from tests.integration.test_remote_ssh import (  # noqa: F401 - sshd is a fixture
-    _free_port,
     _profile,
     freeze,
     loopback_inventory,
     sshd,
 )
+from tests.sshd import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
@@ -37,7 +37,7 @@ def inventory(sshd, tmp_path):  # noqa: F811 - the fixture imported above
     if not PLAYBOOK.exists() and not shutil.which("ansible-playbook"):
         pytest.skip("ansible not installed (the ops extra)")
     return loopback_inventory(tmp_path / "hosts.yml", sshd["dir"],
-                              {"count-a": sshd["port"], "count-down": _free_port()})
+                              {"count-a": sshd["port"], "count-down": free_port()})
 
 
 def collect_play(inv: Path, out: Path, profile: Path, *extra: str, **variables: str
