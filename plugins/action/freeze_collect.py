@@ -25,7 +25,9 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.election.freeze.plugins.module_utils.freeze_collectors import TASK_OPTIONS
 
 try:
+    from freeze.drift import check_profile_matches, compare, growing_sizes
     from freeze.errors import FreezeError
+    from freeze.manifest import load_manifest
     from freeze.profile import load_profile
     from freeze.snapshot import database_sections, manifest_from_collected, write_manifest
     from freeze.transport import collector_sources
@@ -65,11 +67,14 @@ class ActionModule(ActionBase):
                                            % FREEZE_IMPORT_ERROR)
             return result
 
-        dest = os.path.abspath(args["dest"])
-        if not os.path.isdir(os.path.dirname(dest)):
+        if not args["dest"] and not args["baseline"]:
+            result.update(failed=True, msg="one of dest, baseline is required")
+            return result
+        dest = os.path.abspath(args["dest"]) if args["dest"] else None
+        if dest and not os.path.isdir(os.path.dirname(dest)):
             result.update(failed=True, msg="dest %s: directory does not exist" % args["dest"])
             return result
-        if os.path.lexists(dest) and not args["force"]:
+        if dest and os.path.lexists(dest) and not args["force"]:
             result.update(failed=True, msg="dest %s: exists; refusing to overwrite (force: true)"
                                            % args["dest"])
             return result
@@ -78,6 +83,16 @@ class ActionModule(ActionBase):
         except FreezeError as exc:
             result.update(failed=True, msg="profile: %s" % exc)
             return result
+        baseline = None
+        if args["baseline"]:
+            try:
+                baseline = load_manifest(args["baseline"])
+                check_profile_matches(baseline, profile)
+            except FreezeError as exc:
+                result.update(failed=True, msg="baseline: %s" % exc)
+                return result
+            args["growing"] = growing_sizes(baseline, profile)
+            args["output"] = "manifest"
 
         # the handoff file lives in Ansible's temporary directory: cleanup() removes it
         tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
@@ -90,16 +105,17 @@ class ActionModule(ActionBase):
         if res.get("failed"):
             result.update(res)
             return result
-        result.update(self._fetch_and_write(res, handoff, dest, args["output"], profile))
+        result.update(self._fetch_and_write(res, handoff, dest, args["output"], profile, baseline))
         return result
 
-    def _fetch_and_write(self, res, handoff, dest, output, profile):
-        """Fetch the handoff file next to `dest`, check it, write `dest`; the summary."""
+    def _fetch_and_write(self, res, handoff, dest, output, profile, baseline):
+        """Fetch the handoff file, check it, write `dest` and/or compare with `baseline`."""
         summary = dict(changed=False, path=res.get("path"), counts=res.get("counts", {}),
                        profile_sha256=profile.digest,
                        unavailable=res.get("unavailable", {}), host=res.get("host", {}),
                        collected_sha256=res.get("sha256"), collected_size=res.get("size"))
-        fd, local = tempfile.mkstemp(prefix=".freeze-collected-", dir=os.path.dirname(dest))
+        fd, local = tempfile.mkstemp(prefix=".freeze-collected-",
+                                     dir=os.path.dirname(dest) if dest else None)
         os.close(fd)
         try:
             self._connection.fetch_file(handoff, local)
@@ -115,11 +131,23 @@ class ActionModule(ActionBase):
             with open(local, "rb") as fh:
                 doc = json.load(fh)
             try:
-                manifest = manifest_from_collected(profile, doc, database_sections(profile))
-                sha = write_manifest(dest, manifest)
+                manifest = manifest_from_collected(
+                    profile, doc, database_sections(profile, require_tables=baseline is None))
+                if dest:
+                    summary.update(dest=dest, sha256=write_manifest(dest, manifest),
+                                   size=os.path.getsize(dest))
             except FreezeError as exc:
                 return dict(summary, failed=True, msg=str(exc))
-            return dict(summary, dest=dest, sha256=sha, size=os.path.getsize(dest))
+            if baseline is not None:
+                summary.update(_drift_summary(compare(baseline, manifest, profile)))
+            return summary
         finally:
             if os.path.lexists(local):
                 os.unlink(local)
+
+
+def _drift_summary(report, first=10):
+    """Counts and the first entries of a drift report (the task result stays small)."""
+    items = ["%s %s %s" % (e.category, e.kind, e.key) for e in report.entries[:first]]
+    return dict(drift=report.counts(), drift_clean=report.is_clean, drift_items=items,
+                drift_exit_code=report.exit_code)

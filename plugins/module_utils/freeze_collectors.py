@@ -18,7 +18,8 @@ import types
 # validates them on the controller, the module adds its internal ones.
 TASK_OPTIONS = dict(
     profile=dict(type="path", required=True),
-    dest=dict(type="path", required=True),
+    dest=dict(type="path"),
+    baseline=dict(type="path"),
     output=dict(type="str", choices=["manifest", "collected"], default="manifest"),
     force=dict(type="bool", default=False),
     growing=dict(type="dict", default={}),

@@ -51,8 +51,16 @@ options:
   dest:
     description: File on the controller to write (the canonical manifest, or with
       O(output=collected) the collected document). Its directory must exist.
+      O(dest) or O(baseline) is required.
     type: path
-    required: true
+  baseline:
+    description:
+      - A manifest on the controller (the host's signed one) to verify the host against,
+        as C(freeze verify) does; the profile must be the one it was taken with. Growing
+        files are hashed up to their recorded sizes. The result then has RV(drift),
+        RV(drift_clean), RV(drift_items). Drift does not fail the task (the playbook
+        decides, see C(playbooks/verify.yml)).
+    type: path
   output:
     description: C(manifest) writes the canonical freeze manifest (database included when
       the profile names one); C(collected) writes the host's collected document only
@@ -103,16 +111,16 @@ RETURN = r"""
 dest:
   description: The file written on the controller.
   type: str
-  returned: success
+  returned: when dest is given
 sha256:
   description: SHA-256 of the file written on the controller (the manifest's identity
     with O(output=manifest)).
   type: str
-  returned: success
+  returned: when dest is given
 size:
   description: Size in bytes of the file written on the controller.
   type: int
-  returned: success
+  returned: when dest is given
 collected_sha256:
   description: SHA-256 of the collected document as written on the host (checked
     against the transferred copy).
@@ -142,6 +150,23 @@ profile_sha256:
   description: SHA-256 of the profile file the host was collected with.
   type: str
   returned: success
+drift:
+  description: With O(baseline), the number of C(added), C(removed), C(changed) entries.
+  type: dict
+  returned: when baseline is given
+drift_clean:
+  description: With O(baseline), true when the host matches it.
+  type: bool
+  returned: when baseline is given
+drift_items:
+  description: With O(baseline), the first ten entries as C(category kind key).
+  type: list
+  elements: str
+  returned: when baseline is given
+drift_exit_code:
+  description: With O(baseline), the exit status C(freeze verify) would give (1 added, 2 removed, 4 changed, or-ed).
+  type: int
+  returned: when baseline is given
 kind:
   description: On failure, the collector's error kind (C(noinput) a path is missing or
     unreadable, C(unavailable), C(dataerr), C(software)).

@@ -138,3 +138,30 @@ def test_errors_are_one_line_per_host(inventory, tmp_path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "count-a" in lines[0] and "absent" in lines[0], lines
     assert "Traceback" not in proc.stderr
+
+
+def test_verify_playbook_table_and_exit_status(inventory, tmp_path):
+    profile, app = _profile(tmp_path)
+    manifests = tmp_path / "manifests"
+    status = collect_play(inventory, manifests, profile, "--limit", "count-a")
+    assert not status["count-a"].get("failed"), status
+
+    def verify(*extra: str) -> subprocess.CompletedProcess:
+        evars = {"freeze_verify_profile": str(profile), "freeze_verify_manifests": str(manifests),
+                 "freeze_verify_result_dir": str(tmp_path / "on-host")}
+        return subprocess.run([str(PLAYBOOK), "-i", str(inventory), "-e", json.dumps(evars),
+                               *extra, "playbooks/verify.yml"], capture_output=True, text=True,
+                              cwd=REPO, timeout=300)
+
+    for _ in range(2):  # an untouched host verifies clean, again and again
+        proc = verify("--limit", "count-a")
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert "count-a                      0       0       0  clean" in proc.stdout
+    (app / "etc" / "counting.conf").write_text("stations = 51\n")
+    proc = verify()
+    assert proc.returncode != 0
+    assert f"count-a                      0       0       1  changed file {app}/etc/counting.conf" \
+        in proc.stdout, proc.stdout[-3000:]
+    down = [ln for ln in proc.stdout.splitlines() if "count-down" in ln and "NOT VERIFIED" in ln]
+    assert down, proc.stdout[-3000:]
+    assert "drift or unverified hosts" in proc.stdout
