@@ -90,6 +90,8 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
         a.add_argument("--limit", dest="host_limit", default="all", metavar="PATTERN",
                        help="Ansible host pattern (default: all)")
         a.add_argument("--become", action="store_true", help="Ansible become (sudo)")
+        a.add_argument("--forks", type=int, default=10, metavar="N",
+                       help="hosts collected in parallel (Ansible forks, default 10)")
 
     snap = sub.add_parser("snapshot", help="snapshot the counting system into a manifest",
                           description="Collect files, packages, services, accounts, network, "
@@ -170,7 +172,8 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 def _inventory(args: argparse.Namespace) -> AnsibleInventory:
     from freeze.transport import AnsibleInventory
 
-    return AnsibleInventory(args.inventory, limit=args.host_limit, become=args.become)
+    return AnsibleInventory(args.inventory, profile_path=args.profile, limit=args.host_limit,
+                            become=args.become, forks=args.forks)
 
 
 def _print_host_errors(errors: dict[str, Exception]) -> None:

@@ -35,9 +35,14 @@ def take_snapshot(profile: Profile, *, transport: Transport | None = None,
     transport = transport or LocalTransport()
     doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress,
                             known=known.sections.get("files") if known is not None else None)
-    db = (_database(profile.database, dsn, require_tables) if profile.database is not None
-          else None)
-    return _with_database(profile, doc, db)
+    return manifest_from_collected(profile, doc, database_sections(profile, dsn, require_tables))
+
+
+def database_sections(profile: Profile, dsn: str | None = None, require_tables: bool = True
+                      ) -> dict[str, Any] | None:
+    """The database part of a snapshot (None when the profile names no database)."""
+    return (_database(profile.database, dsn, require_tables) if profile.database is not None
+            else None)
 
 
 def _database(spec: DatabaseSpec, dsn: str | None, require_tables: bool) -> dict[str, Any]:
@@ -48,7 +53,14 @@ def _database(spec: DatabaseSpec, dsn: str | None, require_tables: bool) -> dict
     return postgres.collect(dsn or spec.resolve_dsn(), spec, require_tables=require_tables)
 
 
-def _with_database(profile: Profile, doc: dict[str, Any], db: dict[str, Any] | None) -> Manifest:
+def manifest_from_collected(profile: Profile, doc: dict[str, Any],
+                            db: dict[str, Any] | None) -> Manifest:
+    """The manifest of one host's collected document (+ the database sections, if any).
+
+    Every way of taking a snapshot ends here (this host, `--host`, the
+    `election.freeze.freeze_collect` action plugin), so the same state gives the
+    same manifest bytes whichever way it was collected.
+    """
     sections, unavailable, facts = doc["sections"], doc["unavailable"], doc["facts"]
     if db is not None:
         sections.update(db["sections"])
@@ -68,12 +80,12 @@ def snapshot_inventory(profile: Profile, inventory: AnsibleInventory,
     The database, if the profile names one, is collected once (one snapshot) and
     recorded in every host's manifest, so each manifest is a complete view.
     """
-    hosts = inventory.collect_all(profile.collect_spec(), growing_by_host or {})
+    hosts = inventory.collect_all(profile.digest, growing_by_host or {})
     db = None
     if profile.database is not None and any(not isinstance(v, Exception)
                                             for v in hosts.values()):
         db = _database(profile.database, dsn, require_tables)
-    return {h: (v if isinstance(v, Exception) else _with_database(profile, v, db))
+    return {h: (v if isinstance(v, Exception) else manifest_from_collected(profile, v, db))
             for h, v in hosts.items()}
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from freeze.errors import FreezeError, InputError, UnavailableError
+from freeze.errors import InputError, UnavailableError
 
 if TYPE_CHECKING:
     from freeze.collect.common import Progress
@@ -60,6 +60,20 @@ class LocalTransport:
             raise error_for(exc.kind, str(exc)) from None
 
 
+def collector_sources() -> dict[str, str]:
+    """{"freeze.collect.NAME": source} of the standard-library collectors, in load order.
+
+    The one copy of the collector code that leaves this host: `remote_script`
+    embeds it, the `election.freeze.freeze_collect` action plugin sends it to its
+    module.
+    """
+    from freeze.collect.runner import COLLECTOR_MODULES
+
+    base = Path(__file__).resolve().parent / "collect"
+    return {f"freeze.collect.{m}": (base / f"{m}.py").read_text("utf-8")
+            for m in COLLECTOR_MODULES}
+
+
 def remote_script(request: dict[str, Any],
                   by_host: dict[str, dict[str, Any]] | None = None) -> bytes:
     """The bootstrap program run by the host's python3: collector sources + the request.
@@ -67,11 +81,7 @@ def remote_script(request: dict[str, Any],
     With `by_host`, the program picks its request by the host name given as its
     first argument (Ansible passes `inventory_hostname`), else uses `request`.
     """
-    from freeze.collect.runner import COLLECTOR_MODULES
-
-    base = Path(__file__).resolve().parent / "collect"
-    sources = {f"freeze.collect.{m}": (base / f"{m}.py").read_text("utf-8")
-               for m in COLLECTOR_MODULES}
+    sources = collector_sources()
     # Sources and request travel as base64 of JSON: plain data whatever characters
     # they hold, never code assembled from input.
     def blob(value: Any) -> str:
@@ -218,33 +228,42 @@ class SSHTransport:
 class AnsibleInventory:
     """Run the collectors on every host of an Ansible inventory, in parallel.
 
-    Ansible connects with the inventory's own settings (users, keys, ports, SSH
-    options, become) and runs the bootstrap program with the host's python3
-    through the `script` module: the program is copied to Ansible's temporary
-    directory on the host, run and removed; nothing is installed.
+    `ansible-playbook` runs the collection's playbook `election.freeze.collect`,
+    whose module `election.freeze.freeze_collect` collects each host through
+    Ansible's own connection (the inventory's users, keys, ports, SSH options,
+    become, forks) and streams the collected document to a file here; the
+    playbook writes every host's outcome to status.json. Nothing is read from
+    Ansible's output. Nothing is installed on the hosts.
     """
 
-    def __init__(self, inventory: str, *, limit: str = "all", become: bool = False,
-                 forks: int = 5, timeout: float = 600.0) -> None:
+    def __init__(self, inventory: str, *, profile_path: str, limit: str = "all",
+                 become: bool = False, forks: int = 10, timeout: float = 1800.0) -> None:
         self.inventory = inventory
+        self.profile_path = profile_path
         self.limit = limit
         self.become = become
         self.forks = forks
         self.timeout = timeout
 
-    def _ansible(self) -> str:
+    def _ansible_playbook(self) -> str:
         import shutil
         import sys
 
-        candidates = [Path(sys.executable).with_name("ansible"), shutil.which("ansible")]
+        candidates = [Path(sys.executable).with_name("ansible-playbook"),
+                      shutil.which("ansible-playbook")]
         for c in candidates:
             if c and Path(c).exists():
                 return str(c)
-        raise UnavailableError("ansible is not installed (pip install 'election-freeze[ops]')")
+        raise UnavailableError("ansible-playbook is not installed "
+                               "(pip install 'election-freeze[ops]')")
 
-    def collect_all(self, spec: dict[str, Any], growing_by_host: dict[str, dict[str, int]]
+    def collect_all(self, profile_digest: str, growing_by_host: dict[str, dict[str, int]]
                     ) -> dict[str, dict[str, Any] | Exception]:
-        """{inventory_hostname: collected doc, or the error for that host}."""
+        """{inventory_hostname: collected doc, or the error for that host}.
+
+        `profile_digest` is the profile the caller builds the manifests with: a
+        host collected with another profile (the file changed meanwhile) is an error.
+        """
         import os
         import subprocess
         import tempfile
@@ -253,52 +272,92 @@ class AnsibleInventory:
             from freeze.errors import NoInputError
 
             raise NoInputError(f"{self.inventory}: no such inventory")
-        by_host = {h: {"spec": spec, "growing": g} for h, g in growing_by_host.items()}
-        program = remote_script({"spec": spec, "growing": {}}, by_host)
         with tempfile.TemporaryDirectory(prefix="freeze-ansible-") as tmp:
-            script = Path(tmp, "freeze_collect.py")
-            script.write_bytes(program)
-            os.chmod(script, 0o600)
-            argv = [self._ansible(), self.limit, "-i", self.inventory, "--forks",
-                    str(self.forks), "-m", "ansible.builtin.script",
-                    "-a", f"{script} {{{{ inventory_hostname }}}} executable=python3"]
+            out = Path(tmp, "collected")
+            out.mkdir(mode=0o700)
+            extra = Path(tmp, "vars.json")
+            extra.write_text(json.dumps({
+                "freeze_collect_profile": os.path.abspath(self.profile_path),
+                "freeze_collect_dir": str(out), "freeze_collect_output": "collected",
+                "freeze_collect_hosts": self.limit, "freeze_collect_growing": growing_by_host,
+            }), "utf-8")
+            argv = [self._ansible_playbook(), "-i", self.inventory, "--forks", str(self.forks),
+                    "-e", f"@{extra}", "election.freeze.collect"]
             if self.become:
                 argv.append("--become")
-            env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="json",
-                       ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_NOCOLOR="1",
-                       ANSIBLE_RETRY_FILES_ENABLED="0")
+            env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="0")
+            collections = _collection_path(Path(tmp))
+            if collections:
+                env["ANSIBLE_COLLECTIONS_PATH"] = collections
             try:
                 proc = subprocess.run(argv, capture_output=True, env=env, timeout=self.timeout,
                                       stdin=subprocess.DEVNULL)
             except subprocess.TimeoutExpired:
-                raise UnavailableError(f"ansible did not finish within {self.timeout:.0f} s"
-                                       ) from None
-        try:
-            # ansible.cfg may enable timers (profile_tasks) that print their own
-            # lines around the json callback's document: decode just the document.
-            text = proc.stdout.decode("utf-8", "replace")
-            start = 0 if text.startswith("{") else text.index("\n{") + 1
-            doc, _end = json.JSONDecoder().raw_decode(text, start)
-            hosts = doc["plays"][0]["tasks"][0]["hosts"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            err = next((ln for ln in proc.stderr.decode("utf-8", "replace").splitlines()
-                        if ln.strip()), f"exit status {proc.returncode}")
-            raise UnavailableError(f"inventory {self.inventory}: ansible failed: "
-                                   f"{err.strip()[:200]}") from None
-        out: dict[str, dict[str, Any] | Exception] = {}
-        for host, res in hosts.items():
-            msg = " ".join(str(res.get("msg", "")).split())[:200]
-            if res.get("unreachable"):
-                out[host] = UnavailableError(f"host {host}: unreachable: {msg}")
-                continue
+                raise UnavailableError(f"ansible-playbook did not finish within "
+                                       f"{self.timeout:.0f} s") from None
             try:
-                out[host] = _collector_result(res.get("stdout") or "", f"host {host}")
-            except ValueError:
-                err = " ".join(str(res.get("stderr", "") or msg).split())[-200:]
-                out[host] = UnavailableError(f"host {host}: remote collector failed: {err}")
-            except FreezeError as exc:
-                out[host] = exc
-        return out
+                status = json.loads(Path(out, "status.json").read_bytes())
+            except (OSError, ValueError):
+                text = (proc.stderr or proc.stdout).decode("utf-8", "replace")
+                err = next((ln.strip() for ln in text.splitlines()
+                            if ln.strip().startswith(("ERROR", "[ERROR]", "fatal"))),
+                           next((ln for ln in text.splitlines() if ln.strip()),
+                                f"exit status {proc.returncode}"))
+                raise UnavailableError(f"inventory {self.inventory}: ansible-playbook failed: "
+                                       f"{err.strip()[:200]}") from None
+            return results_from_status(status, profile_digest)
+
+
+def _collection_path(tmp: Path) -> str | None:
+    """ANSIBLE_COLLECTIONS_PATH that finds this checkout as election.freeze, if it is one.
+
+    The repository root is the collection (galaxy.yml beside the freeze package);
+    an installed freeze without it relies on an installed collection.
+    """
+    import os
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "galaxy.yml").is_file() or not (root / "plugins/modules/freeze_collect.py").is_file():
+        return None
+    link = tmp / "collections" / "ansible_collections" / "election"
+    link.mkdir(parents=True)
+    (link / "freeze").symlink_to(root)
+    default = "~/.ansible/collections:/usr/share/ansible/collections"
+    return f"{tmp / 'collections'}:{os.environ.get('ANSIBLE_COLLECTIONS_PATH', default)}"
+
+
+def results_from_status(status: dict[str, Any], profile_digest: str
+                        ) -> dict[str, dict[str, Any] | Exception]:
+    """Each host's collected document (read from the file its status names) or error."""
+    from freeze.collect import error_for
+
+    out: dict[str, dict[str, Any] | Exception] = {}
+    for host, res in status.items():
+        res = res if isinstance(res, dict) else {}
+        msg = " ".join(str(res.get("msg", "")).split())[:200]
+        if res.get("unreachable"):
+            out[host] = UnavailableError(f"host {host}: unreachable: {msg}")
+        elif res.get("failed") or not res.get("dest"):
+            kind = str(res.get("kind", ""))
+            out[host] = (error_for(kind, f"host {host}: {msg}") if kind
+                         else UnavailableError(f"host {host}: collection failed: "
+                                               f"{msg or 'no result'}"))
+        elif res.get("profile_sha256") != profile_digest:
+            out[host] = InputError(f"host {host}: collected with another profile "
+                                   "(the profile file changed during the run)")
+        else:
+            try:
+                with open(res["dest"], "rb") as fh:
+                    doc = json.load(fh)
+            except (OSError, ValueError) as exc:
+                out[host] = UnavailableError(f"host {host}: collected document unreadable: {exc}")
+                continue
+            if not isinstance(doc, dict) or not {"host", "sections", "unavailable",
+                                                  "facts"} <= doc.keys():
+                out[host] = UnavailableError(f"host {host}: collected document malformed")
+            else:
+                out[host] = doc
+    return out
 
 
 def _collector_result(output: bytes | str, where: str) -> dict[str, Any]:

@@ -8,24 +8,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from freeze.errors import EXIT_CHANGED, EXIT_OK, EXIT_UNAVAILABLE
+from tests.sshd import SSHD, free_port, loopback_sshd
 
 REPO = Path(__file__).resolve().parents[2]
-SSHD = Path("/usr/sbin/sshd")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -38,55 +30,34 @@ def sshd(tmp_path_factory):
         pytest.skip("sshd with its own config needs root here (it logs in as root)")
     if not Path("/usr/bin/python3").exists():
         pytest.skip("no system python3 for the remote side")
-    d = tmp_path_factory.mktemp("sshd")
-    for name in ("hostkey", "clientkey", "otherkey"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
-                       check=True)
-    (d / "authorized_keys").write_text((d / "clientkey.pub").read_text())
-    port = _free_port()
-    (d / "sshd_config").write_text(f"""
-Port {port}
-ListenAddress 127.0.0.1
-HostKey {d}/hostkey
-PidFile {d}/sshd.pid
-AuthorizedKeysFile {d}/authorized_keys
-PermitRootLogin prohibit-password
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-AllowTcpForwarding no
-X11Forwarding no
-""")
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
-    proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(d / "sshd_config")],
-                            stdout=subprocess.DEVNULL, stderr=open(d / "sshd.log", "wb"))
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("sshd did not start: " + (d / "sshd.log").read_text()[-500:])
-            time.sleep(0.1)
-    kt, key = (d / "hostkey.pub").read_text().split()[:2]
-    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {kt} {key}\n")
-    (d / "empty_known_hosts").write_text("")
-    yield {"dir": d, "port": port}
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        with loopback_sshd(tmp_path_factory.mktemp("sshd")) as server:
+            yield server
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 def freeze(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
     return subprocess.run([sys.executable, "-m", "freeze", *args], capture_output=True,
                           text=True, cwd=REPO, env=env, timeout=300)
+
+
+def loopback_inventory(path: Path, sshd_dir: Path, ports: dict[str, int]) -> Path:
+    """An Ansible inventory of hosts (name: port) all reached through the loopback sshd."""
+    common = (f"-o UserKnownHostsFile={sshd_dir}/known_hosts -o StrictHostKeyChecking=yes "
+              "-o IdentitiesOnly=yes -o ControlMaster=no")
+    hosts = "".join(f"    {name}: {{ansible_port: {port}}}\n" for name, port in ports.items())
+    path.write_text(f"""
+all:
+  vars:
+    ansible_host: 127.0.0.1
+    ansible_user: root
+    ansible_ssh_private_key_file: {sshd_dir}/clientkey
+    ansible_ssh_common_args: "{common}"
+  hosts:
+{hosts}""")
+    return path
 
 
 def _profile(tmp_path: Path) -> tuple[Path, Path]:
@@ -163,22 +134,8 @@ def test_whole_inventory_through_ansible(sshd, tmp_path):
         pytest.skip("ansible not installed (the ops extra)")
     profile, app = _profile(tmp_path)
     d, port = sshd["dir"], sshd["port"]
-    common = (f"-o UserKnownHostsFile={d}/known_hosts -o StrictHostKeyChecking=yes "
-              "-o IdentitiesOnly=yes -o ControlMaster=no")
-    closed = _free_port()
-    inv = tmp_path / "hosts.yml"
-    inv.write_text(f"""
-all:
-  vars:
-    ansible_host: 127.0.0.1
-    ansible_user: root
-    ansible_ssh_private_key_file: {d}/clientkey
-    ansible_ssh_common_args: "{common}"
-  hosts:
-    count-a: {{ansible_port: {port}}}
-    count-b: {{ansible_port: {port}}}
-    count-down: {{ansible_port: {closed}}}
-""")
+    inv = loopback_inventory(tmp_path / "hosts.yml", d,
+                             {"count-a": port, "count-b": port, "count-down": free_port()})
     out = tmp_path / "manifests"
     proc = freeze("snapshot", "-p", str(profile), "-o", str(out), "--inventory", str(inv))
     # one host is down: its error is one line, exit 69, the others are written

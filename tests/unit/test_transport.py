@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 
 import pytest
 
 from freeze.errors import EXIT_UNAVAILABLE, InputError, NoInputError, UnavailableError
-from freeze.transport import AnsibleInventory, SSHTarget, SSHTransport
+from freeze.transport import SSHTarget, SSHTransport, results_from_status
 
 
 class _Channel:
@@ -69,19 +68,25 @@ def test_output_that_is_no_reply_is_unavailable(monkeypatch, stdout):
     assert info.value.exit_code == EXIT_UNAVAILABLE
 
 
-def test_ansible_host_with_no_reply_is_that_hosts_error(monkeypatch, tmp_path):
+def test_inventory_status_gives_each_hosts_document_or_error(tmp_path):
     doc = {"host": {"hostname": "good"}, "sections": {}, "unavailable": {}, "facts": {}}
-    hosts = {"good": {"stdout": json.dumps({"ok": True, "result": doc})},
-             "odd": {"stdout": "[]", "stderr": "Traceback"},
-             "failed": {"stdout": json.dumps({"ok": False, "kind": "noinput", "message": "gone"})}}
-    out = json.dumps({"plays": [{"tasks": [{"hosts": hosts}]}]}).encode()
-    monkeypatch.setattr(AnsibleInventory, "_ansible", lambda self: "ansible")
-    monkeypatch.setattr(subprocess, "run",
-                        lambda argv, **kw: subprocess.CompletedProcess(argv, 0, out, b""))
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text("all: {}\n")
-    result = AnsibleInventory(str(inventory)).collect_all({}, {})
+    (tmp_path / "good.json").write_text(json.dumps(doc))
+    (tmp_path / "odd.json").write_text("[]")
+    (tmp_path / "other.json").write_text(json.dumps(doc))
+    status = {
+        "good": {"dest": str(tmp_path / "good.json"), "profile_sha256": "p"},
+        "odd": {"dest": str(tmp_path / "odd.json"), "profile_sha256": "p"},
+        "other": {"dest": str(tmp_path / "other.json"), "profile_sha256": "q"},
+        "gone": {"failed": True, "kind": "noinput", "msg": "/app: No such\nfile"},
+        "broken": {"failed": True, "msg": "MODULE FAILURE"},
+        "down": {"unreachable": True, "msg": "Failed to connect to the host via ssh"},
+    }
+    result = results_from_status(status, "p")
     assert result["good"] == doc
     assert isinstance(result["odd"], UnavailableError)
-    assert str(result["odd"]) == "host odd: remote collector failed: Traceback"
-    assert isinstance(result["failed"], NoInputError) and str(result["failed"]) == "host failed: gone"
+    assert str(result["odd"]) == "host odd: collected document malformed"
+    assert isinstance(result["other"], InputError) and "another profile" in str(result["other"])
+    assert isinstance(result["gone"], NoInputError) and str(result["gone"]) == "host gone: /app: No such file"
+    assert str(result["broken"]) == "host broken: collection failed: MODULE FAILURE"
+    assert isinstance(result["down"], UnavailableError)
+    assert str(result["down"]) == "host down: unreachable: Failed to connect to the host via ssh"

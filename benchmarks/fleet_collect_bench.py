@@ -1,0 +1,106 @@
+"""Benchmark of `freeze snapshot --inventory` (playbook election.freeze.collect, the
+freeze_collect module per host) for 1, 3 and N hosts.
+
+The hosts are inventory aliases of this machine reached through a throw-away
+loopback sshd (tests/sshd.py), so each one is a real Ansible SSH connection, a
+real module run with the host's python3 and a real SFTP transfer; they share the
+CPU, which the emulated lab VMs would not. Reported as ratios against the 1-host
+run of the same invocation (goal of issue 15: N >= 20 hosts in at most 3x the time
+of one). Also prints `freeze snapshot --host` of one host as a second reference
+(no Ansible: the cost Ansible adds).
+
+Needs root (sshd logs in as root). Usage:
+  python benchmarks/fleet_collect_bench.py [--hosts 1,3,20] [--repeat 1] [--forks 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.sshd import loopback_sshd  # noqa: E402
+
+
+def _freeze(*args: str) -> float:
+    env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "freeze", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=1800)
+    took = time.monotonic() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"freeze {' '.join(args[:2])} failed ({proc.returncode}): "
+                         f"{proc.stderr.strip()[-400:]}")
+    return took
+
+
+def _inventory(path: Path, sshd_dir: Path, port: int, n: int) -> Path:
+    common = (f"-o UserKnownHostsFile={sshd_dir}/known_hosts -o StrictHostKeyChecking=yes "
+              "-o IdentitiesOnly=yes")
+    hosts = "".join(f"    host-{i:02d}: {{}}\n" for i in range(n))
+    path.write_text(f"""all:
+  vars:
+    ansible_host: 127.0.0.1
+    ansible_port: {port}
+    ansible_user: root
+    ansible_ssh_private_key_file: {sshd_dir}/clientkey
+    ansible_ssh_common_args: "{common}"
+  hosts:
+{hosts}""")
+    return path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--hosts", default="1,3,20", help="host counts (default 1,3,20)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per count; the best is kept")
+    ap.add_argument("--forks", type=int, default=20)
+    args = ap.parse_args()
+    counts = [int(x) for x in args.hosts.split(",")]
+    with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
+        t = Path(tmp)
+        app = t / "app"
+        (app / "etc").mkdir(parents=True)
+        for i in range(200):
+            (app / "etc" / f"conf{i}.conf").write_text(f"setting = {i}\n" * 50)
+        profile = t / "profile.yml"
+        profile.write_text(f"name: bench\npaths: [{app}]\nnetwork: {{sockets: false}}\n")
+        (t / "sshd").mkdir()
+        with loopback_sshd(t / "sshd") as server:
+            d, port = Path(str(server["dir"])), int(str(server["port"]))
+            times: dict[int, float] = {}
+            for n in counts:
+                inv = _inventory(t / f"hosts{n}.yml", d, port, n)
+                best = None
+                for r in range(args.repeat):
+                    out = t / f"out-{n}-{r}"
+                    took = _freeze("snapshot", "-p", str(profile), "-o", str(out),
+                                   "--inventory", str(inv), "--forks", str(args.forks))
+                    assert len(list(out.glob("*.manifest.json"))) == n
+                    best = took if best is None else min(best, took)
+                assert best is not None
+                times[n] = best
+            direct = min(_freeze("snapshot", "-p", str(profile), "-o", str(t / f"direct{r}.json"),
+                                 "--host", f"root@127.0.0.1:{port}", "-i", str(d / "clientkey"),
+                                 "--known-hosts", str(d / "known_hosts"))
+                         for r in range(args.repeat))
+    ref = times[counts[0]]
+    print(f"reference: {counts[0]} host(s) through the module  {ref:.2f} s "
+          f"(CPUs: {os.cpu_count()}, forks {args.forks})")
+    for n in counts:
+        print(f"  {n:3d} hosts  {times[n]:7.2f} s  ratio {times[n] / ref:5.2f}x  "
+              f"({times[n] / n:.2f} s per host)")
+    print(f"  freeze snapshot --host (paramiko, no Ansible), 1 host  {direct:.2f} s  "
+          f"ratio {direct / ref:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
