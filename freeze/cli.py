@@ -599,7 +599,9 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--root", type=Path, action="append", required=True, help="root envelope (every version)")
     p.add_argument("--statement", action="append", default=[], metavar="TYPE=ENVELOPE:DOCUMENT")
     p.add_argument("--journal", type=Path, required=True)
-    p.add_argument("--backup", metavar="NAME=SHA256")
+    p.add_argument("--backup", metavar="NAME=SHA256",
+                   help="optional: the backup comes from the signed zero-report statement; "
+                        "a different one given here is refused")
     p.add_argument("--tar", action="store_true")
     p.set_defaults(handler=_cmd_bundle_create)
 
