@@ -486,6 +486,8 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = rsub.add_parser("sign", help="add ONE signature to a root envelope")
     p.add_argument("root", type=Path)
     p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--previous", type=Path,
+                   help="rotation: the previous root version, whose signers must sign the new one too")
     passphrase_args(p)
     p.set_defaults(handler=_cmd_root_sign)
     p = rsub.add_parser("verify", help="verify root versions from a pinned digest or trusted file")
@@ -653,7 +655,7 @@ def _cmd_root_init(args: argparse.Namespace) -> int:
 def _cmd_root_sign(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import sign_root
 
-    signed = sign_root(args.root, args.key, _ev_passphrases(args))
+    signed = sign_root(args.root, args.key, _ev_passphrases(args), previous=args.previous)
     print(f"signed root v{signed.version} as {signed.person} ({signed.signatures} signature(s))")
     return 0
 

@@ -162,15 +162,42 @@ class RootSigned:
     signatures: int
 
 
-def sign_root(root_path: Path, key: Path, passphrases: PassphraseSource) -> RootSigned:
-    """Add one signature to a root envelope, by a key the root lists."""
+def sign_root(root_path: Path, key: Path, passphrases: PassphraseSource,
+              previous: Path | None = None) -> RootSigned:
+    """Add one signature to a root envelope, by a key the root lists.
+
+    A rotation (version N+1) needs a threshold of version N's root signers as well
+    as its own: with `previous` (root version N), a key listed there signs too.
+    """
+    from freeze.evidence.trust import check_rotation
+
     env, root = load_root(root_path)
+    old = None
+    if previous is not None:
+        _, old = load_root(previous)
+        try:
+            check_rotation(old, root)
+        except VerificationError as exc:
+            raise InputError(f"--previous {previous}: {exc}") from None
+        if old.nonce != root.nonce:
+            raise InputError(f"--previous {previous}: root v{old.version} is of another ceremony "
+                             f"than root v{root.version} (nonce differs)")
     signer = load_signer(key, passphrases)
-    owner = next((p.id for p in root.people.values()
-                  if signer.ref.identity in {k.identity for k in p.keys}), None)
+    owner = None
+    for listed in (root, old):
+        if listed is not None and owner is None:
+            owner = next((p.id for p in listed.people.values()
+                          if signer.ref.identity in {k.identity for k in p.keys}), None)
+            if owner is not None and listed is old:
+                owner = f"{owner} (signer of root v{old.version})"
     if owner is None:
-        raise InputError(f"{key}: this key is not listed in root v{root.version}; "
-                         "a rotation also needs the previous root's signers (they are listed there)")
+        if old is not None:
+            raise InputError(f"{key}: this key is listed neither in root v{root.version} "
+                             f"nor in the previous root v{old.version}")
+        if root.version > 1:
+            raise InputError(f"{key}: this key is not listed in root v{root.version}; a signer of the "
+                             f"previous root signs this rotation with --previous ROOT_V{root.version - 1}")
+        raise InputError(f"{key}: this key is not listed in root v{root.version}")
     env.add(Signature(signer.sign(env.pae()), signer.ref.short))
     atomic_write(root_path, env.to_bytes())
     return RootSigned(root.version, owner, len(env.signatures))

@@ -180,18 +180,36 @@ def _rotated_root(live: Ceremony, tmp_path: Path, signers: list[str]) -> Path:
     freeze("root", "init", tmp_path / "spec2.json", "-o", v2, "--previous", live.root)
     for who in signers:
         key = live.keys.get(who, tmp_path / f"{who}.pem")
-        code, _, err = freeze("root", "sign", v2, "--key", key, "--passphrase-env", PASS_ENV, expect=None)
-        if who in ("alice", "bob"):  # old signers are not in v2: `root sign` refuses, so sign via the API
-            assert code == 65 and "not listed in root v2" in err
-            from freeze.evidence.dsse import Signature
-            from freeze.evidence.keys import PassphraseSource, load_signer
-            from freeze.evidence.root import load_root_envelope
-
-            env, _ = load_root_envelope(v2.read_bytes())
-            s = load_signer(key, PassphraseSource(env=PASS_ENV))
-            env.add(Signature(s.sign(env.pae()), s.ref.short))
-            v2.write_bytes(env.to_bytes())
+        # old signers are not in v2: they sign the rotation naming the root they sign for
+        previous = ("--previous", live.root) if who in ("alice", "bob") else ()
+        _, out, _ = freeze("root", "sign", v2, "--key", key, "--passphrase-env", PASS_ENV, *previous)
+        assert f"as {who}" in out
     return v2
+
+
+def test_previous_roots_signers_sign_a_rotation_with_root_sign(live: Ceremony, tmp_path: Path) -> None:
+    """`root sign` refused alice and bob on v2 ('not listed in root v2; a rotation also
+    needs the previous root's signers'), although the rotation needs exactly their
+    signatures: the operator had no command that worked."""
+    v2 = _rotated_root(live, tmp_path, ["gina"])
+    code, _, err = freeze("root", "sign", v2, "--key", live.keys["alice"], "--passphrase-env", PASS_ENV,
+                          expect=65)
+    assert "not listed in root v2; a signer of the previous root signs this rotation with --previous" in err
+    _, out, _ = freeze("root", "sign", v2, "--key", live.keys["alice"], "--passphrase-env", PASS_ENV,
+                       "--previous", live.root)
+    assert "signed root v2 as alice (signer of root v1)" in out
+    # --previous must be the root this one rotates from
+    code, _, err = freeze("root", "sign", v2, "--key", live.keys["bob"], "--passphrase-env", PASS_ENV,
+                          "--previous", v2, expect=65)
+    assert "does not follow version 2" in err and len(err.strip().splitlines()) == 1
+    # a key of neither root
+    code, _, err = freeze("root", "sign", v2, "--key", tmp_path / "hank.pem", "--passphrase-env", PASS_ENV,
+                          "--previous", live.root, expect=None)
+    assert code == 0  # hank is in v2
+    freeze("keygen", tmp_path / "mallory.pem", "--passphrase-env", PASS_ENV)
+    code, _, err = freeze("root", "sign", v2, "--key", tmp_path / "mallory.pem", "--passphrase-env", PASS_ENV,
+                          "--previous", live.root, expect=65)
+    assert "listed neither in root v2 nor in the previous root v1" in err
 
 
 def test_rotated_root_signed_only_by_new_keys(live: Ceremony, tmp_path: Path) -> None:
