@@ -501,8 +501,11 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
                    choices=["manifest", "zero-report", "drift-report", "minutes"])
     p.add_argument("--root", type=Path, required=True, help="the current ceremony root envelope")
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--sequence", type=int, default=1, help="1 for the first statement of this type")
-    p.add_argument("--supersedes", metavar="SHA256", help="statement digest this one replaces")
+    p.add_argument("--sequence", type=int,
+                   help="with --journal: taken from the journal (a different value is refused); "
+                        "without: 1 unless given")
+    p.add_argument("--supersedes", metavar="SHA256",
+                   help="statement digest this one replaces (with --journal: taken from the journal)")
     p.add_argument("--backup", metavar="NAME[=SHA256]",
                    help="zero report: the backup's file name (its digest is taken from the report; "
                         "a digest given here must be the report's)")

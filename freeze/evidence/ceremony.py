@@ -25,7 +25,7 @@ from freeze.evidence import sshsig, statement, timestamp
 from freeze.evidence.bundle import StatementInput, create, extract_tar
 from freeze.evidence.codec import is_sha256_hex, parse_json, sha256_hex
 from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature
-from freeze.evidence.journal import Journal, cosign_note
+from freeze.evidence.journal import Journal, cosign_note, parse_entry
 from freeze.evidence.keys import (
     KeyRef,
     PassphraseSource,
@@ -269,17 +269,45 @@ class Attested:
     journal_position: int | None
 
 
-def attest(document: Path, evidence_type: str, *, root: Path, output: Path, sequence: int = 1,
+def journal_position(journal: Journal, evidence_type: str) -> tuple[int, str | None]:
+    """(sequence, supersedes) the next statement of this type must carry in this journal.
+
+    The verifier requires a statement's `sequence` to be its rank among the
+    journal's statements of its type and `supersedes` the previous one's digest.
+    """
+    history = [d for d in (parse_entry(e, pos) for pos, e in enumerate(journal.entries()))
+               if d.get("event") == "statement" and d.get("details", {}).get("type") == evidence_type]
+    previous = history[-1].get("subject", {}).get("sha256") if history else None
+    return len(history) + 1, previous
+
+
+def attest(document: Path, evidence_type: str, *, root: Path, output: Path, sequence: int | None = None,
            supersedes: str | None = None, backup: str | None = None,
            journal: Path | None = None, actor: str = "operator",
            key: Path | None = None, passphrases: PassphraseSource | None = None) -> Attested:
     """Write the in-toto statement envelope for a document (optionally first-signed).
 
-    With `journal`, the statement is recorded there before the envelope is written.
+    With `journal`, the statement is recorded there before the envelope is written,
+    and `sequence`/`supersedes` come from it (the statements of this type it
+    already holds); values given that differ from the journal's are refused.
+    Without a journal, `sequence` defaults to 1.
     """
     if output.exists():
         raise UsageError(f"{output} already exists; not overwriting an envelope")
+    if supersedes is not None:
+        supersedes = supersedes.lower().removeprefix("sha256:")
     _, ceremony_root = load_root(root)
+    if journal is not None:
+        want_sequence, want_supersedes = journal_position(Journal.open(journal), evidence_type)
+        if sequence is not None and sequence != want_sequence:
+            raise InputError(f"--sequence {sequence}: the journal holds {want_sequence - 1} {evidence_type} "
+                             f"statement(s), so this one is sequence {want_sequence} (leave --sequence out)")
+        if supersedes is not None and supersedes != want_supersedes:
+            raise InputError(f"--supersedes {supersedes}: the journal's previous {evidence_type} statement is "
+                             f"{want_supersedes or 'none'} (leave --supersedes out)")
+        sequence, supersedes = want_sequence, want_supersedes
+    elif sequence is None:
+        sequence = 1
     data = read_input(document, "document")
     if backup and evidence_type != "zero-report":
         raise UsageError("--backup belongs to a zero-report statement")

@@ -304,6 +304,51 @@ def test_replayed_old_manifest(live: Ceremony, tmp_path: Path) -> None:
                  "is superseded by journal entry #3 (sequence 2)")
 
 
+def test_second_attest_takes_sequence_and_supersedes_from_the_journal(live: Ceremony, tmp_path: Path) -> None:
+    """A second `attest` of a type the journal already holds succeeded as sequence 1
+    (no --sequence/--supersedes) and the honest bundle then failed verification:
+    attest has the journal, so it derives both, and refuses values that differ."""
+    c = live
+    journal = tmp_path / "journal.db"
+    shutil.copy(c.journal, journal)
+    old_env = c.files["env-manifest"]
+    old_digest = hashlib.sha256(base64.b64decode(json.loads(old_env.read_bytes())["payload"])).hexdigest()
+    manifest2 = tmp_path / "manifest.json"
+    manifest2.write_bytes(b'{"schema": 1, "hosts": {"db1": {"files": {}}}, "second": true}')
+    env2 = tmp_path / "manifest2.dsse.json"
+    code, _, err = freeze("attest", "--type", "manifest", manifest2, "--root", c.root, "-o", env2,
+                          "--journal", journal, "--sequence", "1", expect=65)
+    assert "the journal holds 1 manifest statement(s), so this one is sequence 2" in err
+    code, _, err = freeze("attest", "--type", "manifest", manifest2, "--root", c.root, "-o", env2,
+                          "--journal", journal, "--supersedes", "ab" * 32, expect=65)
+    assert f"the journal's previous manifest statement is {old_digest}" in err
+    assert not env2.exists()
+    freeze("attest", "--type", "manifest", manifest2, "--root", c.root, "-o", env2, "--journal", journal)
+    predicate = json.loads(base64.b64decode(json.loads(env2.read_bytes())["payload"]))["predicate"]
+    assert (predicate["sequence"], predicate["supersedes"]) == (2, old_digest)
+    for who in ("alice", "bob", "carol", "dave", "frank"):
+        freeze("sign", env2, "--key", c.keys[who], "--passphrase-env", PASS_ENV, "--root", c.root)
+    assert c.tsa is not None
+    freeze("timestamp", env2, "--tsa", c.tsa.url, "--root", c.root)
+    note = tmp_path / "cp.note"
+    freeze("journal", "checkpoint", journal, "--key", c.keys["journal-log"], "--passphrase-env", PASS_ENV, "-o", note)
+    for who in ("dave", "frank"):
+        freeze("journal", "cosign", note, "--key", c.keys[who], "--as", who, "--passphrase-env", PASS_ENV)
+    freeze("journal", "store", journal, note)
+    out = tmp_path / "bundle"
+    freeze("bundle", "create", out, "--root", c.root, "--statement", f"manifest={env2}:{manifest2}",
+           "--statement", f"zero-report={c.files['env-zero-report']}:{c.files['zero']}", "--journal", journal)
+    _, report, _ = freeze("verify-evidence", out, "--root-pin", c.root_digest, expect=0)
+    assert "latest manifest (sequence 2)" in report
+    # a first statement of another type in the same journal is still sequence 1
+    drift = tmp_path / "drift.json"
+    drift.write_bytes(b'{"drift": []}')
+    freeze("attest", "--type", "drift-report", drift, "--root", c.root, "-o", tmp_path / "d.dsse.json",
+           "--journal", journal)
+    payload = json.loads(base64.b64decode(json.loads((tmp_path / "d.dsse.json").read_bytes())["payload"]))
+    assert (payload["predicate"]["sequence"], payload["predicate"]["supersedes"]) == (1, None)
+
+
 def test_statement_from_another_ceremony(live: Ceremony, tmp_path: Path) -> None:
     """A rehearsal with the same people and keys has another nonce: its statements never verify here."""
     c = live
