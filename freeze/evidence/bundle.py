@@ -20,6 +20,11 @@ Layout (every path is listed in bundle.json and in SHA256SUMS):
   backup.sha256                  the counting-DB backup digest (sha256sum format)
   VERIFY.txt                     how to check the essentials with stock tools
   SHA256SUMS                     sha256sum -c over everything above
+
+Every file is derived from the signed inputs (root envelopes, statement envelopes,
+the documents they name, timestamp tokens, the journal) by `assemble`, the same
+inputs always giving the same bytes; `verify.py` rebuilds the bundle that way and
+accepts nothing more, less or different.
 """
 
 from __future__ import annotations
