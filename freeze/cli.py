@@ -492,6 +492,8 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p = rsub.add_parser("sign", help="add ONE signature to a root envelope")
     p.add_argument("root", type=Path)
     p.add_argument("--key", type=Path, required=True)
+    p.add_argument("--previous", type=Path,
+                   help="rotation: the previous root version, whose signers must sign the new one too")
     passphrase_args(p)
     p.set_defaults(handler=_cmd_root_sign)
     p = rsub.add_parser("verify", help="verify root versions from a pinned digest or trusted file")
@@ -505,8 +507,11 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
                    choices=["manifest", "zero-report", "drift-report", "minutes"])
     p.add_argument("--root", type=Path, required=True, help="the current ceremony root envelope")
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--sequence", type=int, default=1, help="1 for the first statement of this type")
-    p.add_argument("--supersedes", metavar="SHA256", help="statement digest this one replaces")
+    p.add_argument("--sequence", type=int,
+                   help="with --journal: taken from the journal (a different value is refused); "
+                        "without: 1 unless given")
+    p.add_argument("--supersedes", metavar="SHA256",
+                   help="statement digest this one replaces (with --journal: taken from the journal)")
     p.add_argument("--backup", metavar="NAME[=SHA256]",
                    help="zero report: the backup's file name (its digest is taken from the report; "
                         "a digest given here must be the report's)")
@@ -637,7 +642,9 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--root", type=Path, action="append", required=True, help="root envelope (every version)")
     p.add_argument("--statement", action="append", default=[], metavar="TYPE=ENVELOPE:DOCUMENT")
     p.add_argument("--journal", type=Path, required=True)
-    p.add_argument("--backup", metavar="NAME=SHA256")
+    p.add_argument("--backup", metavar="NAME=SHA256",
+                   help="optional: the backup comes from the signed zero-report statement; "
+                        "a different one given here is refused")
     p.add_argument("--tar", action="store_true")
     p.set_defaults(handler=_cmd_bundle_create)
 
@@ -689,7 +696,7 @@ def _cmd_root_init(args: argparse.Namespace) -> int:
 def _cmd_root_sign(args: argparse.Namespace) -> int:
     from freeze.evidence.ceremony import sign_root
 
-    signed = sign_root(args.root, args.key, _ev_passphrases(args))
+    signed = sign_root(args.root, args.key, _ev_passphrases(args), previous=args.previous)
     print(f"signed root v{signed.version} as {signed.person} ({signed.signatures} signature(s))")
     return 0
 

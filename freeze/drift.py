@@ -208,6 +208,10 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
         kind = kind_of(section)
         was_unavailable = section in old.unavailable
         now_unavailable = section in new.unavailable
+        if now_unavailable and not was_unavailable and section not in old.sections:
+            # never recorded (a manifest taken before freeze said why): nothing to compare
+            report.notes.append(f"{section}: not checked ({new.unavailable[section]})")
+            continue
         if now_unavailable and not was_unavailable:
             report.entries.append(DriftEntry(CHANGED, "collector", section, section, (
                 AttributeChange("available", True, new.unavailable[section]),)))

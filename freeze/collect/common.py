@@ -72,6 +72,12 @@ def under_root(root: str, path: str) -> str:
     return root.rstrip("/") + path
 
 
+def not_live(root: str, what: str) -> str:
+    """The `unavailable` reason of a part only a running system has, under an alternate root."""
+    return (f"not collected: root is {root} (a mounted image has no running {what}; "
+            "snapshot the live host with root / to cover it)")
+
+
 def run(argv: list[str], timeout: float = 60.0) -> tuple[int, str, str]:
     """Run a fixed command (never one taken from input) with a clean C locale."""
     exe = shutil.which(argv[0], path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")

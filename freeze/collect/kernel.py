@@ -7,14 +7,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from freeze.collect.common import Collected
+from freeze.collect.common import Collected, not_live
 
 
 def collect(spec: dict[str, Any]) -> Collected:
     opts = spec.get("kernel") or {}
     out = Collected()
-    if not opts.get("enabled", True) or spec.get("root", "/") not in ("", "/"):
-        return out  # a mounted image has no running kernel
+    if not opts.get("enabled", True):
+        return out
+    root = spec.get("root", "/")
+    if root not in ("", "/"):  # a mounted image has no running kernel: say so
+        for section in ("sysctls", *(("modules",) if opts.get("modules", True) else ()), "system"):
+            out.unavailable[section] = not_live(root, "kernel")
+        return out
     sysctls: dict[str, dict[str, Any]] = {}
     for name in opts.get("sysctls") or []:
         path = "/proc/sys/" + name.replace(".", "/")

@@ -19,7 +19,7 @@ import socket
 import struct
 from typing import Any
 
-from freeze.collect.common import Collected, first_line, run
+from freeze.collect.common import Collected, first_line, not_live, run
 
 _TCP_LISTEN = "0A"
 _UDP_UNCONNECTED = "07"
@@ -206,7 +206,17 @@ def _nftables(out: Collected) -> None:
 def collect(spec: dict[str, Any]) -> Collected:
     opts = spec.get("network") or {}
     out = Collected()
-    if not opts.get("enabled", True) or spec.get("root", "/") not in ("", "/"):
+    if not opts.get("enabled", True):
+        return out
+    root = spec.get("root", "/")
+    if root not in ("", "/"):
+        # the live network stack is the host's, not the image's: say so, never leave it out silently
+        parts = {"sockets": ("sockets",), "addresses": ("interfaces", "addresses"),
+                 "routes": ("routes",), "nftables": ("nftables",)}
+        for option, sections in parts.items():
+            if opts.get(option, True):
+                for section in sections:
+                    out.unavailable[section] = not_live(root, "network stack")
         return out
     if opts.get("sockets", True):
         out.sections["sockets"] = listening_sockets()

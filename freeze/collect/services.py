@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from freeze.collect.common import Collected, first_line, run
+from freeze.collect.common import Collected, first_line, not_live, run
 
 _TYPES = "service,timer,socket,path"
 
@@ -48,5 +48,7 @@ def collect(spec: dict[str, Any]) -> Collected:
         else:
             out.facts["services_active"] = ("unavailable: systemd is not running "
                                             f"({first_line(stderr) or rc})")
+    else:
+        out.facts["services_active"] = "unavailable: " + not_live(root, "systemd (unit files only)")
     out.sections["services"] = entries
     return out

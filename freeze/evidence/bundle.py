@@ -20,6 +20,11 @@ Layout (every path is listed in bundle.json and in SHA256SUMS):
   backup.sha256                  the counting-DB backup digest (sha256sum format)
   VERIFY.txt                     how to check the essentials with stock tools
   SHA256SUMS                     sha256sum -c over everything above
+
+Every file is derived from the signed inputs (root envelopes, statement envelopes,
+the documents they name, timestamp tokens, the journal) by `assemble`, the same
+inputs always giving the same bytes; `verify.py` rebuilds the bundle that way and
+accepts nothing more, less or different.
 """
 
 from __future__ import annotations
@@ -34,13 +39,13 @@ from typing import Any, BinaryIO
 
 from freeze.durable import atomic_stream, write_tree
 from freeze.errors import InputError, UsageError
-from freeze.evidence import merkle, sshsig
+from freeze.evidence import merkle, sshsig, statement
 from freeze.evidence.codec import b64encode, canonical_json, is_sha256_hex, sha256_hex
 from freeze.evidence.dsse import Envelope
 from freeze.evidence.journal import Journal, parse_entry
 from freeze.evidence.note import Checkpoint, SignedNote
 from freeze.evidence.root import Root, load_root_envelope
-from freeze.evidence.timestamp import load_sidecar, sidecar_path
+from freeze.evidence.timestamp import load_sidecar, parse_sidecar, sidecar_path
 from freeze.inputs import read_input
 
 BUNDLE_FORMAT = "https://election-freeze.example/evidence-bundle/v1"
@@ -52,6 +57,16 @@ class StatementInput:
     evidence_type: str
     envelope: Path
     document: Path
+
+
+@dataclass(frozen=True)
+class StatementContent:
+    """One statement's bytes, as `assemble` takes them (from files or from a bundle)."""
+
+    evidence_type: str
+    envelope: bytes
+    document: bytes
+    timestamps: bytes | None  # the RFC 3161 sidecar, if the envelope was timestamped
 
 
 def _read(path: Path) -> bytes:
@@ -69,22 +84,66 @@ def create(
 ) -> Path:
     if out.exists():
         raise UsageError(f"{out} already exists; choose a new bundle directory")
-    files: dict[str, bytes] = {}
-    root_paths = []
-    current: Root | None = None
-    for p in roots:
-        env, r = load_root_envelope(_read(p), what=str(p))
-        rel = f"root/root-v{r.version}.dsse.json"
-        files[rel] = _read(p)
-        root_paths.append(rel)
-        if current is None or r.version > current.version:
-            current = r
-    if current is None:
-        raise UsageError("a bundle needs the ceremony root (--root)")
-
     journal = Journal.open(journal_path)
-    entries = journal.entries()
-    notes = journal.checkpoints()
+    contents = []
+    for st in statements:
+        side = sidecar_path(st.envelope)
+        contents.append(StatementContent(st.evidence_type, _read(st.envelope), _read(st.document),
+                                         _read(side) if load_sidecar(side) else None))
+    files = assemble(roots=[_read(p) for p in roots], statements=contents,
+                     entries=journal.entries(), notes=journal.checkpoints(), backup=backup,
+                     what={st.evidence_type: str(st.envelope) for st in statements})
+    write_tree(out, files)
+    if make_tar:
+        tar_path = out.with_name(out.name + ".tar")
+        atomic_stream(tar_path, lambda fh: _write_tar(fh, out.name, files))
+        return tar_path
+    return out
+
+
+def signed_backup(statements: list[StatementContent]) -> tuple[str, str] | None:
+    """(name, sha256) of the backup the zero-report statement names, if it names one."""
+    for st in statements:
+        if st.evidence_type == "zero-report":
+            subjects = statement.parse(Envelope.from_bytes(st.envelope), "zero-report").subjects
+            if len(subjects) > 1:
+                return str(subjects[1].get("name")), str(subjects[1]["digest"]["sha256"])
+    return None
+
+
+def assemble(
+    *,
+    roots: list[bytes],
+    statements: list[StatementContent],
+    entries: list[bytes],
+    notes: list[str],
+    backup: tuple[str, str] | None = None,
+    what: dict[str, str] | None = None,
+) -> dict[str, bytes]:
+    """Every file of the bundle (path -> bytes), derived from its signed inputs alone.
+
+    The same inputs always give the same files, byte for byte (roots in version
+    order, statements in type order, document names from the signed statement,
+    the backup from the signed zero-report statement): the verifier rebuilds the
+    bundle from the bundle's own roots, envelopes, documents, timestamp tokens and
+    journal, and accepts nothing more, less or different (see verify.py "layout").
+    """
+    what = what or {}
+    files: dict[str, bytes] = {}
+    loaded = sorted(((load_root_envelope(data, what="root")[1], data) for data in roots),
+                    key=lambda pair: pair[0].version)
+    if not loaded:
+        raise UsageError("a bundle needs the ceremony root (--root)")
+    versions = [r.version for r, _ in loaded]
+    if len(set(versions)) != len(versions):
+        raise InputError(f"two root envelopes of the same version (v{versions})")
+    root_paths = []
+    for r, data in loaded:
+        rel = f"root/root-v{r.version}.dsse.json"
+        files[rel] = data
+        root_paths.append(rel)
+    current = loaded[-1][0]
+
     leaves = [merkle.leaf_hash(e) for e in entries]
     files["journal/entries.jsonl"] = b"".join(e + b"\n" for e in entries)
     cp_paths = []
@@ -103,17 +162,29 @@ def create(
             )
     latest = checkpoints[-1] if checkpoints else None
 
+    types = [st.evidence_type for st in statements]
+    if len(set(types)) != len(types):
+        raise UsageError("one statement per evidence type in a bundle (the latest of each)")
+    signed = signed_backup(statements)
+    if backup is not None and signed is not None and backup != signed:
+        raise InputError(f"--backup {backup[0]}={backup[1]} is not the backup the signed zero-report "
+                         f"statement names ({signed[0]}={signed[1]})")
+    if backup is not None and signed is None:
+        raise InputError("--backup: no zero-report statement in the bundle names a backup")
+    backup = signed
+
     allowed: list[str] = []
     index_statements = []
-    for st in statements:
+    for st in sorted(statements, key=lambda s: s.evidence_type):
         t = st.evidence_type
-        env_bytes = _read(st.envelope)
-        env = Envelope.from_bytes(env_bytes, what=str(st.envelope))
-        doc_name = st.document.name
+        source = what.get(t, f"{t} envelope")
+        env = Envelope.from_bytes(st.envelope, what=source)
+        doc_name = str(statement.parse(env, t).subjects[0].get("name"))
         if not _SAFE_NAME.match(doc_name):
-            raise InputError(f"{st.document}: file name must be plain [A-Za-z0-9._-]")
-        files[f"statements/{t}.dsse.json"] = env_bytes
-        files[f"documents/{doc_name}"] = _read(st.document)
+            raise InputError(f"{source}: the statement names its document {doc_name[:60]!r}; "
+                             "a bundle needs a plain [A-Za-z0-9._-] name")
+        files[f"statements/{t}.dsse.json"] = st.envelope
+        files[f"documents/{doc_name}"] = st.document
         files[f"signatures/{t}.pae"] = env.pae()
         digest = sha256_hex(env.payload)
         jidx = None
@@ -122,7 +193,7 @@ def create(
             if d.get("event") == "statement" and d.get("subject", {}).get("sha256") == digest:
                 jidx = pos
         if jidx is None:
-            raise InputError(f"{st.envelope}: its statement is not recorded in the journal")
+            raise InputError(f"{source}: its statement is not recorded in the journal")
         entry = {
             "type": t,
             "envelope": f"statements/{t}.dsse.json",
@@ -148,9 +219,10 @@ def create(
                         # derived from signed content only: the root's key, the envelope's signature
                         files[f"signatures/{t}.{_file_id(person.id)}.ed25519"] = sig.sig
                         files[_key_file(person.id, person.keys, key)] = _spki_pem(key.material)
-        records = load_sidecar(sidecar_path(st.envelope))
+        records = parse_sidecar(st.timestamps, what=f"{source} timestamps") if st.timestamps else []
         if records:
-            files[f"statements/{t}.timestamps.json"] = _read(sidecar_path(st.envelope))
+            assert st.timestamps is not None
+            files[f"statements/{t}.timestamps.json"] = st.timestamps
             entry["timestamps"] = f"statements/{t}.timestamps.json"
         sig_index = {hashlib.sha256(s.sig).hexdigest(): n for n, s in enumerate(env.signatures)}
         for rec in records:
@@ -183,13 +255,7 @@ def create(
     files["VERIFY.txt"] = verify_sheet(index, current, files).encode()
     sums = "".join(f"{sha256_hex(data)}  {rel}\n" for rel, data in sorted(files.items()))
     files["SHA256SUMS"] = sums.encode()
-
-    write_tree(out, files)
-    if make_tar:
-        tar_path = out.with_name(out.name + ".tar")
-        atomic_stream(tar_path, lambda fh: _write_tar(fh, out.name, files))
-        return tar_path
-    return out
+    return files
 
 
 def _plain(text: str) -> str:

@@ -25,7 +25,7 @@ from freeze.evidence import sshsig, statement, timestamp
 from freeze.evidence.bundle import StatementInput, create, extract_tar
 from freeze.evidence.codec import is_sha256_hex, parse_json, sha256_hex
 from freeze.evidence.dsse import IN_TOTO_PAYLOAD_TYPE, Envelope, Signature
-from freeze.evidence.journal import Journal, cosign_note
+from freeze.evidence.journal import Journal, cosign_note, parse_entry
 from freeze.evidence.keys import (
     KeyRef,
     PassphraseSource,
@@ -175,15 +175,42 @@ class RootSigned:
     signatures: int
 
 
-def sign_root(root_path: Path, key: Path, passphrases: PassphraseSource) -> RootSigned:
-    """Add one signature to a root envelope, by a key the root lists."""
+def sign_root(root_path: Path, key: Path, passphrases: PassphraseSource,
+              previous: Path | None = None) -> RootSigned:
+    """Add one signature to a root envelope, by a key the root lists.
+
+    A rotation (version N+1) needs a threshold of version N's root signers as well
+    as its own: with `previous` (root version N), a key listed there signs too.
+    """
+    from freeze.evidence.trust import check_rotation
+
     env, root = load_root(root_path)
+    old = None
+    if previous is not None:
+        _, old = load_root(previous)
+        try:
+            check_rotation(old, root)
+        except VerificationError as exc:
+            raise InputError(f"--previous {previous}: {exc}") from None
+        if old.nonce != root.nonce:
+            raise InputError(f"--previous {previous}: root v{old.version} is of another ceremony "
+                             f"than root v{root.version} (nonce differs)")
     signer = load_signer(key, passphrases)
-    owner = next((p.id for p in root.people.values()
-                  if signer.ref.identity in {k.identity for k in p.keys}), None)
+    owner = None
+    for listed in (root, old):
+        if listed is not None and owner is None:
+            owner = next((p.id for p in listed.people.values()
+                          if signer.ref.identity in {k.identity for k in p.keys}), None)
+            if owner is not None and listed is old:
+                owner = f"{owner} (signer of root v{old.version})"
     if owner is None:
-        raise InputError(f"{key}: this key is not listed in root v{root.version}; "
-                         "a rotation also needs the previous root's signers (they are listed there)")
+        if old is not None:
+            raise InputError(f"{key}: this key is listed neither in root v{root.version} "
+                             f"nor in the previous root v{old.version}")
+        if root.version > 1:
+            raise InputError(f"{key}: this key is not listed in root v{root.version}; a signer of the "
+                             f"previous root signs this rotation with --previous ROOT_V{root.version - 1}")
+        raise InputError(f"{key}: this key is not listed in root v{root.version}")
     env.add(Signature(signer.sign(env.pae()), signer.ref.short))
     atomic_write(root_path, env.to_bytes())
     return RootSigned(root.version, owner, len(env.signatures))
@@ -255,17 +282,45 @@ class Attested:
     journal_position: int | None
 
 
-def attest(document: Path, evidence_type: str, *, root: Path, output: Path, sequence: int = 1,
+def journal_position(journal: Journal, evidence_type: str) -> tuple[int, str | None]:
+    """(sequence, supersedes) the next statement of this type must carry in this journal.
+
+    The verifier requires a statement's `sequence` to be its rank among the
+    journal's statements of its type and `supersedes` the previous one's digest.
+    """
+    history = [d for d in (parse_entry(e, pos) for pos, e in enumerate(journal.entries()))
+               if d.get("event") == "statement" and d.get("details", {}).get("type") == evidence_type]
+    previous = history[-1].get("subject", {}).get("sha256") if history else None
+    return len(history) + 1, previous
+
+
+def attest(document: Path, evidence_type: str, *, root: Path, output: Path, sequence: int | None = None,
            supersedes: str | None = None, backup: str | None = None,
            journal: Path | None = None, actor: str = "operator",
            key: Path | None = None, passphrases: PassphraseSource | None = None) -> Attested:
     """Write the in-toto statement envelope for a document (optionally first-signed).
 
-    With `journal`, the statement is recorded there before the envelope is written.
+    With `journal`, the statement is recorded there before the envelope is written,
+    and `sequence`/`supersedes` come from it (the statements of this type it
+    already holds); values given that differ from the journal's are refused.
+    Without a journal, `sequence` defaults to 1.
     """
     if output.exists():
         raise UsageError(f"{output} already exists; not overwriting an envelope")
+    if supersedes is not None:
+        supersedes = supersedes.lower().removeprefix("sha256:")
     _, ceremony_root = load_root(root)
+    if journal is not None:
+        want_sequence, want_supersedes = journal_position(Journal.open(journal), evidence_type)
+        if sequence is not None and sequence != want_sequence:
+            raise InputError(f"--sequence {sequence}: the journal holds {want_sequence - 1} {evidence_type} "
+                             f"statement(s), so this one is sequence {want_sequence} (leave --sequence out)")
+        if supersedes is not None and supersedes != want_supersedes:
+            raise InputError(f"--supersedes {supersedes}: the journal's previous {evidence_type} statement is "
+                             f"{want_supersedes or 'none'} (leave --supersedes out)")
+        sequence, supersedes = want_sequence, want_supersedes
+    elif sequence is None:
+        sequence = 1
     data = read_input(document, "document")
     if backup and evidence_type != "zero-report":
         raise UsageError("--backup belongs to a zero-report statement")

@@ -48,14 +48,18 @@ def sidecar_path(envelope_path: Path) -> Path:
 def load_sidecar(path: Path) -> list[TimestampRecord]:
     if not path.exists():
         return []
-    d = parse_json(read_input(path, "timestamp sidecar"), what=str(path))
+    return parse_sidecar(read_input(path, "timestamp sidecar"), what=str(path))
+
+
+def parse_sidecar(data: bytes, *, what: str) -> list[TimestampRecord]:
+    d = parse_json(data, what=what)
     try:
         return [
-            TimestampRecord(str(t["signature_sha256"]), str(t["tsa"]), b64decode(t["response"], what=str(path)))
+            TimestampRecord(str(t["signature_sha256"]), str(t["tsa"]), b64decode(t["response"], what=what))
             for t in d["timestamps"]
         ]
     except (KeyError, TypeError):
-        raise InputError(f"{path}: malformed timestamp sidecar") from None
+        raise InputError(f"{what}: malformed timestamp sidecar") from None
 
 
 def save_sidecar(path: Path, records: list[TimestampRecord]) -> None:

@@ -216,7 +216,60 @@ def verify_bundle(
     report.run("root expiry", expiry)
     if "backup" in idx:
         report.run("backup digest", lambda: _check_backup(reader, idx, state))
+    report.run("layout", lambda: _check_layout(reader, idx, state))
     return report
+
+
+def _present_files(reader: BundleReader) -> set[str]:
+    """Anything but a real directory: files, links, FIFOs, sockets, device nodes."""
+    return {p.relative_to(reader.base).as_posix() for p in reader.base.rglob("*")
+            if p.is_symlink() or not p.is_dir()}
+
+
+def _check_layout(reader: BundleReader, idx: dict[str, Any], state: dict[str, Any]) -> str:
+    """The bundle holds exactly the files `bundle create` derives from its signed inputs.
+
+    SHA256SUMS only proves the files are the ones SHA256SUMS lists, and anyone can
+    rewrite it: an extra script, an extra file among the signatures or a rewritten
+    VERIFY.txt would pass. So the bundle is rebuilt here from its own roots, signed
+    envelopes, documents (checked against the statements above), timestamp tokens
+    and journal, and every file (bundle.json, VERIFY.txt, SHA256SUMS included) must
+    be there byte for byte, and nothing else.
+    """
+    from freeze.evidence.bundle import StatementContent, assemble
+
+    verified = state.get("statements", {})
+    listed = [st for st in idx["statements"] if isinstance(st, dict)]
+    unverified = sorted(str(st.get("type")) for st in listed if st.get("type") not in verified)
+    if unverified or len(listed) != len(idx["statements"]):
+        raise VerificationError("cannot derive the bundle's layout: statement(s) "
+                                f"{', '.join(unverified) or '?'} did not verify")
+    contents = [StatementContent(str(st["type"]), reader.read(st.get("envelope")), reader.read(st.get("document")),
+                                 reader.read(st["timestamps"]) if st.get("timestamps") else None)
+                for st in listed]
+    j = idx.get("journal") or {}
+    raw = reader.read(j.get("entries"))
+    entries = raw.split(b"\n")[:-1] if raw else []
+    notes = [reader.read(rel).decode("utf-8") for rel in j.get("checkpoints", [])]
+    expected = assemble(roots=[reader.read(r) for r in idx.get("roots", [])], statements=contents,
+                        entries=entries, notes=notes)
+    present = _present_files(reader)
+    extra = sorted(present - set(expected))
+    missing = sorted(set(expected) - present)
+    # SHA256SUMS differs whenever another file does: named last
+    differ = sorted((rel for rel in set(expected) & present if reader.read(rel) != expected[rel]),
+                    key=lambda rel: (rel == "SHA256SUMS", rel))
+    problems = []
+    if extra:
+        problems.append("not derived from signed content: " + ", ".join(extra[:5]))
+    if missing:
+        problems.append("missing: " + ", ".join(missing[:5]))
+    if differ:
+        problems.append("differ from what the signed content gives: " + ", ".join(differ[:5]))
+    if problems:
+        raise VerificationError("; ".join(problems))
+    return (f"exactly the {len(expected)} files derived from the signed content "
+            "(bundle.json, VERIFY.txt and SHA256SUMS regenerated and equal byte for byte)")
 
 
 def _check_sums(reader: BundleReader) -> str:
@@ -227,9 +280,7 @@ def _check_sums(reader: BundleReader) -> str:
             raise InputError(f"SHA256SUMS: malformed line {line[:60]!r}")
         listed[rel] = digest
     bad = [rel for rel, d in listed.items() if sha256_hex(reader.read(rel)) != d]
-    present = {  # anything but a real directory: files, links, FIFOs, sockets, device nodes
-        p.relative_to(reader.base).as_posix() for p in reader.base.rglob("*") if p.is_symlink() or not p.is_dir()
-    }
+    present = _present_files(reader)
     extra = sorted(present - set(listed) - {"SHA256SUMS"})
     if bad:
         raise VerificationError(f"{len(bad)} file(s) changed: {', '.join(sorted(bad)[:5])}")

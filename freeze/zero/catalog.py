@@ -32,6 +32,10 @@ class ClearPlan:
     # (restarted sequence, table, column) for every column the sequence fills
     # (owned by, identity, or nextval() in its default): checked after the clear
     sequence_feeds: tuple[tuple[QualifiedName, QualifiedName, str], ...] = ()
+    # (sequence, table, column) for every column of a KEPT table (locked or reset,
+    # not cleared) that a sequence the zero does not restart fills: after the clear
+    # its next value must still be above the table's highest one
+    kept_feeds: tuple[tuple[QualifiedName, QualifiedName, str], ...] = ()
 
 
 def _sequence_feeds(conn: psycopg.Connection, seq: QualifiedName
@@ -53,6 +57,28 @@ def _sequence_feeds(conn: psycopg.Connection, seq: QualifiedName
         "   AND sn.nspname = %s AND s.relname = %s ORDER BY 1, 2, 3",
         [seq.schema, seq.name, seq.schema, seq.name]).fetchall()
     return [(seq, QualifiedName(r[0], r[1]), r[2]) for r in rows]
+
+
+def _table_feeds(conn: psycopg.Connection, table: QualifiedName
+                 ) -> list[tuple[QualifiedName, QualifiedName, str]]:
+    """(sequence, table, column) for each column of `table` a sequence fills."""
+    rows = conn.execute(
+        "SELECT sn.nspname, s.relname, a.attname FROM pg_depend d"
+        " JOIN pg_class s ON s.oid = d.objid JOIN pg_namespace sn ON sn.oid = s.relnamespace"
+        " JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid"
+        " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "   AND d.deptype IN ('a', 'i') AND s.relkind = 'S' AND tn.nspname = %s AND t.relname = %s"
+        " UNION"
+        " SELECT sn.nspname, s.relname, a.attname FROM pg_depend d"
+        " JOIN pg_attrdef ad ON ad.oid = d.objid"
+        " JOIN pg_class t ON t.oid = ad.adrelid JOIN pg_namespace tn ON tn.oid = t.relnamespace"
+        " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ad.adnum"
+        " JOIN pg_class s ON s.oid = d.refobjid JOIN pg_namespace sn ON sn.oid = s.relnamespace"
+        " WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass"
+        "   AND s.relkind = 'S' AND tn.nspname = %s AND t.relname = %s ORDER BY 1, 2, 3",
+        [table.schema, table.name, table.schema, table.name]).fetchall()
+    return [(QualifiedName(r[0], r[1]), table, r[2]) for r in rows]
 
 
 def _relkind(conn: psycopg.Connection, name: QualifiedName) -> str | None:
@@ -133,6 +159,10 @@ def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan
             raise ConfigMismatchError(f"profile zero.refresh[{i}]: {view} is not a materialized "
                                       f"view in database {db}")
     feeds = [f for s in spec.sequences for f in _sequence_feeds(conn, s.sequence)]
+    restarted = {s.sequence for s in spec.sequences}
+    kept = [t for t in spec.locked_tables if t not in set(spec.clear_tables)]
+    kept_feeds = [f for t in kept if _relkind(conn, t) in ("r", "p")
+                  for f in _table_feeds(conn, t) if f[0] not in restarted]
 
     cleared = set(spec.clear_tables)
     edges = _fk_edges(conn)
@@ -194,7 +224,7 @@ def check_against_catalog(conn: psycopg.Connection, spec: ZeroSpec) -> ClearPlan
         columns.append(names)
     return ClearPlan(tuple(order), tuple(c for c in spec.clear if c.method == "truncate"),
                      tuple(sequences), election_name, tuple(columns),
-                     _unindexed_fk_warnings(conn, set(by_name)), tuple(feeds))
+                     _unindexed_fk_warnings(conn, set(by_name)), tuple(feeds), tuple(kept_feeds))
 
 
 def _unindexed_fk_warnings(conn: psycopg.Connection, deleted: set[QualifiedName]) -> tuple[str, ...]:

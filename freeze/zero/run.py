@@ -489,6 +489,34 @@ class ZeroSession:
                     f"rolled back, nothing was changed (the verified backup is kept at {backup})")
             out.append({"sequence": str(seq), "column": f"{table}.{column}",
                         "restart": restart, "highest_kept": extreme})
+        for seq, table, column in self.plan.kept_feeds:
+            # not restarted, but a kept table's: its next value must be above the
+            # kept rows too (a sequence set back by hand fails the next insert)
+            row = self.conn.execute(
+                "SELECT increment_by, last_value + increment_by"
+                " FROM pg_sequences WHERE schemaname = %s AND sequencename = %s",
+                [seq.schema, seq.name]).fetchone()
+            if row is None:
+                continue  # dropped concurrently: the rehearsal or the next insert says so
+            if row[1] is None:
+                # never handed out a value: the application does not insert through it
+                # (reference rows with explicit ids); recorded, not judged
+                out.append({"sequence": str(seq), "column": f"{table}.{column}",
+                            "next": "unused (never called)"})
+                continue
+            increment, upcoming = int(row[0]), int(row[1])
+            extreme = db.single_row(self.conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
+                sql.SQL("max" if increment > 0 else "min"), sql.Identifier(column),
+                table.ident)))[0]
+            if extreme is not None and (upcoming <= extreme if increment > 0 else upcoming >= extreme):
+                raise RefusedError(
+                    f"sequence {seq} would next hand out {upcoming}, but kept table "
+                    f"{table}.{column} already holds values up to {extreme}: the next insert "
+                    f"would fail and the application would stop counting; set it above "
+                    f"{extreme} (setval) before the zero; rolled back, nothing was changed "
+                    f"(the verified backup is kept at {backup})")
+            out.append({"sequence": str(seq), "column": f"{table}.{column}",
+                        "next": upcoming, "highest_kept": extreme})
         return out
 
     def _rehearse(self, backup: Path) -> dict[str, Any]:
@@ -518,9 +546,14 @@ class ZeroSession:
         for s in self.plan.sequences:
             self.conn.execute(sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(
                 s.name.ident, sql.Literal(s.restart)))
-        return {"statements": len(self.spec.rehearsal), "result": "counted, rolled back"}
+        return {"statements": len(self.spec.rehearsal),
+                "result": "counted, shown in every report section, rolled back"}
 
     def _run_rehearsal(self, backup: Path) -> None:
+        """The rehearsal statements must run AND their vote must show in every report
+        section (views refreshed): a counter row the trigger no longer finds (the
+        counters cleared instead of reset) makes an insert that succeeds and a vote
+        that is lost."""
         self.conn.execute("SAVEPOINT freeze_rehearsal")
         for i, statement in enumerate(self.spec.rehearsal):
             try:
@@ -531,7 +564,25 @@ class ZeroSession:
                     f"profile zero.rehearsal[{i}] failed on the zeroed database, which could "
                     f"not count a vote: {db.one_line_error(exc, self.dsn)}; rolled back, "
                     f"nothing was changed (the verified backup is kept at {backup})") from None
+        try:
+            for view in self.spec.refresh:
+                self.conn.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(view.ident))
+            counted = self.compute_report("rehearsal", {})
+        except psycopg.Error as exc:
+            self.conn.execute("ROLLBACK TO SAVEPOINT freeze_rehearsal")
+            raise RefusedError(
+                f"profile zero.rehearsal: the report could not be read after the rehearsal vote: "
+                f"{db.one_line_error(exc, self.dsn)}; rolled back, nothing was changed (the "
+                f"verified backup is kept at {backup})") from None
         self.conn.execute("ROLLBACK TO SAVEPOINT freeze_rehearsal")
+        unseen = [s.title for s in counted.sections
+                  if s.totals and not any(v for _, totals in s.rows for v in totals)]
+        if unseen:
+            raise RefusedError(
+                f"profile zero.rehearsal: the rehearsal vote does not show in report section "
+                f"{unseen[0]!r} (its totals stay 0), so a vote counted after this zero would be "
+                f"lost there (a counter row cleared instead of reset?); rolled back, nothing was "
+                f"changed (the verified backup is kept at {backup})")
 
     def _cleanup(self, backup_dir: Path, election: str) -> dict[str, list[str]]:
         """Leftovers of crashed runs of this election's zero: never a verified

@@ -180,18 +180,36 @@ def _rotated_root(live: Ceremony, tmp_path: Path, signers: list[str]) -> Path:
     freeze("root", "init", tmp_path / "spec2.json", "-o", v2, "--previous", live.root)
     for who in signers:
         key = live.keys.get(who, tmp_path / f"{who}.pem")
-        code, _, err = freeze("root", "sign", v2, "--key", key, "--passphrase-env", PASS_ENV, expect=None)
-        if who in ("alice", "bob"):  # old signers are not in v2: `root sign` refuses, so sign via the API
-            assert code == 65 and "not listed in root v2" in err
-            from freeze.evidence.dsse import Signature
-            from freeze.evidence.keys import PassphraseSource, load_signer
-            from freeze.evidence.root import load_root_envelope
-
-            env, _ = load_root_envelope(v2.read_bytes())
-            s = load_signer(key, PassphraseSource(env=PASS_ENV))
-            env.add(Signature(s.sign(env.pae()), s.ref.short))
-            v2.write_bytes(env.to_bytes())
+        # old signers are not in v2: they sign the rotation naming the root they sign for
+        previous = ("--previous", live.root) if who in ("alice", "bob") else ()
+        _, out, _ = freeze("root", "sign", v2, "--key", key, "--passphrase-env", PASS_ENV, *previous)
+        assert f"as {who}" in out
     return v2
+
+
+def test_previous_roots_signers_sign_a_rotation_with_root_sign(live: Ceremony, tmp_path: Path) -> None:
+    """`root sign` refused alice and bob on v2 ('not listed in root v2; a rotation also
+    needs the previous root's signers'), although the rotation needs exactly their
+    signatures: the operator had no command that worked."""
+    v2 = _rotated_root(live, tmp_path, ["gina"])
+    code, _, err = freeze("root", "sign", v2, "--key", live.keys["alice"], "--passphrase-env", PASS_ENV,
+                          expect=65)
+    assert "not listed in root v2; a signer of the previous root signs this rotation with --previous" in err
+    _, out, _ = freeze("root", "sign", v2, "--key", live.keys["alice"], "--passphrase-env", PASS_ENV,
+                       "--previous", live.root)
+    assert "signed root v2 as alice (signer of root v1)" in out
+    # --previous must be the root this one rotates from
+    code, _, err = freeze("root", "sign", v2, "--key", live.keys["bob"], "--passphrase-env", PASS_ENV,
+                          "--previous", v2, expect=65)
+    assert "does not follow version 2" in err and len(err.strip().splitlines()) == 1
+    # a key of neither root
+    code, _, err = freeze("root", "sign", v2, "--key", tmp_path / "hank.pem", "--passphrase-env", PASS_ENV,
+                          "--previous", live.root, expect=None)
+    assert code == 0  # hank is in v2
+    freeze("keygen", tmp_path / "mallory.pem", "--passphrase-env", PASS_ENV)
+    code, _, err = freeze("root", "sign", v2, "--key", tmp_path / "mallory.pem", "--passphrase-env", PASS_ENV,
+                          "--previous", live.root, expect=65)
+    assert "listed neither in root v2 nor in the previous root v1" in err
 
 
 def test_rotated_root_signed_only_by_new_keys(live: Ceremony, tmp_path: Path) -> None:
@@ -284,6 +302,51 @@ def test_replayed_old_manifest(live: Ceremony, tmp_path: Path) -> None:
     replayed = bundle("replayed", old_env, c.files["manifest"])
     verify_fails(c, replayed, "manifest: current, not replayed: replayed: this manifest statement (sequence 1) "
                  "is superseded by journal entry #3 (sequence 2)")
+
+
+def test_second_attest_takes_sequence_and_supersedes_from_the_journal(live: Ceremony, tmp_path: Path) -> None:
+    """A second `attest` of a type the journal already holds succeeded as sequence 1
+    (no --sequence/--supersedes) and the honest bundle then failed verification:
+    attest has the journal, so it derives both, and refuses values that differ."""
+    c = live
+    journal = tmp_path / "journal.db"
+    shutil.copy(c.journal, journal)
+    old_env = c.files["env-manifest"]
+    old_digest = hashlib.sha256(base64.b64decode(json.loads(old_env.read_bytes())["payload"])).hexdigest()
+    manifest2 = tmp_path / "manifest.json"
+    manifest2.write_bytes(b'{"schema": 1, "hosts": {"db1": {"files": {}}}, "second": true}')
+    env2 = tmp_path / "manifest2.dsse.json"
+    code, _, err = freeze("attest", "--type", "manifest", manifest2, "--root", c.root, "-o", env2,
+                          "--journal", journal, "--sequence", "1", expect=65)
+    assert "the journal holds 1 manifest statement(s), so this one is sequence 2" in err
+    code, _, err = freeze("attest", "--type", "manifest", manifest2, "--root", c.root, "-o", env2,
+                          "--journal", journal, "--supersedes", "ab" * 32, expect=65)
+    assert f"the journal's previous manifest statement is {old_digest}" in err
+    assert not env2.exists()
+    freeze("attest", "--type", "manifest", manifest2, "--root", c.root, "-o", env2, "--journal", journal)
+    predicate = json.loads(base64.b64decode(json.loads(env2.read_bytes())["payload"]))["predicate"]
+    assert (predicate["sequence"], predicate["supersedes"]) == (2, old_digest)
+    for who in ("alice", "bob", "carol", "dave", "frank"):
+        freeze("sign", env2, "--key", c.keys[who], "--passphrase-env", PASS_ENV, "--root", c.root)
+    assert c.tsa is not None
+    freeze("timestamp", env2, "--tsa", c.tsa.url, "--root", c.root)
+    note = tmp_path / "cp.note"
+    freeze("journal", "checkpoint", journal, "--key", c.keys["journal-log"], "--passphrase-env", PASS_ENV, "-o", note)
+    for who in ("dave", "frank"):
+        freeze("journal", "cosign", note, "--key", c.keys[who], "--as", who, "--passphrase-env", PASS_ENV)
+    freeze("journal", "store", journal, note)
+    out = tmp_path / "bundle"
+    freeze("bundle", "create", out, "--root", c.root, "--statement", f"manifest={env2}:{manifest2}",
+           "--statement", f"zero-report={c.files['env-zero-report']}:{c.files['zero']}", "--journal", journal)
+    _, report, _ = freeze("verify-evidence", out, "--root-pin", c.root_digest, expect=0)
+    assert "latest manifest (sequence 2)" in report
+    # a first statement of another type in the same journal is still sequence 1
+    drift = tmp_path / "drift.json"
+    drift.write_bytes(b'{"drift": []}')
+    freeze("attest", "--type", "drift-report", drift, "--root", c.root, "-o", tmp_path / "d.dsse.json",
+           "--journal", journal)
+    payload = json.loads(base64.b64decode(json.loads((tmp_path / "d.dsse.json").read_bytes())["payload"]))
+    assert (payload["predicate"]["sequence"], payload["predicate"]["supersedes"]) == (1, None)
 
 
 def test_statement_from_another_ceremony(live: Ceremony, tmp_path: Path) -> None:

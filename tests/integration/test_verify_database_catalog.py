@@ -319,6 +319,50 @@ TAMPERS: dict[str, tuple[list[str], tuple[str, str, str], str | None]] = {
     "table_owner": (
         [f"ALTER TABLE counting.candidates OWNER TO {APP}"],
         ("changed", "db_table", "counting.candidates"), "owner"),
+    # the classes freeze/collect/postgres.py records (not pg_semantics): one case each
+    "row_security_disabled": (
+        ["ALTER TABLE counting.votes DISABLE ROW LEVEL SECURITY"],
+        ("changed", "db_table", "counting.votes"), "row_security"),
+    "row_security_forced": (
+        ["ALTER TABLE counting.votes FORCE ROW LEVEL SECURITY"],
+        ("changed", "db_table", "counting.votes"), "force_row_security"),
+    "matview_redefined": (
+        ["DROP MATERIALIZED VIEW counting.totals_mv",
+         "CREATE MATERIALIZED VIEW counting.totals_mv AS "
+         "SELECT candidate_id, n * 2 AS n FROM counting.totals"],
+        ("changed", "db_table", "counting.totals_mv"), "definition_sha256"),
+    "function_body": (
+        ["CREATE OR REPLACE FUNCTION counting.keep() RETURNS trigger LANGUAGE plpgsql AS "
+         "$$BEGIN NEW.n := NEW.n + 1; RETURN NEW; END$$"],
+        ("changed", "db_function", "counting.keep()"), "source_sha256"),
+    "function_security_definer": (
+        ["ALTER FUNCTION counting.keep() SECURITY DEFINER"],
+        ("changed", "db_function", "counting.keep()"), "security_definer"),
+    "function_search_path": (
+        ["ALTER FUNCTION counting.keep() SET search_path = public"],
+        ("changed", "db_function", "counting.keep()"), "config"),
+    "table_grant_added": (
+        [f"GRANT DELETE ON counting.votes TO {APP}"],
+        ("added", "grant", f"table:counting.votes:{APP}:DELETE"), None),
+    "column_grant_added": (
+        [f"GRANT UPDATE (n) ON counting.votes TO {APP}"],
+        ("added", "grant", f"column:counting.votes.n:{APP}:UPDATE"), None),
+    "function_execute_revoked_from_public": (
+        ["REVOKE EXECUTE ON FUNCTION counting.keep() FROM PUBLIC"],
+        ("removed", "grant", "function:counting.keep():PUBLIC:EXECUTE"), None),
+    "default_privileges": (
+        [f"ALTER DEFAULT PRIVILEGES IN SCHEMA counting GRANT INSERT ON TABLES TO {APP}"],
+        ("added", "grant", f"default:freeze_admin:counting:r:{APP}:INSERT"), None),
+    "role_membership": (
+        [f"GRANT {AUDITOR} TO {APP}"],
+        ("changed", "db_role", APP), "member_of"),
+    "check_constraint_dropped": (
+        ["ALTER TABLE counting.candidates ADD CONSTRAINT name_set CHECK (name <> '')",
+         "ALTER TABLE counting.candidates DROP CONSTRAINT candidates_pkey CASCADE"],
+        ("removed", "db_constraint", "counting.candidates.candidates_pkey"), None),
+    "index_redefined": (
+        ["CREATE INDEX votes_station ON counting.votes (station)"],
+        ("added", "db_index", "counting.votes_station"), None),
 }
 
 
@@ -338,7 +382,7 @@ def test_tampering_is_drift_that_names_the_object(frozen: Frozen, case: str) -> 
         # cluster-wide state goes back; a subscription would block DROP DATABASE
         _sql(frozen.dsn, "DROP SUBSCRIPTION IF EXISTS counting_in",
              f"ALTER ROLE {APP} SET search_path = counting, public",
-             f"ALTER ROLE {AUDITOR} NOBYPASSRLS")
+             f"ALTER ROLE {AUDITOR} NOBYPASSRLS", f"REVOKE {AUDITOR} FROM {APP}")
 
 
 def test_a_semantic_server_setting_changed_with_alter_system(frozen: Frozen,

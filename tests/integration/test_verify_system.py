@@ -135,3 +135,25 @@ def test_new_user_sudoers_and_cron_under_an_alternate_root(tmp_path):
     assert report.find("added", "cron", "/etc/cron.d/beacon")
     assert report.find("changed", "file", "/etc/passwd")
     assert "$y$" not in repr(report.to_dict())  # password hashes are never recorded
+
+
+def test_alternate_root_says_network_kernel_and_unit_states_are_not_collected(tmp_path):
+    """With `root` set to a mounted image, network and kernel sections were left out
+    silently: the manifest looked like a host with nothing listening and no sysctl.
+    They are named in `unavailable` (and the unit active states in facts)."""
+    image = tmp_path / "image"
+    _write_image(image)
+    p = _profile(tmp_path, "root: " + str(image) + "\npaths: [/etc]",
+                 network="{enabled: true}", kernel="{enabled: true, sysctls: [kernel.kptr_restrict]}")
+    m, profile = _snap(p)
+    for section in ("sockets", "interfaces", "addresses", "routes", "nftables", "sysctls", "modules",
+                    "system"):
+        assert section not in m.sections
+        assert m.unavailable[section].startswith(f"not collected: root is {image}"), section
+    report = verify(m, profile)
+    assert report.is_clean and report.exit_code == 0
+    assert any(n.startswith(f"sockets: not checked (not collected: root is {image}") for n in report.notes)
+    # parts the profile turns off are not "unavailable": nothing was asked for
+    p = _profile(tmp_path, "root: " + str(image) + "\npaths: [/etc]")
+    m, _ = _snap(p)
+    assert not {"sockets", "sysctls", "modules"} & set(m.unavailable)

@@ -7,6 +7,7 @@ report read zero and a new vote is counted correctly. The crash tests run on it 
 
 from __future__ import annotations
 
+import copy
 import signal
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,10 @@ def test_wide_schema_is_zeroed_through_its_profile_and_counts_again(pg_server, p
     assert record["reset_columns"] == [{"table": "wide.counters", "columns": ["votes", "sheets"],
                                         "rows_not_zero_before": 3}]
     assert record["refreshed"] == ["wide.totals"]
-    assert record["rehearsal"]["result"] == "counted, rolled back"
+    assert record["rehearsal"]["result"] == "counted, shown in every report section, rolled back"
+    assert {"sequence": "wide.audit_log_id_seq", "column": "wide.audit_log.id",
+            "next": before["audit_seq"][0] + 1, "highest_kept": len(before["audit"])} \
+        in record["sequence_check"]
     assert record["sequence_check"][0]["column"] == "wide.results.id"
 
     # the application counts a new sheet: trigger, counters, audit log, view
@@ -250,3 +254,41 @@ def test_rehearsal_sets_back_a_sequence_in_a_schema_whose_name_has_a_dot(pg_serv
     with psycopg.connect(pg_db) as c:
         seq = c.execute('SELECT last_value, is_called FROM "tally.2027".sheet_no').fetchone()
     assert seq == (40, True)
+
+
+def test_clearing_a_trigger_maintained_counter_table_is_refused(pg_server, pg_db, tmp_path):
+    """Counters cleared instead of reset, with a report that lists every candidate
+    (outer join, so it still has its rows and reads 0): the rehearsal insert succeeds,
+    but the trigger's UPDATE finds no counter row, so every later vote would be lost
+    silently. The rehearsal vote must show in every report section."""
+    report = copy.deepcopy(PROFILE["zero"]["report"])
+    report["sections"][0]["query"] = (
+        "SELECT c.candidate, COALESCE(k.votes, 0) AS votes, COALESCE(k.sheets, 0) AS sheets "
+        "FROM (VALUES ('ana'), ('blank'), ('bruno')) AS c (candidate) "
+        "LEFT JOIN wide.counters k USING (candidate) ORDER BY 1")
+    ze = _setup(pg_server, pg_db, tmp_path, reset_columns=[], report=report,
+                clear=[{"table": "wide.results", "method": "delete"},
+                       {"table": "wide.counters", "method": "delete"}])
+    before = _state(pg_db)
+    proc = _zero(ze)
+    assert proc.returncode == 9, (proc.returncode, proc.stdout, proc.stderr)
+    assert ("zero.rehearsal: the rehearsal vote does not show in report section "
+            "'Running totals'") in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert _state(pg_db) == before
+
+
+def test_a_kept_tables_sequence_below_its_rows_is_refused_without_a_rehearsal(pg_server, pg_db, tmp_path):
+    """The zero does not restart the audit log's sequence, but someone set it back:
+    after the zero the first vote fails on the audit log's primary key. Checked for
+    every kept table's sequences, rehearsal or not."""
+    ze = _setup(pg_server, pg_db, tmp_path, rehearsal=[])
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute("SELECT setval('wide.audit_log_id_seq', 2)")
+    before = _state(pg_db)
+    proc = _zero(ze)
+    assert proc.returncode == 9, (proc.returncode, proc.stdout, proc.stderr)
+    assert "sequence wide.audit_log_id_seq would next hand out 3" in proc.stderr, proc.stderr
+    assert "wide.audit_log.id already holds values up to" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert _state(pg_db) == before

@@ -79,3 +79,17 @@ def test_other_host_is_reported():
     new = _m({})
     new.host = {"hostname": "h", "machine_id": "other"}
     assert compare(old, new, PROFILE).find("changed", "host", "machine_id")
+
+
+def test_a_part_never_recorded_and_now_unavailable_is_a_note_not_drift():
+    """A manifest taken under an alternate root before freeze named the network and
+    kernel as unavailable: verify now says so in a note, not as a collector change.
+    A recorded section becoming unavailable is still drift."""
+    old = _m({"/etc/a": F}, packages={"deb:x:amd64": {"version": "1"}})
+    new = copy.deepcopy(old)
+    new.unavailable["sockets"] = "not collected: root is /mnt/image (...)"
+    new.unavailable["packages"] = "dpkg-query failed"
+    r = compare(old, new, PROFILE)
+    assert r.find("changed", "collector", "packages") is not None
+    assert r.find("changed", "collector", "sockets") is None
+    assert "sockets: not checked (not collected: root is /mnt/image (...))" in r.notes
