@@ -27,6 +27,7 @@ from ansible_collections.election.freeze.plugins.module_utils.freeze_collectors 
 try:
     from freeze.drift import check_profile_matches, compare, growing_sizes
     from freeze.errors import FreezeError
+    from freeze.fleet import check_signed_manifest
     from freeze.manifest import load_manifest
     from freeze.profile import load_profile
     from freeze.snapshot import database_sections, manifest_from_collected, write_manifest
@@ -84,6 +85,19 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="profile: %s" % exc)
             return result
         baseline = None
+        signed = None
+        if args["envelope"] or args["root"] or args["fleet"]:
+            if not (args["baseline"] and args["envelope"] and args["root"]):
+                result.update(failed=True, msg="envelope and root check a baseline: give baseline, "
+                                               "envelope and root together (fleet when the envelope signs one)")
+                return result
+            try:  # before anything runs on the host: a changed manifest is no basis for a verdict
+                signed = check_signed_manifest(args["baseline"], args["envelope"], args["root"],
+                                               host=task_vars.get("inventory_hostname", ""),
+                                               fleet=args["fleet"])
+            except FreezeError as exc:
+                result.update(failed=True, signed=False, msg=str(exc))
+                return result
         if args["baseline"]:
             try:
                 baseline = load_manifest(args["baseline"])
@@ -98,7 +112,7 @@ class ActionModule(ActionBase):
         tmpdir = self._connection._shell.tmpdir or self._make_tmp_path()
         handoff = self._connection._shell.join_path(tmpdir, "freeze-collected.json")
         module_args = dict(args, spec=profile.collect_spec(), collectors=collector_sources(),
-                           handoff=handoff)
+                           handoff=handoff, envelope=None, root=None, fleet=None)
         res = self._execute_module(module_name="election.freeze.freeze_collect",
                                    module_args=module_args, task_vars=task_vars)
         res.pop("invocation", None)
@@ -106,6 +120,8 @@ class ActionModule(ActionBase):
             result.update(res)
             return result
         result.update(self._fetch_and_write(res, handoff, dest, args["output"], profile, baseline))
+        if signed is not None:
+            result.update(signed=True, signed_checks=signed)
         return result
 
     def _fetch_and_write(self, res, handoff, dest, output, profile, baseline):

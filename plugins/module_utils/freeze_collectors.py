@@ -24,6 +24,12 @@ TASK_OPTIONS = dict(
     force=dict(type="bool", default=False),
     growing=dict(type="dict", default={}),
     result_dir=dict(type="path", default="/var/lib/election-freeze"),
+    # with baseline: the signed envelope that must cover it (checked on the controller
+    # before the host is touched), the ceremony root, and the fleet manifest if the
+    # envelope signs one (freeze.fleet.check_signed_manifest)
+    envelope=dict(type="path"),
+    root=dict(type="path"),
+    fleet=dict(type="path"),
 )
 
 

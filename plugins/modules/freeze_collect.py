@@ -81,6 +81,23 @@ options:
     description: Directory on the host for the root-only result file (created 0700).
     type: path
     default: /var/lib/election-freeze
+  envelope:
+    description:
+      - With O(baseline) and O(root), the signed manifest envelope (DSSE, from the ceremony)
+        that must cover the baseline. Checked on the controller BEFORE the host is touched,
+        as C(freeze verify-envelope --type manifest --root ROOT) does (threshold, root
+        self-signature, ceremony binding, expiry); its subject must be the baseline's
+        sha256, or the sha256 of O(fleet) naming the baseline's sha256 for this host.
+        Otherwise the task fails with C(manifest is not the signed one) and nothing runs
+        on the host.
+    type: path
+  root:
+    description: The ceremony root envelope (C(root.json)) to check O(envelope) against.
+    type: path
+  fleet:
+    description: The signed fleet manifest (C(freeze-fleet/v1), written by
+      C(playbooks/freeze-ceremony.yml)) when O(envelope) signs one for several hosts.
+    type: path
   spec:
     description: Internal, set by the action plugin from O(profile) (the collector spec).
     type: dict
