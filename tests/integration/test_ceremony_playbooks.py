@@ -1,0 +1,282 @@
+"""playbooks/freeze-ceremony.yml and playbooks/verify.yml over loopback hosts.
+
+Two inventory hosts are aliases of this machine behind the throw-away loopback
+sshd (tests/sshd.py), reached as root with privilege escalation (`su`: there
+is no sudo here). The ceremony runs through the real `ansible-playbook`: pre-checks,
+snapshots, the plan written from variables, `freeze ceremony run --wait` while the
+key holders (DEMO keys; their passphrase comes from the environment, a test value)
+sign in other processes; the bundle then passes `freeze verify-evidence`. Zero is
+NOT exercised here (freeze_ceremony_zero stays false; `freeze zero` has its own
+tests in test_zero.py). verify.yml then checks each host's manifest against the
+ceremony's signed fleet manifest: clean passes, a flipped manifest byte is refused
+as "not the signed one" before the host is touched, drift is a JUnit failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_ceremony import PASS_ENV, PASSPHRASE, freeze, freeze_proc, needs_tools
+from tests.integration.test_remote_ssh import (  # noqa: F401 - sshd is a fixture
+    _profile,
+    loopback_inventory,
+    sshd,
+)
+from tests.sshd import free_port
+from tests.tsa import LocalTsa
+
+pytestmark = needs_tools
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
+HOSTS = ("count-a", "count-b")
+SIGNERS = ("alice", "bob", "carol")
+LOG_PASS_ENV = "FREEZE_DEMO_LOG_PASSPHRASE"  # DEMO ONLY: a test passphrase in the environment
+
+
+def play(inv: Path, playbook: str, evars: dict[str, object], *extra: str, env: dict[str, str] | None = None,
+         timeout: int = 600) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(PLAYBOOK), "-i", str(inv), "-e", json.dumps(evars),
+                             "-e", "ansible_become_method=su", *extra, f"playbooks/{playbook}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO,
+                            env={**os.environ, **(env or {})})
+
+
+def run_play(inv: Path, playbook: str, evars: dict[str, object], *extra: str) -> tuple[int, str]:
+    proc = play(inv, playbook, evars, *extra)
+    out, _ = proc.communicate(timeout=600)
+    return proc.returncode, out
+
+
+def flat(text: str) -> str:
+    """The play's output with runs of white space made one space (the yaml callback wraps long lines)."""
+    return re.sub(r"\s+", " ", text)
+
+
+def _room(base: Path, tsa: LocalTsa) -> Path:
+    """DEMO keys (passphrase from the environment) and a root spec naming them."""
+    keys = base / "keys"
+    keys.mkdir()
+    for who in (*SIGNERS, "journal-log"):
+        freeze("keygen", keys / f"{who}.pem", "--passphrase-env", PASS_ENV)
+    spec = base / "root-spec.yml"
+    spec.write_text(f"""
+election: 2026-general
+ceremony: fleet-freeze-1
+expires: 2099-01-31T23:59:59Z
+people:
+  alice: {{role: directorate, name: "Alice (demo)", keys: [keys/alice.pub.pem]}}
+  bob: {{role: directorate, name: "Bob (demo)", keys: [keys/bob.pub.pem]}}
+  carol: {{role: auditor, name: "Carol (demo)", keys: [keys/carol.pub.pem]}}
+thresholds:
+  root: {{directorate: 2}}
+  manifest: {{directorate: 2, auditor: 1}}
+  checkpoint: {{auditor: 1}}
+journal:
+  origin: election.example/2026-general/fleet-freeze-1
+  log_key: keys/journal-log.pub.pem
+timestamp_authorities:
+  - {{name: local-tsa, url: "{tsa.url}", certificates: [{tsa.ca}]}}
+""")
+    return spec
+
+
+@dataclass
+class Done:
+    inv: Path
+    profile: Path
+    app: Path
+    dir: Path
+    output: str
+    rc: int
+    signer_errors: list[str]
+
+
+@pytest.fixture(scope="module")
+def ceremony(sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:  # noqa: F811
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible not installed (the ops extra)")
+    base = tmp_path_factory.mktemp("fleet-ceremony")
+    os.environ[PASS_ENV] = PASSPHRASE
+    inv = loopback_inventory(base / "hosts.yml", sshd["dir"], dict.fromkeys(HOSTS, sshd["port"]))
+    profile, app = _profile(base)
+    tsa = LocalTsa(base / "tsa")
+    try:
+        spec = _room(base, tsa)
+        cdir = base / "ceremony-2026"
+        evars = {"freeze_ceremony_dir": str(cdir), "freeze_ceremony_profile": str(profile),
+                 "freeze_ceremony_root_spec": str(spec), "freeze_ceremony_log_key": str(base / "keys/journal-log.pem"),
+                 "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_wait": 240,
+                 "freeze_ceremony_pdf": False}
+        station = play(inv, "freeze-ceremony.yml", evars, env={LOG_PASS_ENV: PASSPHRASE})
+        errors: list[str] = []
+
+        def key_holders() -> None:  # each on "their own machine": a separate process, after the prepare
+            note = cdir / "ceremony" / "checkpoint.note"
+            deadline = time.monotonic() + 300
+            while not note.exists() and station.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.5)
+            for who in SIGNERS:
+                res = freeze_proc("ceremony", "sign", cdir / "ceremony-plan.yml", "--key", base / "keys" / f"{who}.pem",
+                                  "--passphrase-env", PASS_ENV)
+                if res.returncode != 0 or "signed as" not in res.stdout:
+                    errors.append(f"{who}: {res.returncode} {res.stdout} {res.stderr}")
+
+        signers = threading.Thread(target=key_holders, daemon=True)
+        signers.start()
+        try:
+            out, _ = station.communicate(timeout=600)
+        finally:
+            if station.poll() is None:
+                station.kill()
+        signers.join(timeout=60)
+        (base / "play.log").write_text(out)  # for a failing run: the whole play's output
+        yield Done(inv, profile, app, cdir, out, station.returncode, errors)
+    finally:
+        tsa.stop()
+
+
+def test_ceremony_playbook_snapshots_waits_for_the_signers_and_the_bundle_verifies(ceremony: Done,
+                                                                                   tmp_path: Path) -> None:
+    out = ceremony.output
+    assert ceremony.rc == 0 and not ceremony.signer_errors, (ceremony.signer_errors, out[-6000:])
+    for host in HOSTS:  # each host's state, and its manifest on the controller
+        assert f"{host}                  snapshot taken           sha256:" in out, out[-6000:]
+        assert (ceremony.dir / "manifests" / f"{host}.manifest.json").is_file()
+    assert "waiting for bob:" in out  # the room's screen, printed before the play waited
+    assert "CEREMONY FINISHED: 2 host(s) snapshotted; bundle VERIFIED" in out
+    assert "not zeroed (freeze_ceremony_zero was false)" in out
+    assert PASSPHRASE not in out
+    fleet = json.loads((ceremony.dir / "manifests" / "fleet-manifest.json").read_bytes())
+    assert fleet["schema"] == "freeze-fleet/v1" and sorted(fleet["manifests"]) == list(HOSTS)
+    digest = out.split("ROOT DIGEST  sha256:")[1][:64]
+    line = out.split("CHECKPOINT   ")[1].splitlines()[0].strip().rstrip("'\"")
+    # the ordinary verifier, on a copy of the tar, with what the minutes hold
+    tar = tmp_path / "handed-over.tar"
+    shutil.copy(ceremony.dir / "ceremony" / "evidence.tar", tar)
+    code, vout, _ = freeze("verify-evidence", tar, "--root-pin", digest, "--checkpoint", line)
+    assert code == 0 and "VERIFIED" in vout
+    # a second run of the play refuses: a new directory per ceremony (manifests exist), nothing zeroed
+    rc, again = run_play(ceremony.inv, "freeze-ceremony.yml", {
+        "freeze_ceremony_dir": str(ceremony.dir), "freeze_ceremony_profile": str(ceremony.profile),
+        "freeze_ceremony_root_spec": "unused", "freeze_ceremony_log_key": "unused",
+        "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV})
+    assert rc != 0 and "CEREMONY STOPPED at the pre-checks" in again and "exists; refusing" in again
+
+
+def _verify(c: Done, tmp_path: Path, **more: object) -> tuple[int, str, ET.Element]:
+    junit = tmp_path / "junit.xml"
+    evars = {"freeze_verify_profile": str(c.profile), "freeze_verify_manifests": str(c.dir / "manifests"),
+             "freeze_verify_root": str(c.dir / "ceremony" / "root.json"),
+             "freeze_verify_envelope": str(c.dir / "ceremony" / "manifest.dsse.json"),
+             "freeze_verify_fleet": str(c.dir / "manifests" / "fleet-manifest.json"),
+             "freeze_verify_result_dir": str(tmp_path / "on-host"), "freeze_verify_junit": str(junit), **more}
+    rc, out = run_play(c.inv, "verify.yml", evars)
+    assert junit.is_file(), out[-4000:]
+    return rc, out, ET.parse(junit).getroot()
+
+
+def test_verify_playbook_clean_tampered_manifest_and_drift(ceremony: Done, tmp_path: Path) -> None:
+    assert ceremony.rc == 0, ceremony.output[-3000:]
+    rc, out, xml = _verify(ceremony, tmp_path)
+    assert rc == 0, out[-4000:]
+    for host in HOSTS:
+        assert f"{host}                      0       0       0  clean" in out, out[-4000:]
+    assert xml.get("tests") == "2" and xml.get("failures") == "0"
+    assert [tc.get("name") for tc in xml.iter("testcase")] == list(HOSTS)
+    assert not list(xml.iter("failure"))
+
+    # one byte of count-a's manifest flipped: refused as not the signed one, count-b still verified
+    manifest = ceremony.dir / "manifests" / "count-a.manifest.json"
+    original = manifest.read_bytes()
+    manifest.write_bytes(original.replace(b"stations", b"stationz", 1) if b"stations" in original
+                         else original.replace(b'"file"', b'"fil\\u0065"', 1))
+    assert manifest.read_bytes() != original
+    try:
+        rc, out, xml = _verify(ceremony, tmp_path)
+    finally:
+        manifest.write_bytes(original)
+    assert rc != 0
+    assert "count-a - - - NOT VERIFIED: manifest is not the signed one" in flat(out), out[-4000:]
+    assert "count-b                      0       0       0  clean" in out
+    failures = {tc.get("name"): tc.find("failure") for tc in xml.iter("testcase")}
+    assert failures["count-b"] is None
+    fa = failures["count-a"]
+    assert fa is not None and fa.get("type") == "not-verified" and "not the signed one" in (fa.text or "")
+
+    # drift: a changed file on the (untouched-manifest) hosts is a JUnit failure naming it
+    conf = ceremony.app / "etc" / "counting.conf"
+    before = conf.read_text()
+    conf.write_text("stations = 51\n")
+    try:
+        rc, out, xml = _verify(ceremony, tmp_path)
+    finally:
+        conf.write_text(before)
+    assert rc != 0 and "drift or unverified hosts" in out
+    for tc in xml.iter("testcase"):
+        failure = tc.find("failure")
+        assert failure is not None and failure.get("type") == "drift", ET.tostring(xml)
+        assert f"changed file {conf}" in (failure.text or "") and "1 changed" in (failure.get("message") or "")
+    assert xml.get("failures") == "2"
+
+
+def test_verify_refuses_an_envelope_without_the_threshold(ceremony: Done, tmp_path: Path) -> None:
+    """A per-host envelope beside the manifest (HOST.manifest.dsse.json), attested but signed by one
+    person only: the threshold is not met, so the host is refused before it is touched."""
+    assert ceremony.rc == 0, ceremony.output[-3000:]
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    shutil.copy(ceremony.dir / "manifests" / "count-a.manifest.json", manifests)
+    root = ceremony.dir / "ceremony" / "root.json"
+    env = manifests / "count-a.manifest.dsse.json"
+    freeze("attest", "--type", "manifest", manifests / "count-a.manifest.json", "--root", root, "-o", env)
+    keys = ceremony.dir.parent / "keys"
+    freeze("sign", env, "--key", keys / "alice.pem", "--passphrase-env", PASS_ENV, "--root", root)
+    junit = tmp_path / "junit.xml"
+    rc, out = run_play(ceremony.inv, "verify.yml", {
+        "freeze_verify_profile": str(ceremony.profile), "freeze_verify_manifests": str(manifests),
+        "freeze_verify_root": str(root), "freeze_verify_junit": str(junit),
+        "freeze_verify_result_dir": str(tmp_path / "on-host")}, "--limit", "count-a")
+    assert rc != 0
+    assert "NOT VERIFIED: manifest is not the signed one: count-a.manifest.dsse.json: manifest:" in flat(out), \
+        out[-4000:]
+    # bob and carol sign too: now the per-host envelope beside the manifest (the default path) is enough
+    for who in ("bob", "carol"):
+        freeze("sign", env, "--key", keys / f"{who}.pem", "--passphrase-env", PASS_ENV, "--root", root)
+    rc, out = run_play(ceremony.inv, "verify.yml", {
+        "freeze_verify_profile": str(ceremony.profile), "freeze_verify_manifests": str(manifests),
+        "freeze_verify_root": str(root), "freeze_verify_result_dir": str(tmp_path / "on-host")},
+        "--limit", "count-a")
+    # compared now, not refused (the drift test may have run first: a restored file keeps a new ctime)
+    assert "NOT VERIFIED" not in out and re.search(r"count-a +\d+ +\d+ +\d+  ", out), out[-4000:]
+
+
+def test_ceremony_stops_at_the_precheck_when_a_host_is_down(sshd, tmp_path: Path) -> None:  # noqa: F811
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible not installed (the ops extra)")
+    inv = loopback_inventory(tmp_path / "hosts.yml", sshd["dir"], {"count-a": sshd["port"], "count-down": free_port()})
+    profile, _ = _profile(tmp_path)
+    cdir = tmp_path / "ceremony"
+    rc, out = run_play(inv, "freeze-ceremony.yml", {
+        "freeze_ceremony_dir": str(cdir), "freeze_ceremony_profile": str(profile),
+        "freeze_ceremony_root_spec": "unused", "freeze_ceremony_log_key": "unused",
+        "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_zero": True})
+    assert rc != 0
+    assert "count-a                  snapshot taken           sha256:" in out, out[-4000:]
+    assert "count-down               unreachable" in out
+    assert "CEREMONY STOPPED at the pre-checks: nothing was zeroed and nothing was attested" in out
+    states = json.loads((cdir / "hosts.json").read_text())
+    assert states["count-down"]["state"] == "unreachable" and states["count-a"]["state"] == "snapshot taken"
+    assert not (cdir / "ceremony-plan.yml").exists() and not (cdir / "zero").exists()
