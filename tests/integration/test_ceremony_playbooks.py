@@ -35,6 +35,7 @@ from tests.integration.test_remote_ssh import (  # noqa: F401 - sshd is a fixtur
     loopback_inventory,
     sshd,
 )
+from tests.integration.test_zero_support import DSN_ENV, db_state, is_fully_zeroed, make_zero_env
 from tests.sshd import free_port
 from tests.tsa import LocalTsa
 
@@ -65,7 +66,7 @@ def flat(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def _room(base: Path, tsa: LocalTsa) -> Path:
+def _room(base: Path, tsa: LocalTsa, election: str = "2026-general") -> Path:
     """DEMO keys (passphrase from the environment) and a root spec naming them."""
     keys = base / "keys"
     keys.mkdir()
@@ -73,7 +74,7 @@ def _room(base: Path, tsa: LocalTsa) -> Path:
         freeze("keygen", keys / f"{who}.pem", "--passphrase-env", PASS_ENV)
     spec = base / "root-spec.yml"
     spec.write_text(f"""
-election: 2026-general
+election: {election}
 ceremony: fleet-freeze-1
 expires: 2099-01-31T23:59:59Z
 people:
@@ -83,9 +84,10 @@ people:
 thresholds:
   root: {{directorate: 2}}
   manifest: {{directorate: 2, auditor: 1}}
+  zero-report: {{directorate: 2, auditor: 1}}
   checkpoint: {{auditor: 1}}
 journal:
-  origin: election.example/2026-general/fleet-freeze-1
+  origin: election.example/{election}/fleet-freeze-1
   log_key: keys/journal-log.pub.pem
 timestamp_authorities:
   - {{name: local-tsa, url: "{tsa.url}", certificates: [{tsa.ca}]}}
@@ -104,6 +106,35 @@ class Done:
     signer_errors: list[str]
 
 
+def _sign_when_prepared(cdir: Path, keys: Path, station: subprocess.Popen[str], errors: list[str]) -> None:
+    """Each key holder on "their own machine": a separate process, once the workstation has prepared."""
+    note = cdir / "ceremony" / "checkpoint.note"
+    deadline = time.monotonic() + 300
+    while not note.exists() and station.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    for who in SIGNERS:
+        res = freeze_proc("ceremony", "sign", cdir / "ceremony-plan.yml", "--key", keys / f"{who}.pem",
+                          "--passphrase-env", PASS_ENV)
+        if res.returncode != 0 or "signed as" not in res.stdout:
+            errors.append(f"{who}: {res.returncode} {res.stdout} {res.stderr}")
+
+
+def run_ceremony(inv: Path, evars: dict[str, object], keys: Path, env: dict[str, str]) -> tuple[int, str, list[str]]:
+    """The play on the workstation while the key holders sign in other processes."""
+    station = play(inv, "freeze-ceremony.yml", evars, env=env)
+    errors: list[str] = []
+    signers = threading.Thread(target=_sign_when_prepared, args=(Path(str(evars["freeze_ceremony_dir"])), keys,
+                                                                 station, errors), daemon=True)
+    signers.start()
+    try:
+        out, _ = station.communicate(timeout=600)
+    finally:
+        if station.poll() is None:
+            station.kill()
+    signers.join(timeout=60)
+    return station.returncode, out, errors
+
+
 @pytest.fixture(scope="module")
 def ceremony(sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]:  # noqa: F811
     if not PLAYBOOK.exists():
@@ -120,30 +151,14 @@ def ceremony(sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]: 
                  "freeze_ceremony_root_spec": str(spec), "freeze_ceremony_log_key": str(base / "keys/journal-log.pem"),
                  "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_wait": 240,
                  "freeze_ceremony_pdf": False}
-        station = play(inv, "freeze-ceremony.yml", evars, env={LOG_PASS_ENV: PASSPHRASE})
-        errors: list[str] = []
-
-        def key_holders() -> None:  # each on "their own machine": a separate process, after the prepare
-            note = cdir / "ceremony" / "checkpoint.note"
-            deadline = time.monotonic() + 300
-            while not note.exists() and station.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.5)
-            for who in SIGNERS:
-                res = freeze_proc("ceremony", "sign", cdir / "ceremony-plan.yml", "--key", base / "keys" / f"{who}.pem",
-                                  "--passphrase-env", PASS_ENV)
-                if res.returncode != 0 or "signed as" not in res.stdout:
-                    errors.append(f"{who}: {res.returncode} {res.stdout} {res.stderr}")
-
-        signers = threading.Thread(target=key_holders, daemon=True)
-        signers.start()
-        try:
-            out, _ = station.communicate(timeout=600)
-        finally:
-            if station.poll() is None:
-                station.kill()
-        signers.join(timeout=60)
+        # a --check run first: pre-checks only, and it leaves nothing that stops the real run
+        rc, checked = run_play(inv, "freeze-ceremony.yml", evars, "--check")
+        assert rc == 0 and "check mode: pre-checks done; no database snapshot, no zero, no ceremony" in checked, \
+            checked[-4000:]
+        assert not (cdir / "ceremony-plan.yml").exists() and not (cdir / "manifests" / "count-a.manifest.json").exists()
+        rc, out, errors = run_ceremony(inv, evars, base / "keys", {LOG_PASS_ENV: PASSPHRASE})
         (base / "play.log").write_text(out)  # for a failing run: the whole play's output
-        yield Done(inv, profile, app, cdir, out, station.returncode, errors)
+        yield Done(inv, profile, app, cdir, out, rc, errors)
     finally:
         tsa.stop()
 
@@ -280,3 +295,43 @@ def test_ceremony_stops_at_the_precheck_when_a_host_is_down(sshd, tmp_path: Path
     states = json.loads((cdir / "hosts.json").read_text())
     assert states["count-down"]["state"] == "unreachable" and states["count-a"]["state"] == "snapshot taken"
     assert not (cdir / "ceremony-plan.yml").exists() and not (cdir / "zero").exists()
+
+
+@pytest.mark.postgres
+def test_ceremony_playbook_with_the_database_snapshot_and_zero(sshd, pg_server, pg_db, tmp_path: Path) -> None:  # noqa: F811
+    """freeze_ceremony_zero: true on the reference counting database (drill results): the database is
+    snapshotted from the controller (DSN from the environment variable its profile names), zeroed once
+    after the host pre-checks, and the zero report is attested and signed with the fleet manifest."""
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible not installed (the ops extra)")
+    os.environ[PASS_ENV] = PASSPHRASE
+    (tmp_path / "db").mkdir()
+    ze = make_zero_env(pg_server, pg_db, tmp_path / "db")
+    before = db_state(ze.dsn)
+    inv = loopback_inventory(tmp_path / "hosts.yml", sshd["dir"], {"count-a": sshd["port"]})
+    profile, _ = _profile(tmp_path)
+    tsa = LocalTsa(tmp_path / "tsa")
+    try:
+        spec = _room(tmp_path, tsa, election="GE-2026")
+        cdir = tmp_path / "ceremony"
+        evars = {"freeze_ceremony_dir": str(cdir), "freeze_ceremony_profile": str(profile),
+                 "freeze_ceremony_database_profile": str(ze.profile), "freeze_ceremony_zero": True,
+                 "freeze_ceremony_root_spec": str(spec),
+                 "freeze_ceremony_log_key": str(tmp_path / "keys/journal-log.pem"),
+                 "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_wait": 240,
+                 "freeze_ceremony_pdf": False}
+        rc, out, errors = run_ceremony(inv, evars, tmp_path / "keys", {LOG_PASS_ENV: PASSPHRASE, DSN_ENV: ze.dsn})
+    finally:
+        tsa.stop()
+    (tmp_path / "play.log").write_text(out)
+    assert rc == 0 and not errors, (errors, out[-6000:])
+    assert is_fully_zeroed(db_state(ze.dsn), before)
+    assert "password=" not in out and PASSPHRASE not in out  # the DSN and passphrases stay in the environment
+    fleet = json.loads((cdir / "manifests" / "fleet-manifest.json").read_bytes())
+    assert fleet["database"]["file"] == "database.manifest.json"
+    [report] = list((cdir / "zero").rglob("zero-report.json"))
+    assert f"zero report: {report}" in flat(out)
+    assert "waiting for carol: manifest, zero-report, checkpoint" in out
+    digest = out.split("ROOT DIGEST  sha256:")[1][:64]
+    code, vout, _ = freeze("verify-evidence", cdir / "ceremony" / "evidence.tar", "--root-pin", digest)
+    assert code == 0 and "VERIFIED" in vout and "zero-report" in vout
