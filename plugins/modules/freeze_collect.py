@@ -184,6 +184,16 @@ drift_exit_code:
   description: With O(baseline), the exit status C(freeze verify) would give (1 added, 2 removed, 4 changed, or-ed).
   type: int
   returned: when baseline is given
+signed:
+  description: With O(envelope), whether the baseline is covered by the signed envelope
+    (false with a failed task when it is not: nothing ran on the host).
+  type: bool
+  returned: when envelope is given
+signed_checks:
+  description: With O(envelope), what was checked (the threshold, and which digest the statement names).
+  type: list
+  elements: str
+  returned: when the envelope check passed
 kind:
   description: On failure, the collector's error kind (C(noinput) a path is missing or
     unreadable, C(unavailable), C(dataerr), C(software)).

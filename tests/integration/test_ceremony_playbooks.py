@@ -335,3 +335,32 @@ def test_ceremony_playbook_with_the_database_snapshot_and_zero(sshd, pg_server, 
     digest = out.split("ROOT DIGEST  sha256:")[1][:64]
     code, vout, _ = freeze("verify-evidence", cdir / "ceremony" / "evidence.tar", "--root-pin", digest)
     assert code == 0 and "VERIFIED" in vout and "zero-report" in vout
+
+
+def test_check_signed_manifest_names_what_is_wrong(ceremony: Done, tmp_path: Path) -> None:
+    """freeze.fleet.check_signed_manifest (the library call verify.yml makes) on the ceremony's files."""
+    from freeze.errors import VerificationError
+    from freeze.fleet import check_signed_manifest
+
+    assert ceremony.rc == 0, ceremony.output[-3000:]
+    manifests, work = ceremony.dir / "manifests", ceremony.dir / "ceremony"
+    env, root, fleet = work / "manifest.dsse.json", work / "root.json", manifests / "fleet-manifest.json"
+    lines = check_signed_manifest(manifests / "count-b.manifest.json", env, root, host="count-b", fleet=fleet)
+    assert "is host count-b's in the signed fleet manifest" in lines[-1]
+    with pytest.raises(VerificationError, match="a fleet manifest[?] give it"):
+        check_signed_manifest(manifests / "count-b.manifest.json", env, root, host="count-b")
+    with pytest.raises(VerificationError, match="names no manifest for host count-z"):
+        check_signed_manifest(manifests / "count-b.manifest.json", env, root, host="count-z", fleet=fleet)
+    # a fleet manifest edited to name another digest is not the signed one either
+    edited = tmp_path / "fleet-manifest.json"
+    doc = json.loads(fleet.read_bytes())
+    doc["manifests"]["count-b"]["sha256"] = "00" * 32
+    edited.write_text(json.dumps(doc))
+    with pytest.raises(VerificationError, match="nor the fleet manifest"):
+        check_signed_manifest(manifests / "count-b.manifest.json", env, root, host="count-b", fleet=edited)
+    # the root's expiry counts: judged at a time after it, the envelope no longer vouches for anything
+    import datetime as dt
+
+    with pytest.raises(VerificationError, match="manifest is not the signed one: manifest.dsse.json"):
+        check_signed_manifest(manifests / "count-b.manifest.json", env, root, host="count-b", fleet=fleet,
+                              now=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
