@@ -186,7 +186,7 @@ drift_exit_code:
   returned: when baseline is given
 signed:
   description: With O(envelope), whether the baseline is covered by the signed envelope
-    (false with a failed task when it is not: nothing ran on the host).
+    (false with a failed task when it is not, and then nothing ran on the host).
   type: bool
   returned: when envelope is given
 signed_checks:
