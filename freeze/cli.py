@@ -210,14 +210,27 @@ def _verify_inventory(args: argparse.Namespace, profile: Profile) -> int:
                           "errors": {h: str(e) for h, e in result.errors.items()}},
                          indent=2, sort_keys=True, default=str))
     else:
+        # each host's report as `freeze verify` prints it for one host (kinds in words,
+        # rows with column names, digests last), under the INVENTORY name (lab VMs and
+        # cloned images share a hostname), then one summary line per host
+        from rich.console import Console
+        from rich.markup import escape
+
+        from freeze.drift_text import render_drift_text
+        from freeze.snapshot import host_manifest_path
+
+        console = Console()
+        summary = []
         for host, r in sorted(result.reports.items()):
+            console.print(escape(f"== {host} (inventory host)"), highlight=False, soft_wrap=True)
+            for line in render_drift_text(r, manifest=host_manifest_path(args.manifest, host), profile=profile,
+                                          max_entries=args.max_entries):
+                console.print(escape(line), highlight=False, soft_wrap=True)
             c = r.counts()
-            state = "clean" if r.is_clean else (f"{c['added']} added, {c['removed']} removed, "
-                                                f"{c['changed']} changed")
-            print(f"{host}: {state}")
-            for e in r.entries[: args.max_entries]:
-                attrs = ", ".join(ch.attribute for ch in e.changes)
-                print(f"  {e.category:8} {e.kind:16} {e.key}" + (f"  [{attrs}]" if attrs else ""))
+            summary.append(f"  {host}: " + ("clean" if r.is_clean else
+                                            f"{c['added']} added, {c['removed']} removed, {c['changed']} changed"))
+        summary += [f"  {host}: NOT VERIFIED" for host in sorted(result.errors)]
+        console.print(escape("summary:\n" + "\n".join(summary)), highlight=False, soft_wrap=True)
     _print_host_errors(result.errors)
     return result.exit_code
 

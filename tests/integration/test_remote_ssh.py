@@ -161,3 +161,9 @@ def test_whole_inventory_through_ansible(sshd, tmp_path):
         added = [e for e in hosts[h]["entries"] if e["category"] == "added"]
         assert [(e["kind"], e["key"]) for e in added] == [("file", f"{app}/extra")]
         assert added[0]["attributes"]["size"] == len("dropped in\n")
+    # the text a person reads: each host's readable report under its inventory name, then a summary
+    text = freeze(*args[:-1])
+    assert text.returncode == 1 | 4, text.stderr
+    assert "== count-a (inventory host)" in text.stdout and "== count-b (inventory host)" in text.stdout
+    assert f"- added: file {app}/extra" in text.stdout, text.stdout
+    assert "summary:" in text.stdout and "count-a: 1 added, 0 removed, 1 changed" in text.stdout, text.stdout
