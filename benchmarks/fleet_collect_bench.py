@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.sshd import loopback_sshd  # noqa: E402
+from tests.sshd import loopback_inventory, loopback_sshd  # noqa: E402
 
 
 def _freeze(*args: str) -> float:
@@ -39,22 +39,6 @@ def _freeze(*args: str) -> float:
         raise SystemExit(f"freeze {' '.join(args[:2])} failed ({proc.returncode}): "
                          f"{proc.stderr.strip()[-400:]}")
     return took
-
-
-def _inventory(path: Path, sshd_dir: Path, port: int, n: int) -> Path:
-    common = (f"-o UserKnownHostsFile={sshd_dir}/known_hosts -o StrictHostKeyChecking=yes "
-              "-o IdentitiesOnly=yes")
-    hosts = "".join(f"    host-{i:02d}: {{}}\n" for i in range(n))
-    path.write_text(f"""all:
-  vars:
-    ansible_host: 127.0.0.1
-    ansible_port: {port}
-    ansible_user: root
-    ansible_ssh_private_key_file: {sshd_dir}/clientkey
-    ansible_ssh_common_args: "{common}"
-  hosts:
-{hosts}""")
-    return path
 
 
 def main() -> int:
@@ -77,7 +61,8 @@ def main() -> int:
             d, port = Path(str(server["dir"])), int(str(server["port"]))
             times: dict[int, float] = {}
             for n in counts:
-                inv = _inventory(t / f"hosts{n}.yml", d, port, n)
+                inv = loopback_inventory(t / f"hosts{n}.yml", d, {f"host-{i:02d}": port for i in range(n)},
+                                         multiplex=True)
                 best = None
                 for r in range(args.repeat):
                     out = t / f"out-{n}-{r}"

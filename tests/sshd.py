@@ -1,8 +1,9 @@
 """A throw-away OpenSSH server on a loopback port, for the remote tests and benchmarks.
 
 Its own host key, client keys and authorized_keys in a directory; logs in as root
-(so it needs root). Used by tests/integration/test_remote_ssh.py (fixture `sshd`)
-and benchmarks/fleet_collect_bench.py.
+(so it needs root), and an Ansible inventory of hosts reached through it. Used by
+tests/integration/test_remote_ssh.py (fixture `sshd`), the tests built on that
+fixture, and benchmarks/fleet_collect_bench.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 SSHD = Path("/usr/sbin/sshd")
+
+
+def loopback_inventory(path: Path, sshd_dir: Path, ports: dict[str, int], *, multiplex: bool = False) -> Path:
+    """An Ansible inventory of hosts (name: port) all reached through the loopback sshd.
+
+    multiplex=False adds ControlMaster=no (each connection a fresh login, as the
+    tests want); the benchmark keeps Ansible's default connection sharing.
+    """
+    common = (f"-o UserKnownHostsFile={sshd_dir}/known_hosts -o StrictHostKeyChecking=yes "
+              "-o IdentitiesOnly=yes" + ("" if multiplex else " -o ControlMaster=no"))
+    hosts = "".join(f"    {name}: {{ansible_port: {port}}}\n" for name, port in ports.items())
+    path.write_text(f"""
+all:
+  vars:
+    ansible_host: 127.0.0.1
+    ansible_user: root
+    ansible_ssh_private_key_file: {sshd_dir}/clientkey
+    ansible_ssh_common_args: "{common}"
+  hosts:
+{hosts}""")
+    return path
 
 
 def free_port() -> int:

@@ -32,11 +32,10 @@ import pytest
 from tests.integration.test_ceremony import PASS_ENV, PASSPHRASE, freeze, freeze_proc, needs_tools
 from tests.integration.test_remote_ssh import (  # noqa: F401 - sshd is a fixture
     _profile,
-    loopback_inventory,
     sshd,
 )
 from tests.integration.test_zero_support import DSN_ENV, db_state, is_fully_zeroed, make_zero_env
-from tests.sshd import free_port
+from tests.sshd import free_port, loopback_inventory
 from tests.tsa import LocalTsa
 
 pytestmark = needs_tools

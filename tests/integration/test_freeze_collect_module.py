@@ -23,10 +23,9 @@ from freeze.errors import EXIT_NOINPUT, EXIT_OK
 from tests.integration.test_remote_ssh import (  # noqa: F401 - sshd is a fixture
     _profile,
     freeze,
-    loopback_inventory,
     sshd,
 )
-from tests.sshd import free_port
+from tests.sshd import free_port, loopback_inventory
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")

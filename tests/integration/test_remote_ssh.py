@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from freeze.errors import EXIT_CHANGED, EXIT_OK, EXIT_UNAVAILABLE
-from tests.sshd import SSHD, free_port, loopback_sshd
+from tests.sshd import SSHD, free_port, loopback_inventory, loopback_sshd
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,23 +41,6 @@ def freeze(*args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
     return subprocess.run([sys.executable, "-m", "freeze", *args], capture_output=True,
                           text=True, cwd=REPO, env=env, timeout=300)
-
-
-def loopback_inventory(path: Path, sshd_dir: Path, ports: dict[str, int]) -> Path:
-    """An Ansible inventory of hosts (name: port) all reached through the loopback sshd."""
-    common = (f"-o UserKnownHostsFile={sshd_dir}/known_hosts -o StrictHostKeyChecking=yes "
-              "-o IdentitiesOnly=yes -o ControlMaster=no")
-    hosts = "".join(f"    {name}: {{ansible_port: {port}}}\n" for name, port in ports.items())
-    path.write_text(f"""
-all:
-  vars:
-    ansible_host: 127.0.0.1
-    ansible_user: root
-    ansible_ssh_private_key_file: {sshd_dir}/clientkey
-    ansible_ssh_common_args: "{common}"
-  hosts:
-{hosts}""")
-    return path
 
 
 def _profile(tmp_path: Path) -> tuple[Path, Path]:
