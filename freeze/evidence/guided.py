@@ -38,10 +38,11 @@ from freeze.evidence.codec import sha256_hex
 from freeze.evidence.dsse import Envelope, Signature
 from freeze.evidence.journal import Journal, cosign_note
 from freeze.evidence.keys import KeyRef, PassphraseSource, Signer, load_public_key_file, load_signer
-from freeze.evidence.note import Checkpoint, SignedNote, verify_cosignature, verify_log
+from freeze.evidence.note import Checkpoint, SignedNote
 from freeze.evidence.plan import Evidence, Plan
-from freeze.evidence.policy import ThresholdResult, count, count_envelope, tally
+from freeze.evidence.policy import ThresholdResult, count, count_checkpoint, count_envelope
 from freeze.evidence.root import ROOT_PAYLOAD_TYPE, Root
+from freeze.evidence.verify import check_checkpoint_note
 from freeze.inputs import read_input
 
 
@@ -66,16 +67,6 @@ class Status:
 
 def _root(plan: Plan) -> tuple[Envelope, Root] | None:
     return ceremony.load_root(plan.root_file) if plan.root_file.exists() else None
-
-
-def _checkpoint_result(root: Root, note: SignedNote) -> ThresholdResult:
-    verified: dict[str, set[str]] = {}
-    for person in root.people.values():
-        for key in person.keys:
-            raw = key.raw_ed25519()
-            if raw and verify_cosignature(note, person.id, raw) is not None:
-                verified.setdefault(person.id, set()).add(key.identity)
-    return tally(root, "checkpoint", verified, [])
 
 
 def _note(plan: Plan) -> SignedNote:
@@ -107,7 +98,7 @@ def status(plan: Plan) -> Status:
         steps.append(Step(ev.type, results[ev.type].ok, results[ev.type].describe()))
     if root.thresholds.get("checkpoint"):
         if plan.checkpoint_file.exists():
-            results["checkpoint"] = _checkpoint_result(root, _note(plan))
+            results["checkpoint"] = count_checkpoint(root, _note(plan))
             steps.append(Step("checkpoint", results["checkpoint"].ok, results["checkpoint"].describe()))
         else:
             steps.append(Step("checkpoint", False, f"{plan.checkpoint_file.name} not taken yet"))
@@ -309,11 +300,8 @@ def pending_for(plan: Plan, person: str) -> list[Pending]:
     if wants("checkpoint") and plan.checkpoint_file.exists():
         note = _note(plan)
         cp = Checkpoint.parse_body(note.text)
-        if cp.origin != root.journal_origin:
-            raise VerificationError(f"{plan.checkpoint_file}: origin {cp.origin} is not the root's")
-        if root.journal_key is None or not verify_log(note, cp.origin, root.journal_key.raw_ed25519() or b""):
-            raise VerificationError(f"{plan.checkpoint_file}: not signed by the root's journal log key")
-        if person not in _checkpoint_result(root, note).signers:
+        check_checkpoint_note(root, note, cp, str(plan.checkpoint_file))
+        if person not in count_checkpoint(root, note).signers:
             items.append(Pending("checkpoint", plan.checkpoint_file,
                                  f"cosigning: journal checkpoint {cp.short()} (write this line in the minutes)"))
     return items

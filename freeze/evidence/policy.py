@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from freeze.evidence.dsse import Envelope
+from freeze.evidence.note import SignedNote, verify_cosignature
 from freeze.evidence.root import Root
 
 
@@ -103,3 +104,18 @@ def tally(
 
 def count_envelope(root: Root, evidence_type: str, env: Envelope) -> ThresholdResult:
     return count(root, evidence_type, env.pae(), [(s.sig, s.keyid) for s in env.signatures])
+
+
+def count_checkpoint(root: Root, note: SignedNote) -> ThresholdResult:
+    """The witness cosignatures of a checkpoint note against the root's checkpoint threshold.
+
+    A cosignature names its person (cosignature/v1); it counts when that person's
+    Ed25519 key in the root verifies it, with the same distinct-people/keys rule.
+    """
+    verified: dict[str, set[str]] = {}
+    for person in root.people.values():
+        for key in person.keys:
+            raw_key = key.raw_ed25519()
+            if raw_key and verify_cosignature(note, person.id, raw_key) is not None:
+                verified.setdefault(person.id, set()).add(key.identity)
+    return tally(root, "checkpoint", verified, [])

@@ -35,8 +35,8 @@ from freeze.evidence import merkle, statement
 from freeze.evidence.codec import b64decode, is_sha256_hex, parse_json, sha256_hex
 from freeze.evidence.dsse import Envelope
 from freeze.evidence.journal import parse_entry
-from freeze.evidence.note import Checkpoint, SignedNote, verify_cosignature, verify_log
-from freeze.evidence.policy import count_envelope, tally
+from freeze.evidence.note import Checkpoint, SignedNote, verify_log
+from freeze.evidence.policy import count_checkpoint, count_envelope
 from freeze.evidence.root import Root, format_time
 from freeze.evidence.timestamp import TimestampRecord
 from freeze.evidence.timestamp import verify as verify_timestamp
@@ -317,6 +317,14 @@ def _check_statement(reader: BundleReader, st: dict[str, Any], t: str, trust: Tr
     return f"{s.subjects[0]['name']} sha256:{digest} matches; {binding}; sequence {s.sequence}{also}"
 
 
+def check_checkpoint_note(root: Root, note: SignedNote, cp: Checkpoint, where: str) -> None:
+    """A checkpoint of THIS ceremony's journal: the root's origin, signed by the root's log key."""
+    if cp.origin != root.journal_origin:
+        raise VerificationError(f"{where}: origin {cp.origin!r} is not the root's {root.journal_origin!r}")
+    if root.journal_key is None or not verify_log(note, cp.origin, root.journal_key.raw_ed25519() or b""):
+        raise VerificationError(f"{where}: not signed by the journal log key of the root")
+
+
 def _check_timestamps(
     reader: BundleReader, st: dict[str, Any], t: str, root: Root, envs: dict[str, Any], times: list[Any]
 ) -> str:
@@ -368,17 +376,8 @@ def _check_journal(
     for rel in j.get("checkpoints", []):
         note = SignedNote.parse(reader.read(rel).decode("utf-8"))
         cp = Checkpoint.parse_body(note.text)
-        if cp.origin != root.journal_origin:
-            raise VerificationError(f"{rel}: origin {cp.origin!r} is not the root's {root.journal_origin!r}")
-        if root.journal_key is None or not verify_log(note, cp.origin, root.journal_key.raw_ed25519() or b""):
-            raise VerificationError(f"{rel}: not signed by the journal log key of the root")
-        verified: dict[str, set[str]] = {}
-        for person in root.people.values():
-            for key in person.keys:
-                raw_key = key.raw_ed25519()
-                if raw_key and verify_cosignature(note, person.id, raw_key) is not None:
-                    verified.setdefault(person.id, set()).add(key.identity)
-        result = tally(root, "checkpoint", verified, [])
+        check_checkpoint_note(root, note, cp, rel)
+        result = count_checkpoint(root, note)
         if not result.ok:
             raise VerificationError(f"{rel}: cosignatures below threshold: {result.describe()}")
         if cp.size > len(entries):
