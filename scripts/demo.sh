@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # README command 1: install what is needed, boot the lab fleet of Debian 12 VMs
-# described by inventories/lab/, apply playbooks/site.yml (hardening, the results
-# website with its WAF, the monitoring agent and log delivery), print a summary. The fleet stays up afterwards so you can look around; the summary says
-# how to get in and how to stop it.
+# described by inventories/lab/, apply playbooks/site.yml (hardening, the counting
+# database and its replica, the results website with its WAF, monitoring and log
+# delivery), then run the freeze ceremony over the fleet (scripts/demo_ceremony.py:
+# DEMO key holders sign, the database is zeroed, the bundle verified) and verify the
+# fleet against the signed manifests, untouched and with a planted file. Prints a
+# summary with each phase's time. The fleet stays up afterwards so you can look
+# around; the summary says how to get in and how to stop it.
+# DEMO_CEREMONY=0 stops after site.yml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -25,13 +30,19 @@ echo "== demo: ansible-playbook playbooks/site.yml (log: $ART/site.log)"
 rc=0
 ansible-playbook -i "$LAB_DIR/inventory" playbooks/site.yml >"$ART/site.log" 2>&1 || rc=$?
 t3=$(date +%s)
+crc=0
+if [ $rc -eq 0 ] && [ "${DEMO_CEREMONY:-1}" != 0 ]; then
+  python scripts/demo_ceremony.py --fleet "$LAB_DIR" --out "$ART" || crc=$?
+fi
+t4=$(date +%s)
 
 echo
 echo "== demo summary"
 python -m lab status | sed 's/^/   /' || true
 echo "   play recap:"
 python -m lab.recap "$ART/site.log" | sed 's/^/ /' || true
-echo "   timing: image+repo $((t1 - t0)) s, boot $((t2 - t1)) s, site.yml $((t3 - t2)) s"
+echo "   timing: image+repo $((t1 - t0)) s, boot $((t2 - t1)) s, site.yml $((t3 - t2)) s, ceremony + verify $((t4 - t3)) s"
+echo "   ceremony: $ART/ceremony-*/ (keys, root spec, ceremony.log, ceremony-dir/ with the evidence bundle)"
 # the results website of each web host, through its forwarded port, verified with the fleet's CA
 python - "$LAB_DIR" <<'PY' || true
 import sys, yaml
@@ -57,4 +68,8 @@ if [ $rc -ne 0 ]; then
   echo "== demo: site.yml FAILED (exit $rc); last lines of $ART/site.log:"
   tail -25 "$ART/site.log"
 fi
-exit $rc
+if [ $crc -ne 0 ]; then
+  echo "== demo: the ceremony phase FAILED (exit $crc); its logs are in the newest $ART/ceremony-*/"
+fi
+[ $rc -ne 0 ] && exit $rc
+exit $crc
