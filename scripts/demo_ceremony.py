@@ -38,10 +38,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.tsa: the local test TSA (a demo is run from a checkout)
 
+from tests.demo_room import SIGNERS, demo_room  # noqa: E402
 from tests.tsa import LocalTsa  # noqa: E402
 
 PASS_ENV = "FREEZE_DEMO_PASSPHRASE"  # DEMO ONLY: one random passphrase for every demo key
-SIGNERS = ("alice", "bob", "carol")
 ELECTION = "LAB-2026"
 TAMPER = "/usr/local/bin/demo-planted-tool"
 BIN = Path(sys.executable).parent
@@ -74,34 +74,11 @@ def on_host(fleet: Path, host: str, command: str) -> None:
 
 
 def room(base: Path, tsa: LocalTsa, env: dict[str, str]) -> Path:
-    keys = base / "keys"
-    keys.mkdir(parents=True)
-    for who in (*SIGNERS, "journal-log"):
-        res = freeze("keygen", keys / f"{who}.pem", "--passphrase-env", PASS_ENV, env=env)
+    def keygen(key: Path) -> None:
+        res = freeze("keygen", key, "--passphrase-env", PASS_ENV, env=env)
         if res.returncode != 0:
-            raise SystemExit(f"demo: freeze keygen {who}: {res.stderr.strip() or res.stdout.strip()}")
-    spec = base / "root-spec.yml"
-    spec.write_text(f"""\
-# DEMO root spec: demo key holders, a local test TSA. Never for an election.
-election: {ELECTION}
-ceremony: lab-fleet-freeze
-expires: 2099-01-31T23:59:59Z
-people:
-  alice: {{role: directorate, name: "Alice (demo, directorate)", keys: [keys/alice.pub.pem]}}
-  bob: {{role: directorate, name: "Bob (demo, directorate)", keys: [keys/bob.pub.pem]}}
-  carol: {{role: auditor, name: "Carol (demo, external auditor)", keys: [keys/carol.pub.pem]}}
-thresholds:
-  root: {{directorate: 2}}
-  manifest: {{directorate: 2, auditor: 1}}
-  zero-report: {{directorate: 2, auditor: 1}}
-  checkpoint: {{auditor: 1}}
-journal:
-  origin: lab.example/{ELECTION}/lab-fleet-freeze
-  log_key: keys/journal-log.pub.pem
-timestamp_authorities:
-  - {{name: demo-local-tsa, url: "{tsa.url}", certificates: [{tsa.ca}]}}
-""")
-    return spec
+            raise SystemExit(f"demo: freeze keygen {key.name}: {res.stderr.strip() or res.stdout.strip()}")
+    return demo_room(base, tsa, keygen, ELECTION, ceremony="lab-fleet-freeze", origin="lab.example")
 
 
 def database_env(fleet: Path, base: Path, env: dict[str, str]) -> None:

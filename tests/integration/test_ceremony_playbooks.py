@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.demo_room import SIGNERS, demo_room
 from tests.integration.test_ceremony import PASS_ENV, PASSPHRASE, freeze, freeze_proc, needs_tools
 from tests.integration.test_remote_ssh import (  # noqa: F401 - sshd is a fixture
     _profile,
@@ -42,7 +43,6 @@ pytestmark = needs_tools
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 HOSTS = ("count-a", "count-b")
-SIGNERS = ("alice", "bob", "carol")
 LOG_PASS_ENV = "FREEZE_DEMO_LOG_PASSPHRASE"  # DEMO ONLY: a test passphrase in the environment
 
 
@@ -67,31 +67,7 @@ def flat(text: str) -> str:
 
 def _room(base: Path, tsa: LocalTsa, election: str = "2026-general") -> Path:
     """DEMO keys (passphrase from the environment) and a root spec naming them."""
-    keys = base / "keys"
-    keys.mkdir()
-    for who in (*SIGNERS, "journal-log"):
-        freeze("keygen", keys / f"{who}.pem", "--passphrase-env", PASS_ENV)
-    spec = base / "root-spec.yml"
-    spec.write_text(f"""
-election: {election}
-ceremony: fleet-freeze-1
-expires: 2099-01-31T23:59:59Z
-people:
-  alice: {{role: directorate, name: "Alice (demo)", keys: [keys/alice.pub.pem]}}
-  bob: {{role: directorate, name: "Bob (demo)", keys: [keys/bob.pub.pem]}}
-  carol: {{role: auditor, name: "Carol (demo)", keys: [keys/carol.pub.pem]}}
-thresholds:
-  root: {{directorate: 2}}
-  manifest: {{directorate: 2, auditor: 1}}
-  zero-report: {{directorate: 2, auditor: 1}}
-  checkpoint: {{auditor: 1}}
-journal:
-  origin: election.example/{election}/fleet-freeze-1
-  log_key: keys/journal-log.pub.pem
-timestamp_authorities:
-  - {{name: local-tsa, url: "{tsa.url}", certificates: [{tsa.ca}]}}
-""")
-    return spec
+    return demo_room(base, tsa, lambda key: freeze("keygen", key, "--passphrase-env", PASS_ENV), election)
 
 
 @dataclass
