@@ -5,9 +5,11 @@ On a fleet that `playbooks/site.yml` has converged (LAB_DIR), in a NEW directory
      their passphrase a random value in this process's environment only (never on a
      command line, never printed); a local test TSA (tests/tsa.py); a root spec naming them;
   2. drill results written into count-db's counting database (public.results);
-  3. `playbooks/freeze-ceremony.yml`: every host snapshotted, the database snapshotted and
-     ZEROED (with its verified backup and zero report), the fleet manifest signed, the
-     bundle verified; the key holders sign from other processes while the play waits;
+  3. `playbooks/freeze-ceremony.yml`: pre-checks (every host reachable with sudo and
+     snapshotted, the replica identical to the primary, every Prometheus target up and no
+     alert firing), then the database snapshotted and ZEROED (with its verified backup and
+     zero report), the fleet manifest signed, the bundle verified; the key holders sign
+     from other processes while the play waits;
   4. `playbooks/verify.yml`: the untouched fleet verifies clean against the signed manifests;
   5. a file planted on count-app: verify.yml fails naming the host and the file; removed:
      clean again.
@@ -82,17 +84,20 @@ def room(base: Path, tsa: LocalTsa, env: dict[str, str]) -> Path:
 
 
 def database_env(fleet: Path, base: Path, env: dict[str, str]) -> None:
-    """FREEZE_DB_DSN for the profile: freeze_operator through count-db's forwarded port, TLS verified."""
+    """FREEZE_DB_DSN (the primary, count-db) and FREEZE_STANDBY_DSN (the replica, results-tx): the login
+    freeze_operator through each VM's forwarded port, TLS verified against the lab CA; the password in an
+    owner-only passfile, never in the DSN or on a command line."""
     inv = yaml.safe_load((fleet / "inventory" / "hosts.yml").read_text())
-    hostvars = _host(inv["all"], "count-db")
     password = (fleet / "secrets" / "postgresql" / "freeze_operator").read_text().split()[0]
+    ports = {var: _host(inv["all"], host)["lab_forward_postgresql"]
+             for var, host in (("FREEZE_DB_DSN", "count-db"), ("FREEZE_STANDBY_DSN", "results-tx"))}
     passfile = base / "pgpass"
     fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(f"127.0.0.1:{hostvars['lab_forward_postgresql']}:*:freeze_operator:{password}\n")
-    env["FREEZE_DB_DSN"] = (f"host=127.0.0.1 port={hostvars['lab_forward_postgresql']} dbname=counting "
-                            f"user=freeze_operator sslmode=verify-full sslrootcert={fleet / 'pki' / 'ca.crt'} "
-                            f"passfile={passfile}")
+        fh.writelines(f"127.0.0.1:{port}:*:freeze_operator:{password}\n" for port in ports.values())
+    for var, port in ports.items():
+        env[var] = (f"host=127.0.0.1 port={port} dbname=counting user=freeze_operator sslmode=verify-full "
+                    f"sslrootcert={fleet / 'pki' / 'ca.crt'} passfile={passfile}")
 
 
 def _host(group: dict[str, Any], name: str) -> dict[str, Any]:
@@ -183,7 +188,12 @@ def main() -> int:
                  "freeze_ceremony_root_spec": str(spec), "freeze_ceremony_log_key": str(base / "keys/journal-log.pem"),
                  "freeze_ceremony_log_key_passphrase_env": PASS_ENV, "freeze_ceremony_wait": 3600,
                  "freeze_ceremony_database_profile": str(REPO / "inventories/lab/freeze/database.yml"),
-                 "freeze_ceremony_zero": True, "freeze_ceremony_election_id": ELECTION}
+                 "freeze_ceremony_zero": True, "freeze_ceremony_election_id": ELECTION,
+                 # pre-checks: the replica identical, the monitoring healthy (Prometheus listens on the
+                 # monitoring network only, so it is asked from the monitoring host)
+                 "freeze_ceremony_standby_dsn_env": "FREEZE_STANDBY_DSN",
+                 "freeze_ceremony_prometheus_url": "http://10.20.0.12:9090",
+                 "freeze_ceremony_prometheus_from": "count-app"}
         station = playbook(inv, "freeze-ceremony.yml", evars, base / "ceremony.log", env, wait=False)
         signed: list[str] = []
         signers = threading.Thread(target=sign_when_prepared, args=(cdir, base / "keys", station, env, signed),

@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -339,3 +340,97 @@ def test_check_signed_manifest_names_what_is_wrong(ceremony: Done, tmp_path: Pat
     with pytest.raises(VerificationError, match="manifest is not the signed one: manifest.dsse.json"):
         check_signed_manifest(manifests / "count-b.manifest.json", env, root, host="count-b", fleet=fleet,
                               now=dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
+
+
+def test_ceremony_stops_at_the_precheck_on_drift_since_the_rehearsal(sshd, tmp_path: Path) -> None:  # noqa: F811
+    """freeze_ceremony_rehearsal_dir: each host's snapshot is compared with its rehearsal manifest; unchanged
+    passes the pre-checks, a changed file stops the ceremony naming the host and the file, nothing zeroed."""
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible not installed (the ops extra)")
+    inv = loopback_inventory(tmp_path / "hosts.yml", sshd["dir"], {"count-a": sshd["port"]})
+    profile, app = _profile(tmp_path)
+    rehearsal = tmp_path / "rehearsal"
+    rehearsal.mkdir()
+    freeze("snapshot", "-p", profile, "-o", rehearsal / "count-a.manifest.json")
+    evars: dict[str, object] = {
+        "freeze_ceremony_profile": str(profile), "freeze_ceremony_rehearsal_dir": str(rehearsal),
+        "freeze_ceremony_root_spec": "unused", "freeze_ceremony_log_key": "unused",
+        "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_zero": True}
+    rc, out = run_play(inv, "freeze-ceremony.yml", {**evars, "freeze_ceremony_dir": str(tmp_path / "c1")}, "--check")
+    assert rc == 0 and "check mode: pre-checks done" in out, out[-4000:]
+    assert "count-a                  snapshot taken" in out
+    conf = app / "etc" / "counting.conf"
+    conf.write_text("stations = 51\n")
+    cdir = tmp_path / "c2"
+    rc, out = run_play(inv, "freeze-ceremony.yml", {**evars, "freeze_ceremony_dir": str(cdir)})
+    assert rc != 0
+    assert "count-a                  drift since rehearsal" in out and f"file {conf}" in flat(out), out[-4000:]
+    assert "CEREMONY STOPPED at the pre-checks: nothing was zeroed and nothing was attested" in out
+    assert json.loads((cdir / "hosts.json").read_text())["count-a"]["state"] == "drift since rehearsal"
+    assert not (cdir / "ceremony-plan.yml").exists() and not (cdir / "zero").exists()
+
+
+def _prometheus_targets(port: int) -> list[dict[str, object]]:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/targets?state=active", timeout=5) as resp:
+        return list(json.load(resp)["data"]["activeTargets"])
+
+
+def _wait_targets(port: int, proc: subprocess.Popen[bytes], want: dict[str, str]) -> None:
+    """Until Prometheus reports each job's health as wanted (it scrapes every second)."""
+    deadline, seen = time.monotonic() + 90, {}
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            seen = {str(t["scrapePool"]): str(t["health"]) for t in _prometheus_targets(port)}
+        except OSError:
+            seen = {}
+        if seen == want:
+            return
+        time.sleep(0.5)
+    pytest.fail(f"Prometheus did not report {want} (last seen {seen}, exit {proc.poll()})")
+
+
+def test_ceremony_precheck_asks_the_monitoring(sshd, tmp_path: Path) -> None:  # noqa: F811
+    """freeze_ceremony_prometheus_url, against a real Prometheus (Debian's package): every target up
+    passes; a scrape target down stops the ceremony before anything irreversible, naming it."""
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible not installed (the ops extra)")
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus missing in CI: scripts/bootstrap.sh installs it")
+        pytest.skip("prometheus not installed (scripts/bootstrap.sh installs it)")
+    port, dead = free_port(), free_port()
+    config = tmp_path / "prometheus.yml"
+    job = "  - job_name: {name}\n    static_configs: [{{targets: ['{target}']}}]\n"
+    head = "global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n"
+    config.write_text(head + job.format(name="self", target=f"127.0.0.1:{port}"))
+    proc = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                             f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_targets(port, proc, {"self": "up"})
+        inv = loopback_inventory(tmp_path / "hosts.yml", sshd["dir"], {"count-a": sshd["port"]})
+        profile, _ = _profile(tmp_path)
+        evars: dict[str, object] = {
+            "freeze_ceremony_profile": str(profile), "freeze_ceremony_prometheus_url": f"http://127.0.0.1:{port}/",
+            "freeze_ceremony_root_spec": "unused", "freeze_ceremony_log_key": "unused",
+            "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_zero": True}
+        rc, out = run_play(inv, "freeze-ceremony.yml", {**evars, "freeze_ceremony_dir": str(tmp_path / "c1")},
+                           "--check")
+        assert rc == 0 and "monitoring: every target up, no alert firing" in out, out[-4000:]
+        # a counting server's exporter stops answering: reload Prometheus with it as a target
+        config.write_text(head + job.format(name="self", target=f"127.0.0.1:{port}")
+                          + job.format(name="count-db", target=f"127.0.0.1:{dead}"))
+        proc.send_signal(signal.SIGHUP)
+        _wait_targets(port, proc, {"self": "up", "count-db": "down"})
+        cdir = tmp_path / "c2"
+        rc, out = run_play(inv, "freeze-ceremony.yml", {**evars, "freeze_ceremony_dir": str(cdir)})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert rc != 0
+    assert "CEREMONY STOPPED at the pre-checks (monitoring)" in flat(out), out[-4000:]
+    assert f"target 127.0.0.1:{dead} (count-db) is down" in flat(out)
+    assert not (cdir / "ceremony-plan.yml").exists() and not (cdir / "zero").exists()
