@@ -80,6 +80,7 @@ class Frozen:
 
 def make_freeze(base: Path) -> Frozen:
     os.environ[PASS_ENV] = PASSPHRASE
+    base.mkdir(parents=True, exist_ok=True)
     keys = {}
     for who in ("alice", "bob", "carol", "dave", "journal-log"):
         keys[who] = base / f"{who}.pem"
