@@ -82,6 +82,11 @@ def witness_dict(w: Witness, signs: bool) -> dict[str, Any]:
             "signs": signs}
 
 
+def present_people(record: dict[str, Any]) -> set[str]:
+    """The root person ids the record lists as present: the only people whose signatures belong on it."""
+    return {str(w["person"]) for w in record.get("present", []) if isinstance(w, dict) and w.get("person")}
+
+
 def verdict(hosts: dict[str, dict[str, Any]], change_status: int) -> str:
     if change_status != 0:
         return "change-failed"

@@ -47,7 +47,7 @@ from freeze.evidence.policy import count_checkpoint
 from freeze.evidence.root import Root, format_time
 from freeze.inputs import read_input
 from freeze.intervention.plan import HostSpec, InterventionPlan, load_plan
-from freeze.intervention.record import build_record, split_drift
+from freeze.intervention.record import build_record, present_people, split_drift
 from freeze.manifest import Manifest
 from freeze.profile import Profile, load_profile
 
@@ -102,13 +102,19 @@ def record_statement(record_dir: Path) -> tuple[Envelope, statement.Statement]:
 
 
 def check_record_signed(record_dir: Path, root_file: Path) -> list[str]:
-    """The record envelope meets the root's intervention threshold and names record.json."""
+    """The record envelope meets the root's intervention threshold, names record.json, and only
+    people the record lists as present signed it."""
     report = verify_envelope(record_dir / "record.dsse.json", "intervention", root=root_file,
                              document=record_dir / "record.json")
     if not report.ok:
         failed = "; ".join(c.text for c in report.checks if not c.ok)
         raise VerificationError(f"intervention record {record_dir.name} is not signed as the root requires: "
                                 f"{failed}")
+    record = parse_json(read_input(record_dir / "record.json", "record"), what="record.json")
+    absent = sorted(set(report.threshold.signers) - present_people(record))
+    if absent:
+        raise VerificationError(f"intervention record {record_dir.name} is signed by {', '.join(absent)}, who "
+                                "the record does not list as present (freeze remove-signature takes it out)")
     return [report.threshold.describe()]
 
 

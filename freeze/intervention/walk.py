@@ -40,7 +40,7 @@ from freeze.evidence.policy import count_checkpoint, count_envelope
 from freeze.evidence.root import Root
 from freeze.evidence.verify import BundleReader, Check, Report, check_checkpoint_note
 from freeze.intervention.plan import parse_declared
-from freeze.intervention.record import check_record_drift, describe_split
+from freeze.intervention.record import check_record_drift, describe_split, present_people
 from freeze.manifest import Manifest
 
 
@@ -189,6 +189,10 @@ def _check_intervention(rec: BundleReader, root: Root, entry: dict[str, Any], se
         raise VerificationError(f"{d}/record.json differs from the record the signed statement names (tampered)")
     record = parse_json(record_bytes, what=f"{d}/record.json")
     present = _present(record, result.signers)
+    absent = sorted(set(result.signers) - present_people(record))
+    if absent:
+        raise VerificationError(f"signed by {', '.join(_person(root, a) for a in absent)}, not listed as present "
+                                "in the record: only those present sign it")
     if not result.ok:
         raise VerificationError(f"present: {present}; signatures: {result.describe()} - THRESHOLD NOT MET")
     if st.sequence != sequence or st.supersedes != previous:

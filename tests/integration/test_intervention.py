@@ -317,6 +317,18 @@ def test_threshold_not_met_fails(frozen: Frozen) -> None:
     assert "THRESHOLD NOT MET" in text and "auditor 0/1" in text
 
 
+def test_a_signature_of_someone_not_present_is_refused(frozen: Frozen) -> None:
+    f = frozen
+    pool = f.tree / "etc" / "app" / "pool.conf"
+    plan = f.plan("absent", commands=[f"printf 'max_connections = 200\\n' > {pool}"], declared=[f"file:{pool}"])
+    run(plan)
+    record_dir = next(f.records.glob("001-absent"))
+    freeze("sign", record_dir / "record.dsse.json", "--key", f.keys["bob"], "--passphrase-env", PASS_ENV,
+           "--root", f.root)  # bob is in the root but was not in the room
+    out = f.sign_and_close(plan, record_dir, close=EXIT_VERIFY_FAILED)
+    assert "signed by bob, who the record does not list as present" in out
+
+
 def test_too_few_people_present_is_refused_before_anything_runs(frozen: Frozen) -> None:
     f = frozen
     marker = f.dir / "ran"
