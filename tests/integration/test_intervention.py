@@ -203,6 +203,15 @@ def test_intervention_on_real_files_verifies_clean_afterwards_and_outside_change
     assert "1 declared change(s), nothing undeclared" in step1
     assert "step 0: the freeze: signed by Alice A. (directorate, IT directorate)" in text
     assert "monitoring report: monitoring-report.json sha256:" in text and "1 incident(s), 0 unanswered" in text
+    # the auditor's printed report carries the same step lines (its "every check" table)
+    pytest.importorskip("weasyprint")
+    freeze("verify-evidence", f.bundle, "--root", f.root, "--interventions", f.records,
+           "--report-dir", f.dir / "report")
+    html = (f.dir / "report" / "verification-report.html").read_text()
+    assert "step 1: intervention pool-200" in html and "Jane Roe (press, Daily Example; no key)" in html
+    from tests.artifacts import pdf_page_png
+
+    pdf_page_png(f.dir / "report" / "verification-report.pdf", "verification-report-interventions-page-2", page=2)
 
     # the same kind of change made OUTSIDE an intervention is drift against the new reference
     pool.write_text("max_connections = 300\n")
