@@ -123,6 +123,13 @@ def resolve_reference(plan: InterventionPlan, host: str) -> HostReference:
     from freeze.fleet import check_signed_manifest
 
     ref = read_reference_file(plan.records)["hosts"].get(host)
+    latest = latest_intervention_on(plan, host)
+    named = ref.get("record_dir") if ref else None
+    if latest != named:
+        # reference.json is a convenience, never trusted: the journal says which record is the last on the host
+        raise VerificationError(
+            f"host {host}: the journal's last intervention on it is {latest or 'none'}, but the reference names "
+            f"{named or 'the freeze'}" + (" (close it first: freeze intervention close ITS-PLAN)" if latest else ""))
     if ref is None:
         path = plan.reference.manifests / f"{host}.manifest.json"
         if not path.is_file():
@@ -140,6 +147,22 @@ def resolve_reference(plan: InterventionPlan, host: str) -> HostReference:
         raise VerificationError(f"host {host}: {path} (sha256 {digest}) is not the after-manifest the signed "
                                 f"record {record_dir.name} names")
     return HostReference(host, path, digest, f"intervention {ref.get('id')}", how)
+
+
+def latest_intervention_on(plan: InterventionPlan, host: str) -> str | None:
+    """The directory of the last intervention the journal records on `host` (None: none since the freeze)."""
+    latest = None
+    for pos, e in enumerate(Journal.open(plan.journal).entries()):
+        d = parse_entry(e, pos)
+        if d.get("event") != "intervention":
+            continue
+        directory = str((d.get("details") or {}).get("directory"))
+        record = plan.records / directory / "record.json"
+        if not record.is_file():
+            raise InputError(f"{record}: the journal records intervention {directory} but its record is missing")
+        if host in parse_json(read_input(record, "record"), what=str(record)).get("hosts", {}):
+            latest = directory
+    return latest
 
 
 @dataclass

@@ -181,9 +181,9 @@ def test_intervention_on_real_files_verifies_clean_afterwards_and_outside_change
     assert record["change"]["log"]["sha256"] == hashlib.sha256(log.encode()).hexdigest()
     assert pool.read_text() == "max_connections = 200\n"
 
-    # before close, the old reference still holds: the (witnessed) change shows as drift
-    code, out, _ = freeze("intervention", "check", plan, expect=None)
-    assert code == 4 and str(pool) in out
+    # before close, the host has no signed reference for its new state: check says so (not "clean")
+    _, _, err = freeze("intervention", "check", plan, expect=EXIT_VERIFY_FAILED)
+    assert "last intervention on it is 001-pool-200" in err and "close it first" in err
 
     closed = f.sign_and_close(plan, record_dir)
     assert "CLOSED" in closed and "intervention: auditor 1/1, directorate 1/1, observer 1/1" in closed
@@ -310,9 +310,9 @@ def test_threshold_not_met_fails(frozen: Frozen) -> None:
     record_dir = next(f.records.glob("001-alone"))
     out = f.sign_and_close(plan, record_dir, signers=("alice",), close=EXIT_VERIFY_FAILED)
     assert "auditor 0/1 (missing: any of carol)" in out and "observer 0/1" in out
-    # not closed: the old reference stands, so the change is still drift
-    code, _, _ = freeze("intervention", "check", plan, expect=None)
-    assert code == 4
+    # not closed: no reference for the new state yet
+    _, _, err = freeze("intervention", "check", plan, expect=EXIT_VERIFY_FAILED)
+    assert "close it first" in err
     # the signatures come, it closes; then one signature is taken out again: the walk fails
     for who in ("carol", "dave"):
         freeze("sign", record_dir / "record.dsse.json", "--key", f.keys[who], "--passphrase-env", PASS_ENV,
@@ -336,6 +336,16 @@ def test_a_signature_of_someone_not_present_is_refused(frozen: Frozen) -> None:
            "--root", f.root)  # bob is in the root but was not in the room
     out = f.sign_and_close(plan, record_dir, close=EXIT_VERIFY_FAILED)
     assert "signed by bob, who the record does not list as present" in out
+
+
+def test_the_next_intervention_waits_for_the_previous_one_to_close(frozen: Frozen) -> None:
+    f = frozen
+    pool = f.tree / "etc" / "app" / "pool.conf"
+    run(f.plan("first", commands=[f"printf 'max_connections = 200\\n' > {pool}"], declared=[f"file:{pool}"]))
+    plan = f.plan("second", commands=["true"], declared=[])
+    _, _, err = run(plan, expect=EXIT_VERIFY_FAILED)
+    assert "the journal's last intervention on it is 001-first, but the reference names the freeze" in err
+    assert "close it first" in err
 
 
 def test_too_few_people_present_is_refused_before_anything_runs(frozen: Frozen) -> None:
