@@ -348,6 +348,28 @@ def test_the_next_intervention_waits_for_the_previous_one_to_close(frozen: Froze
     assert "close it first" in err
 
 
+def test_a_crash_mid_intervention_leaves_a_start_without_record_which_the_walk_reports(frozen: Frozen) -> None:
+    f = frozen
+    plan = f.plan("crashed", commands=["kill -9 $PPID"], declared=[])  # the tool dies while the change runs
+    p = freeze_proc("intervention", "run", plan, "--passphrase-env", PASS_ENV)
+    assert p.returncode == -9
+    note = f.dir / "after-crash.note"
+    freeze("journal", "checkpoint", f.journal, "--key", f.keys["journal-log"], "--passphrase-env", PASS_ENV,
+           "-o", note)
+    freeze("journal", "cosign", note, "--key", f.keys["dave"], "--as", "dave", "--passphrase-env", PASS_ENV)
+    freeze("journal", "store", f.journal, note)
+    from freeze.evidence.journal import Journal
+    from freeze.intervention.run import export_journal
+
+    export_journal(Journal.open(f.journal), f.records)
+    text = walk(f, expect=EXIT_VERIFY_FAILED)
+    assert "intervention crashed started but its record is not in the journal" in text
+    # the id's directory is never reused; a new id goes ahead on the unchanged host
+    _, _, err = run(plan, expect=EXIT_REFUSED)
+    assert "never reused" in err
+    run(f.plan("retry", commands=["true"], declared=[]))
+
+
 def test_too_few_people_present_is_refused_before_anything_runs(frozen: Frozen) -> None:
     f = frozen
     marker = f.dir / "ran"
