@@ -370,6 +370,28 @@ def test_a_crash_mid_intervention_leaves_a_start_without_record_which_the_walk_r
     run(f.plan("retry", commands=["true"], declared=[]))
 
 
+def test_a_playbook_change_with_its_log(frozen: Frozen) -> None:
+    f = frozen
+    pool = f.tree / "etc" / "app" / "pool.conf"
+    (f.dir / "hosts.ini").write_text("frozen ansible_connection=local ansible_python_interpreter=python3\n")
+    (f.dir / "scale.yml").write_text(
+        "- hosts: frozen\n  gather_facts: false\n  tasks:\n"
+        f"    - ansible.builtin.copy: {{dest: '{pool}', content: \"max_connections = 250\\n\"}}\n")
+    # Ansible's copy writes a temp file and renames it: the directory changes too, so it is declared
+    plan = f.plan("by-playbook", commands=["unused"], declared=[f"file:{pool}", f"file:{pool.parent}"])
+    data = json.loads(plan.read_text())
+    data["change"] = {"playbook": "scale.yml", "inventory": "hosts.ini", "limit": "frozen", "timeout": 300}
+    plan.write_text(json.dumps(data))
+    _, out, _ = run(plan)
+    assert "2 declared change(s), nothing undeclared" in out
+    assert pool.read_text() == "max_connections = 250\n"
+    record_dir = next(f.records.glob("001-by-playbook"))
+    log = (record_dir / "change.log").read_text()
+    assert "PLAY RECAP" in log and "changed=1" in log and "[freeze] exit status 0" in log
+    record = json.loads((record_dir / "record.json").read_bytes())
+    assert record["change"]["kind"] == "playbook" and record["change"]["playbook"]["file"] == "scale.yml"
+
+
 def test_too_few_people_present_is_refused_before_anything_runs(frozen: Frozen) -> None:
     f = frozen
     marker = f.dir / "ran"
