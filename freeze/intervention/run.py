@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from freeze.drift import DriftReport, compare
+from freeze.drift import DriftReport, check_profile_matches, compare
 from freeze.durable import atomic_write, sha256_file
 from freeze.errors import InputError, RefusedError, VerificationError
 from freeze.evidence import statement
@@ -178,8 +178,6 @@ def check_hosts(plan: InterventionPlan, collect: Collect = take_manifest) -> dic
     for h in plan.hosts:
         ref = resolve_reference(plan, h.name)
         m = ref.manifest()
-        from freeze.drift import check_profile_matches
-
         check_profile_matches(m, profile)
         out[h.name] = HostCheck(ref, compare(m, collect(h, profile), profile))
     return out
@@ -294,6 +292,7 @@ def run_intervention(plan: InterventionPlan, passphrases: PassphraseSource, *,
                        subject_sha256=sha256_file(plan.path),
                        details={"id": plan.id, "reason": "unexplained drift before the change",
                                 "drift": {h: r.counts() for h, r in drifted.items()}})
+        export_journal(journal, plan.records)  # the refusal is evidence too; the next checkpoint covers it
         raise RefusedError(f"intervention {plan.id} refused: unexplained drift against the signed reference "
                            f"before any change: {summary}")
 

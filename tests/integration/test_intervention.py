@@ -240,6 +240,8 @@ def test_refused_on_unexplained_drift_before_any_change(frozen: Frozen) -> None:
 
     events = [json.loads(e)["event"] for e in Journal.open(f.journal).entries()]
     assert "intervention-refused" in events and "intervention-start" not in events
+    exported = (f.records / "journal" / "entries.jsonl").read_text()
+    assert '"event":"intervention-refused"' in exported  # handed to the auditors with the records
 
 
 def test_an_intervention_touching_more_than_declared_shows_it_in_its_own_record(frozen: Frozen) -> None:
