@@ -394,6 +394,23 @@ def test_a_playbook_change_with_its_log(frozen: Frozen) -> None:
     assert record["change"]["kind"] == "playbook" and record["change"]["playbook"]["file"] == "scale.yml"
 
 
+def test_a_failed_change_is_recorded_with_what_it_did(frozen: Frozen) -> None:
+    f = frozen
+    pool = f.tree / "etc" / "app" / "pool.conf"
+    marker = f.dir / "third-step"
+    plan = f.plan("half", commands=[f"printf 'max_connections = 200\\n' > {pool}", "echo boom >&2; exit 3",
+                                    f"touch {marker}"], declared=[f"file:{pool}"])
+    _, _, err = run(plan, expect=EXIT_REFUSED)
+    assert "the change failed (exit 3); it is recorded with its log" in err
+    assert not marker.exists(), "the commands stop at the first failure"
+    record_dir = next(f.records.glob("001-half"))
+    record = json.loads((record_dir / "record.json").read_bytes())
+    assert record["verdict"] == "change-failed" and record["change"]["exit_status"] == 3
+    assert [i["key"] for i in record["hosts"]["local"]["drift"]["declared"]] == [str(pool)]  # what it did do
+    log = (record_dir / "change.log").read_text()
+    assert "boom" in log and "[freeze] exit status 3" in log  # stderr kept in the log too
+
+
 def test_too_few_people_present_is_refused_before_anything_runs(frozen: Frozen) -> None:
     f = frozen
     marker = f.dir / "ran"
