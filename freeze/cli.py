@@ -671,6 +671,9 @@ def _register_evidence(sub: argparse._SubParsersAction[_Parser]) -> None:
                         "verification-report.html/.pdf, minutes.html/.pdf")
     p.add_argument("--no-pdf", action="store_true",
                    help="with --report-dir: HTML only (no need for the 'pdf' extra)")
+    p.add_argument("--interventions", type=Path, metavar="RECORDS",
+                   help="also walk the journal on from the freeze through every witnessed intervention "
+                        "in this records directory (freeze intervention): who was present, thresholds")
     p.set_defaults(handler=_cmd_verify_evidence)
 
 
@@ -967,7 +970,7 @@ def _cmd_verify_evidence(args: argparse.Namespace) -> int:
         require_extra("weasyprint", "pdf")
     report = verify_evidence(args.bundle, root_pin=args.root_pin, root_file=args.root_file,
                              checkpoint=args.checkpoint, report_dir=args.report_dir,
-                             pdf=not args.no_pdf)
+                             pdf=not args.no_pdf, interventions=args.interventions)
     written = [str(p) for p in report.facts.get("written", [])]
     if args.json:
         out = report.to_dict()
@@ -1007,6 +1010,219 @@ def _ev_line(ok: bool, text: str, *, prefix: bool = True) -> None:
     else:
         line.append(text, style="bold green" if ok else "bold red")
     Console(highlight=False, soft_wrap=True).print(line)
+
+
+# ---------------------------------------------------------------------------
+# intervention (witnessed changes after the freeze) and incidents
+# ---------------------------------------------------------------------------
+
+
+def _register_intervention(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """`freeze intervention run|close|check` and `freeze incidents import|ack|answer|report`."""
+
+    def passphrase_args(p: argparse.ArgumentParser) -> None:
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--passphrase-env", metavar="NAME",
+                       help="read the journal log key's passphrase from env var NAME")
+        g.add_argument("--passphrase-file", metavar="FILE", type=Path,
+                       help="read the journal log key's passphrase from FILE")
+
+    i = sub.add_parser("intervention", help="a witnessed change to frozen hosts: check, run, close",
+                       description="A witnessed change to frozen hosts from a plan file: each host is verified "
+                                   "against its signed reference first, the change runs with its full log, new "
+                                   "manifests are taken, and a signed record with the drift (declared and "
+                                   "undeclared) is journaled.")
+    isub = i.add_subparsers(dest="intervention_command", metavar="ACTION", parser_class=type(i), required=True)
+    p = isub.add_parser("run", help="verify the hosts, run the change, record it (exit 9 refused, 1/2/4 undeclared)")
+    p.add_argument("plan", type=Path, metavar="PLAN.yml")
+    passphrase_args(p)
+    p.set_defaults(handler=_cmd_intervention_run)
+    p = isub.add_parser("close", help="threshold met and checkpoint cosigned: the new manifests become the reference")
+    p.add_argument("plan", type=Path, metavar="PLAN.yml")
+    p.set_defaults(handler=_cmd_intervention_close)
+    p = isub.add_parser("check", help="verify the plan's hosts against their current signed reference (drift)")
+    p.add_argument("plan", type=Path, metavar="PLAN.yml")
+    p.add_argument("--json", action="store_true", help="print the drift reports as JSON")
+    p.set_defaults(handler=_cmd_intervention_check)
+
+    inc = sub.add_parser("incidents", help="the incident record: import alerts, acknowledge, answer, report")
+    nsub = inc.add_subparsers(dest="incidents_command", metavar="ACTION", parser_class=type(inc), required=True)
+    p = nsub.add_parser("import", help="add alerts (Alertmanager /api/v2/alerts JSON or a YAML list) to the record")
+    p.add_argument("record", type=Path, metavar="INCIDENTS.json", help="the incident record (created if missing)")
+    p.add_argument("alerts", type=Path, metavar="ALERTS")
+    p.add_argument("--format", choices=["alertmanager", "yaml"], default="alertmanager")
+    p.add_argument("--election", default="", help="election id, when the record is created")
+    p.set_defaults(handler=_cmd_incidents_import)
+    p = nsub.add_parser("ack", help="record who acknowledged an incident and when")
+    p.add_argument("record", type=Path, metavar="INCIDENTS.json")
+    p.add_argument("incident", metavar="ID", help="I-NNNN or the alert fingerprint")
+    p.add_argument("--by", required=True, help="who acknowledged it")
+    p.add_argument("--at", default=None, help="when (default: now), e.g. 2026-11-29T21:05:00Z")
+    p.set_defaults(handler=_cmd_incidents_ack)
+    p = nsub.add_parser("answer", help="record the directorate's answer to an incident")
+    p.add_argument("record", type=Path, metavar="INCIDENTS.json")
+    p.add_argument("incident", metavar="ID", help="I-NNNN or the alert fingerprint")
+    p.add_argument("--status", required=True,
+                   choices=["explained", "false-positive", "escalated", "led-to-intervention"])
+    p.add_argument("--explanation", required=True, help="the directorate's explanation")
+    p.add_argument("--by", required=True, help="who answers for the directorate")
+    p.add_argument("--at", default=None, help="when (default: now)")
+    p.add_argument("--intervention", metavar="ID", help="with led-to-intervention: the intervention's id")
+    p.add_argument("--records", type=Path, metavar="DIR",
+                   help="the interventions' records directory: the record must exist; its digest is kept")
+    p.set_defaults(handler=_cmd_incidents_answer)
+    p = nsub.add_parser("report", help="write the monitoring report (JSON, HTML, PDF) and journal its digest")
+    p.add_argument("record", type=Path, metavar="INCIDENTS.json")
+    p.add_argument("-d", "--output-dir", type=Path, required=True, metavar="DIR")
+    p.add_argument("--title", default="Monitoring report: incidents during the count")
+    p.add_argument("--no-pdf", action="store_true", help="HTML only (no need for the 'pdf' extra)")
+    p.add_argument("--journal", type=Path, help="record the report's sha256 in this journal")
+    p.add_argument("--actor", default="operator", help="who records it (journal)")
+    p.set_defaults(handler=_cmd_incidents_report)
+
+
+def _cmd_intervention_run(args: argparse.Namespace) -> int:
+    from freeze.errors import EXIT_REFUSED
+    from freeze.intervention.plan import load_plan
+    from freeze.intervention.record import describe_split
+    from freeze.intervention.run import run_intervention
+
+    plan = load_plan(args.plan)
+    done = run_intervention(plan, _ev_passphrases(args))
+    r = done.record
+    print(f"intervention {r['id']} ({r['procedure']}) recorded in {done.directory}")
+    print(f"  {r['started']} -> {r['ended']}, change exit status {r['change']['exit_status']}, "
+          f"log sha256:{r['change']['log']['sha256']}")
+    for host, h in sorted(r["hosts"].items()):
+        print(_ev_printable(f"  {host}: before sha256:{h['before']['sha256']} after sha256:{h['after']['sha256']}; "
+                            f"{describe_split(h['drift'])}"))
+    print(f"  record sha256:{done.record_sha256}, statement sha256:{done.statement_sha256}, "
+          f"journal #{done.journal_position}")
+    print(f"  checkpoint for the minutes: {done.checkpoint.short()}")
+    print("next: each person present signs, witnesses cosign, then close:")
+    print(f"  freeze sign {done.directory / 'record.dsse.json'} --key KEY --root {plan.root} "
+          f"--document {done.directory / 'record.json'}")
+    print(f"  freeze journal cosign {done.directory / 'checkpoint.note'} --key KEY --as PERSON")
+    print(f"  freeze intervention close {args.plan}")
+    if done.change_status != 0:
+        print(f"freeze: error: the change failed (exit {done.change_status}); it is recorded with its log: "
+              f"{done.directory / 'change.log'}", file=sys.stderr)
+        return EXIT_REFUSED
+    if done.undeclared:
+        print(f"freeze: the change touched MORE than declared: {done.undeclared} undeclared change(s), "
+              "listed in the record", file=sys.stderr)
+        code = 0
+        for h in r["hosts"].values():
+            for item in h["drift"]["undeclared"]:
+                code |= {"added": 1, "removed": 2, "changed": 4}[item["category"]]
+        return code
+    return EXIT_OK
+
+
+def _cmd_intervention_close(args: argparse.Namespace) -> int:
+    from freeze.intervention.plan import load_plan
+    from freeze.intervention.run import close_intervention
+
+    done = close_intervention(load_plan(args.plan))
+    print(f"{done.directory.name}: " + "; ".join(done.threshold))
+    print(f"checkpoint cosigned and stored: {done.checkpoint}")
+    for host, digest in sorted(done.reference.items()):
+        print(f"{host}: reference is now sha256:{digest}")
+    print("CLOSED")
+    return EXIT_OK
+
+
+def _cmd_intervention_check(args: argparse.Namespace) -> int:
+    import json
+
+    from freeze.intervention.plan import load_plan
+    from freeze.intervention.run import check_hosts
+
+    checks = check_hosts(load_plan(args.plan))
+    code = 0
+    for c in checks.values():
+        code |= c.drift.exit_code
+    if args.json:
+        print(json.dumps({h: {"reference": c.reference.source, "sha256": c.reference.sha256,
+                              "drift": c.drift.to_dict()} for h, c in checks.items()},
+                         indent=2, sort_keys=True, default=str))
+        return code
+    for host, c in sorted(checks.items()):
+        n = c.drift.counts()
+        state = "clean" if c.drift.is_clean else f"{n['added']} added, {n['removed']} removed, {n['changed']} changed"
+        print(_ev_printable(f"{host}: reference sha256:{c.reference.sha256} ({c.reference.source}, signed): {state}"))
+        for e in c.drift.entries[:20]:
+            attrs = ", ".join(ch.attribute for ch in e.changes)
+            print(_ev_printable(f"  {e.category} {e.kind} {e.key}" + (f" ({attrs})" if attrs else "")))
+    return code
+
+
+def _now_text(at: str | None) -> str:
+    import datetime as dt
+
+    return at or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _cmd_incidents_import(args: argparse.Namespace) -> int:
+    from freeze.intervention.incidents import IncidentRecord, read_alerts
+
+    alerts = read_alerts(args.alerts, args.format)
+    record = IncidentRecord.open(args.record, create=True, election=args.election)
+    added = record.add(alerts, source=f"{args.format}:{args.alerts.name}")
+    record.save()
+    print(f"{args.record}: {added} new incident(s) from {len(alerts)} alert(s); {len(record.incidents)} in all")
+    return EXIT_OK
+
+
+def _cmd_incidents_ack(args: argparse.Namespace) -> int:
+    from freeze.intervention.incidents import IncidentRecord
+
+    record = IncidentRecord.open(args.record)
+    inc = record.acknowledge(args.incident, by=args.by, at=_now_text(args.at))
+    record.save()
+    print(_ev_printable(f"{inc['id']} {inc['kind']} on {inc['host']}: acknowledged by {inc['acknowledged']['by']} "
+                        f"at {inc['acknowledged']['at']}"))
+    return EXIT_OK
+
+
+def _cmd_incidents_answer(args: argparse.Namespace) -> int:
+    from freeze.intervention.incidents import IncidentRecord, intervention_record_digest
+
+    if args.records and not args.intervention:
+        raise UsageError("--records goes with --intervention")
+    digest = intervention_record_digest(args.records, args.intervention) if args.records else None
+    record = IncidentRecord.open(args.record)
+    inc = record.answer(args.incident, status=args.status, explanation=args.explanation, by=args.by,
+                        at=_now_text(args.at), intervention=args.intervention, intervention_record_sha256=digest)
+    record.save()
+    print(_ev_printable(f"{inc['id']} {inc['kind']} on {inc['host']}: {args.status}"))
+    return EXIT_OK
+
+
+def _cmd_incidents_report(args: argparse.Namespace) -> int:
+    from freeze.intervention import monitoring_report
+    from freeze.intervention.incidents import IncidentRecord
+
+    if not args.no_pdf:
+        from freeze.extras import require_extra
+
+        require_extra("weasyprint", "pdf")
+    record = IncidentRecord.open(args.record)
+    done = monitoring_report.write(record, args.output_dir, title=args.title, pdf=not args.no_pdf)
+    for f in done.files:
+        print(f"wrote {f}")
+    t = done.report["totals"]
+    print(f"{t['incidents']} incident(s), {t['answered']} answered, {t['unanswered']} unanswered; "
+          f"report sha256:{done.sha256}")
+    if args.journal:
+        from freeze.evidence.journal import Journal
+
+        pos = Journal.open(args.journal).append(
+            actor=args.actor, event="monitoring-report", subject_name="monitoring-report.json",
+            subject_sha256=done.sha256, details={"incidents": t["incidents"], "unanswered": t["unanswered"],
+                                                 "per_answer": done.report["per_answer"]})
+        print(f"recorded in journal {args.journal} at #{pos}")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------
@@ -1121,6 +1337,16 @@ EXAMPLES: dict[str, str] = {
     "ceremony sign": "freeze ceremony sign ceremony-plan.yml --key keys/bob.pem",
     "verify-evidence": "freeze verify-evidence evidence.tar --root-pin SHA256 --checkpoint 'ORIGIN SIZE ROOT' "
                        "--report-dir report/",
+    "intervention": "freeze intervention run intervention-plan.yml --passphrase-env FREEZE_LOG_PASS",
+    "intervention run": "freeze intervention run intervention-plan.yml --passphrase-env FREEZE_LOG_PASS",
+    "intervention close": "freeze intervention close intervention-plan.yml",
+    "intervention check": "freeze intervention check intervention-plan.yml",
+    "incidents": "freeze incidents import incidents.json alerts.json --format alertmanager",
+    "incidents import": "freeze incidents import incidents.json alerts.json --format alertmanager --election GE-2026",
+    "incidents ack": "freeze incidents ack incidents.json I-0001 --by 'IT on duty'",
+    "incidents answer": "freeze incidents answer incidents.json I-0001 --status false-positive "
+                        "--explanation 'probe timeout during a planned reload' --by 'IT directorate'",
+    "incidents report": "freeze incidents report incidents.json -d monitoring/ --journal journal.db",
 }
 
 
@@ -1178,6 +1404,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_zero(sub)
     _register_replica(sub)
     _register_evidence(sub)
+    _register_intervention(sub)
     _finish_help(parser)
     return parser
 

@@ -101,7 +101,8 @@ def _spec_people(spec: Mapping[str, Any], base: Path) -> dict[str, Person]:
                 keys.append(KeyRef.from_dict(k, what=f"people.{pid}"))
         if "role" not in p:
             raise InputError(f"spec: person {pid} has no role")
-        people[pid] = Person(pid, str(p["role"]), str(p.get("name", pid)), tuple(keys))
+        people[pid] = Person(pid, str(p["role"]), str(p.get("name", pid)), tuple(keys),
+                             str(p.get("organisation", "")))
     return people
 
 
@@ -707,12 +708,14 @@ def create_bundle(output: Path, *, roots: list[Path], statements: list[str], jou
 
 def verify_evidence(bundle: Path, *, root_pin: str | None = None, root_file: Path | None = None,
                     checkpoint: str | None = None, report_dir: Path | None = None,
-                    pdf: bool = True) -> VerifyReport:
+                    pdf: bool = True, interventions: Path | None = None) -> VerifyReport:
     """Verify a bundle directory or .tar offline (a tar is extracted to a private temp dir).
 
     With `report_dir`, also write the auditor's verification report and the minutes
     sheet there (HTML, and PDF unless `pdf` is false); their paths are in
-    `facts["written"]` of the returned report.
+    `facts["written"]` of the returned report. With `interventions` (the records
+    directory `freeze intervention` writes), the journal is walked on from the
+    freeze through every intervention (freeze.intervention.walk).
     """
     import tempfile
 
@@ -725,6 +728,10 @@ def verify_evidence(bundle: Path, *, root_pin: str | None = None, root_file: Pat
             with open(bundle, "rb") as fh:  # streamed: a bundle tar may be large
                 tar_sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
         report = verify_bundle(base, root_pin=root_pin, root_file=trusted, checkpoint_line=checkpoint)
+        if interventions is not None:
+            from freeze.intervention.walk import verify_interventions
+
+            verify_interventions(base, interventions, report)
         if report_dir is not None:
             from freeze.report import audit
 

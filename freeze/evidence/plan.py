@@ -26,7 +26,8 @@ from freeze.inputs import read_yaml_input
 PLAN_VERSION = 1
 # what a root's thresholds may name, and what a plan may attest
 THRESHOLD_TYPES = EVIDENCE_TYPES
-ATTESTABLE_TYPES = tuple(t for t in EVIDENCE_TYPES if t not in ("root", "checkpoint"))
+# an intervention record is made by `freeze intervention run` only, never by a ceremony plan
+ATTESTABLE_TYPES = tuple(t for t in EVIDENCE_TYPES if t not in ("root", "checkpoint", "intervention"))
 _ROOT_FIELDS = ("election", "ceremony", "expires", "people", "thresholds", "journal", "timestamp_authorities")
 _PLAN_FIELDS = ("plan", "directory", "root", "journal", "evidence", "bundle")
 
@@ -125,12 +126,13 @@ def check_root_spec(spec: object, base: Path, p: Problems, *, prefix: str = "",
             if not isinstance(person, Mapping):
                 p.add(path, f"expected a mapping with role, name and keys, got {_kind(person)}")
                 continue
-            _unknown(p, f"{path}.", person, ("role", "name", "keys"))
+            _unknown(p, f"{path}.", person, ("role", "name", "organisation", "keys"))
             role = _text(p, f"{path}.role", person.get("role"))
             if role:
                 roles[role] = roles.get(role, 0) + 1
-            if "name" in person:
-                _text(p, f"{path}.name", person["name"])
+            for optional in ("name", "organisation"):
+                if optional in person:
+                    _text(p, f"{path}.{optional}", person[optional])
             keys = person.get("keys")
             if not isinstance(keys, list) or not keys:
                 p.add(f"{path}.keys", f"expected a list of public key files, got {_kind(keys)}")

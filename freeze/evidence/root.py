@@ -24,7 +24,7 @@ from freeze.evidence.keys import KeyRef
 
 ROOT_TYPE = "https://election-freeze.example/ceremony-root/v1"
 ROOT_PAYLOAD_TYPE = "application/vnd.election-freeze.ceremony-root+json"
-EVIDENCE_TYPES = ("root", "manifest", "zero-report", "drift-report", "minutes", "checkpoint")
+EVIDENCE_TYPES = ("root", "manifest", "zero-report", "drift-report", "minutes", "checkpoint", "intervention")
 PERSON_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -50,6 +50,7 @@ class Person:
     role: str
     name: str
     keys: tuple[KeyRef, ...]
+    organisation: str = ""  # optional; written into the root only when set (older roots unchanged)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class Root:
             "nonce": self.nonce,
             "expires": format_time(self.expires),
             "people": {
-                p.id: {"role": p.role, "name": p.name, "keys": [k.to_dict() for k in p.keys]}
+                p.id: {"role": p.role, "name": p.name, "keys": [k.to_dict() for k in p.keys],
+                       **({"organisation": p.organisation} if p.organisation else {})}
                 for p in self.people.values()
             },
             "thresholds": self.thresholds,
@@ -160,7 +162,8 @@ class Root:
                 keys = tuple(KeyRef.from_dict(k, what=f"{what} people.{pid}") for k in p["keys"])
                 if not keys or not isinstance(p["role"], str):
                     raise InputError(f"{what}: person {pid} needs a role and at least one key")
-                people[pid] = Person(pid, p["role"], str(p.get("name", pid)), keys)
+                people[pid] = Person(pid, p["role"], str(p.get("name", pid)), keys,
+                                     str(p.get("organisation", "")))
             thresholds: dict[str, dict[str, int]] = {}
             for etype, need in dict(d["thresholds"]).items():
                 if etype not in EVIDENCE_TYPES:

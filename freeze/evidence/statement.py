@@ -5,6 +5,8 @@ Predicate types (versioned; a v2 would be a new URI, never an edited v1):
   https://election-freeze.example/zero-report/v1       the counting DB zero report
   https://election-freeze.example/drift-report/v1      a drift check against the manifest
   https://election-freeze.example/ceremony-minutes/v1  the ceremony minutes
+  https://election-freeze.example/intervention-record/v1  a witnessed intervention after the
+                                                       freeze (freeze.evidence.intervention)
 
 Every predicate carries the same `ceremony` binding (election, ceremony id, the
 root's random nonce and digest) and a per-type `sequence` with the digest of the
@@ -28,6 +30,7 @@ PREDICATE_TYPES = {
     "zero-report": "https://election-freeze.example/zero-report/v1",
     "drift-report": "https://election-freeze.example/drift-report/v1",
     "minutes": "https://election-freeze.example/ceremony-minutes/v1",
+    "intervention": "https://election-freeze.example/intervention-record/v1",
 }
 
 

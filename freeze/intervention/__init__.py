@@ -1,0 +1,1 @@
+"""Witnessed interventions on frozen hosts and the incident record (issue 19)."""
