@@ -292,3 +292,32 @@ def test_a_kept_tables_sequence_below_its_rows_is_refused_without_a_rehearsal(pg
     assert "wide.audit_log.id already holds values up to" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert _state(pg_db) == before
+
+
+def test_a_kept_tables_sequence_set_back_with_is_called_false_is_refused(pg_server, pg_db, tmp_path):
+    """setval(seq, n, false) sets the next value to n exactly like setval(seq, n - 1):
+    pg_sequences.last_value then reads NULL, which the check took for a sequence that
+    never handed out a value, so it was not judged and the first vote after the zero
+    failed on the audit log's primary key."""
+    ze = _setup(pg_server, pg_db, tmp_path, rehearsal=[])
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute("SELECT setval('wide.audit_log_id_seq', 2, false)")
+    before = _state(pg_db)
+    proc = _zero(ze)
+    assert proc.returncode == 9, (proc.returncode, proc.stdout, proc.stderr)
+    assert "sequence wide.audit_log_id_seq would next hand out 2" in proc.stderr, proc.stderr
+    assert "wide.audit_log.id already holds values up to" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert _state(pg_db) == before
+
+
+def test_a_kept_tables_sequence_set_with_is_called_false_above_its_rows_is_accepted(
+        pg_server, pg_db, tmp_path):
+    """The same setval(..., false) ABOVE the kept rows is fine: the next value is n."""
+    ze = _setup(pg_server, pg_db, tmp_path, rehearsal=[])
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute("SELECT setval('wide.audit_log_id_seq', 500, false)")
+    proc = _zero(ze)
+    assert proc.returncode == 0, proc.stderr
+    with psycopg.connect(pg_db) as c:
+        assert c.execute("SELECT nextval('wide.audit_log_id_seq')").fetchone() == (500,)
