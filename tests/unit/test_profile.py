@@ -23,7 +23,7 @@ def test_minimal_profile_gets_defaults():
 
 @pytest.mark.parametrize("text, message", [
     ("paths:\n  - /etc\n  - /var\n  - {path: /srv, volatility: sometimes}\n",
-     "profile.yml: paths[2].volatility: must be one of static, growing, excluded"),
+     "profile.yml: paths[2].volatility: must be one of static, growing, rotating, rewritten, excluded"),
     ("paths: [etc]\n", "profile.yml: paths[0].path: must be an absolute path"),
     ("pathz: [/etc]\n", "profile.yml: pathz: unknown key"),
     ("paths: [{path: /etc, recursiv: false}]\n", "profile.yml: paths[0].recursiv: unknown key"),
