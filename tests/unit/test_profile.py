@@ -106,7 +106,8 @@ def test_lab_example_profile_is_valid():
 
     p = load_profile(Path(__file__).resolve().parents[2] / "inventories/lab/freeze/profile.yml")
     assert p.rule_for("/var/log/journal/x").volatility == "excluded"
-    assert p.rule_for("/var/log/syslog").volatility == "growing"
+    assert p.rule_for("/var/log/syslog").volatility == "rotating"
+    assert p.rule_for("/var/log/lastlog").volatility == "rewritten"
     assert p.database is not None and p.database.dsn_env == "FREEZE_DB_DSN"
 
 
