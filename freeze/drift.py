@@ -151,6 +151,12 @@ def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
         return _attr_changes(old, new, ignore | _REWRITTEN_ATTRS)
     if volatility == "rotating":
         volatility = "growing"  # rotation chains are judged before (freeze.rotation)
+    if (volatility == "static" and rule is not None and old.get("type") == new.get("type") == "dir"
+            and _holds_excluded(rule.exclude, path)):
+        # an excluded entry (/root/.sudo_as_admin_successful) coming or going
+        # changes its directory's times, size and link count; the recorded entries
+        # of the directory are still judged one by one (added, removed, changed)
+        ignore = ignore | _GROWING_DIR_ATTRS
     if volatility == "growing" and old.get("type") == new.get("type"):
         if old.get("type") == "dir":
             ignore = ignore | _GROWING_DIR_ATTRS
@@ -168,6 +174,12 @@ def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
                     and new_size == old_size:
                 extra.append(AttributeChange("sha256", old.get("sha256"), new.get("sha256")))
     return extra + _attr_changes(old, new, ignore)
+
+
+def _holds_excluded(excludes: tuple[str, ...], directory: str) -> bool:
+    """Whether an `exclude` glob names entries directly in `directory`."""
+    prefix = directory.rstrip("/") + "/"
+    return any(g.startswith(prefix) and "/" not in g[len(prefix):] for g in excludes)
 
 
 def _attr_changes(old: dict[str, Any], new: dict[str, Any],

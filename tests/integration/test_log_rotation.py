@@ -37,8 +37,9 @@ def _gzip(src: Path, dst: Path) -> None:
 
 
 def rotate(log: Path, keep: int = 4, *, delaycompress: bool = True,
-           copytruncate: bool = False) -> None:
-    """One numbered logrotate rotation of `log` (default Debian naming)."""
+           copytruncate: bool = False, compress: bool = True) -> None:
+    """One numbered logrotate rotation of `log` (default Debian naming); with
+    `compress=False` as auditd rotates its log (renames only)."""
     def name(g: int) -> Path:
         plain = log.with_name(f"{log.name}.{g}")
         return plain if plain.exists() else log.with_name(f"{log.name}.{g}.gz")
@@ -50,8 +51,9 @@ def rotate(log: Path, keep: int = 4, *, delaycompress: bool = True,
         if g == keep:
             src.unlink()  # past the rotate count
             continue
-        if src.suffix == ".gz":
-            src.rename(log.with_name(f"{log.name}.{g + 1}.gz"))
+        gz = ".gz" if src.suffix == ".gz" else ""
+        if gz or not compress:
+            src.rename(log.with_name(f"{log.name}.{g + 1}{gz}"))
         else:
             _gzip(src, log.with_name(f"{log.name}.{g + 1}.gz"))
     first = log.with_name(f"{log.name}.1")
@@ -64,7 +66,7 @@ def rotate(log: Path, keep: int = 4, *, delaycompress: bool = True,
         log.rename(first)
         log.touch()
         os.chmod(log, mode)
-    if not delaycompress:
+    if compress and not delaycompress:
         _gzip(first, log.with_name(f"{log.name}.1.gz"))
 
 
