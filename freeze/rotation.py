@@ -1,7 +1,8 @@
 """Log rotation under a `rotating` path rule: what logrotate may do, and nothing else.
 
 A log `NAME` and its numbered generations `NAME.1`, `NAME.2.gz`, ... form a chain
-(logrotate's default naming; `delaycompress` leaves `NAME.1` plain). One rotation
+(logrotate's default naming; `delaycompress` leaves `NAME.1` plain; savelog's `NAME.0`, `NAME.1.gz`, ... count
+from 0). One rotation
 shifts every generation up by one: `NAME` becomes `NAME.1` (renamed, or copied
 then truncated with `copytruncate`), `NAME.g` becomes `NAME.g+1` (compressed on
 the way or not), the oldest past the rotate count is deleted, and a new `NAME`
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # NAME.N or NAME.N.gz, N in 1..9999
-_GENERATION = re.compile(r"^(?P<base>.+)\.(?P<gen>[1-9][0-9]{0,3})(?P<gz>\.gz)?$")
+_GENERATION = re.compile(r"^(?P<base>.+)\.(?P<gen>0|[1-9][0-9]{0,3})(?P<gz>\.gz)?$")
 # the generations the verifier asks prefix hashes for, beyond those recorded
 # (rotations since the snapshot it can follow)
 EXTRA_GENERATIONS = 60
@@ -51,7 +52,7 @@ _SAME_FOR_NEW_BASE = ("type", "mode", "uid", "gid", "xattrs", "acl_access", "acl
 
 
 def generation(path: str) -> tuple[str, int] | None:
-    """(base path, generation) of `NAME.N[.gz]`, else None."""
+    """(base path, N) of `NAME.N[.gz]` (N from 0: savelog's naming), else None."""
     m = _GENERATION.match(posixpath.basename(path))
     if m is None:
         return None
@@ -116,7 +117,8 @@ def _judge(old: dict[int, tuple[str, Mapping[str, Any]]],
                                          "new log after rotation")
             if s not in new:
                 failures.append(Failure(base, f"rotation: recorded bytes not found "
-                                              f"(expected at {base}.{s}[.gz])",
+                                              f"(expected in the generation {s} "
+                                              f"rotation(s) on)",
                                         recorded.get("sha256"), None))
             else:
                 key, entry = new[s]
@@ -136,7 +138,7 @@ def _judge(old: dict[int, tuple[str, Mapping[str, Any]]],
             if target > k_now and k_now >= k_old:
                 continue  # rotated past the end of the chain: deleted by logrotate
             failures.append(Failure(old_key, "rotation: recorded generation missing"
-                                    + (f" (expected at {base}.{target}[.gz])" if s else ""),
+                                    + (f" (expected {s} rotation(s) on)" if s else ""),
                                     _plain(recorded), None))
             continue
         key, entry = new[target]
@@ -175,6 +177,10 @@ def judge_chains(old: Mapping[str, Any], new: Mapping[str, Any], is_rotating: An
     handled: set[str] = set()
     failures: dict[str, list[Failure]] = {}
     for base, sides in sorted(bases.items()):
+        if any(0 in side for side in sides.values()):
+            # savelog (Debian's cron.daily for process accounting) names the first
+            # generation NAME.0: the chain's generations are then N + 1
+            sides = {name: {n + 1: key for n, key in side.items()} for name, side in sides.items()}
         if base not in old and base not in new:
             continue  # no log of that name: the files are judged one by one
         if old.get(base, {}).get("type", "file") != "file" \
@@ -218,7 +224,7 @@ def prefix_requests(old: Mapping[str, Any], is_rotating: Any) -> dict[str, int]:
         if not isinstance(size, int) or size < 0:
             continue
         out[key] = size
-        for gen in range(1, recorded_gens.get(key, 0) + EXTRA_GENERATIONS + 1):
+        for gen in range(0, recorded_gens.get(key, 0) + EXTRA_GENERATIONS + 1):
             for name in member_names(key, gen):
                 out[name] = size
     return out

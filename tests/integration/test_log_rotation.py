@@ -70,6 +70,25 @@ def rotate(log: Path, keep: int = 4, *, delaycompress: bool = True,
         _gzip(first, log.with_name(f"{log.name}.1.gz"))
 
 
+def savelog(log: Path, keep: int = 7) -> None:
+    """One rotation as Debian's savelog (cron.daily of acct) makes it: NAME -> NAME.0,
+    NAME.0 -> NAME.1.gz, NAME.N.gz -> NAME.N+1.gz, at most `keep` generations."""
+    for n in range(keep - 1, 0, -1):
+        src = log.with_name(f"{log.name}.{n}.gz")
+        if src.exists():
+            if n + 1 >= keep:
+                src.unlink()
+            else:
+                src.rename(log.with_name(f"{log.name}.{n + 1}.gz"))
+    zero = log.with_name(f"{log.name}.0")
+    if zero.exists():
+        _gzip(zero, log.with_name(f"{log.name}.1.gz"))
+    mode = log.stat().st_mode & 0o7777
+    log.rename(zero)
+    log.touch()
+    os.chmod(log, mode)
+
+
 @pytest.fixture
 def logs(tmp_path: Path) -> tuple[Path, Profile]:
     root = tmp_path / "host"
@@ -221,3 +240,23 @@ def test_rewritten_file_still_has_its_owner_and_mode_judged(logs):
     m = _freeze(profile)
     os.chmod(log / "lastlog", 0o666)
     _drift(m, profile, f"{log}/lastlog", "mode")
+
+
+def test_savelog_rotations_verify_clean_and_a_rewrite_is_drift(logs):
+    """Process accounting on Debian is rotated by savelog: NAME.0 first."""
+    log, profile = logs
+    pacct = log / "pacct"
+    pacct.write_bytes(b"\x03" * 64)
+    savelog(pacct)
+    pacct.write_bytes(b"\x03" * 128)
+    m = _freeze(profile)
+    for _ in range(3):
+        with open(pacct, "ab") as fh:
+            fh.write(b"\x03" * 64)
+        savelog(pacct, keep=3)
+        _clean(m, profile)
+    assert sorted(p.name for p in log.iterdir() if p.name.startswith("pacct")) == [
+        "pacct", "pacct.0", "pacct.1.gz", "pacct.2.gz"]
+    with gzip.open(log / "pacct.2.gz", "wb") as fh:  # the recorded pacct, two rotations on
+        fh.write(b"\x03" * 100)
+    _drift(m, profile, f"{log}/pacct.2.gz", "rotation: recorded bytes of")

@@ -36,7 +36,7 @@ from freeze.manifest import Manifest
 from freeze.profile import Profile, load_profile
 from freeze.refdb import build
 from freeze.snapshot import take_snapshot
-from tests.integration.test_log_rotation import rotate
+from tests.integration.test_log_rotation import rotate, savelog
 from tests.integration.test_zero_support import DSN_ENV, REFDB_PROFILE, SMALL
 
 pytestmark = pytest.mark.postgres
@@ -160,7 +160,7 @@ def test_a_routine_day_verifies_clean_and_real_changes_still_show(pg_db, tmp_pat
     rotate(log / "syslog", keep=7)
     rotate(log / "auth.log", keep=4)
     rotate(log / "counting/app.log", keep=14, copytruncate=True)
-    rotate(log / "account/pacct", keep=31)
+    savelog(log / "account/pacct", keep=30)  # acct's cron.daily
     _append(log / "syslog", "logrotate: done\n")
     (root / "var/tmp/count-app.5151.tmp").unlink()
     clean("cron.daily's logrotate")
@@ -170,8 +170,11 @@ def test_a_routine_day_verifies_clean_and_real_changes_still_show(pg_db, tmp_pat
     _append(log / "audit/audit.log", "type=DAEMON_ROTATE\n")
     login("carol", 3)
     clean("auditd's rotation and another login")
-    # a forced second rotation (logrotate -f) and a reboot
+    # a forced second rotation (logrotate -f), the next cron.daily's savelog, a reboot
     rotate(log / "syslog", keep=7)
+    with open(log / "account/pacct", "ab") as fh:
+        fh.write(b"\x03" * 64)
+    savelog(log / "account/pacct", keep=30)
     rotate(log / "auth.log", keep=4)
     _append(log / "syslog", "kernel: Linux version ...\nsystemd: Startup finished\n")
     restart_service(733)
