@@ -321,3 +321,18 @@ def test_a_kept_tables_sequence_set_with_is_called_false_above_its_rows_is_accep
     assert proc.returncode == 0, proc.stderr
     with psycopg.connect(pg_db) as c:
         assert c.execute("SELECT nextval('wide.audit_log_id_seq')").fetchone() == (500,)
+
+
+def test_a_kept_sequence_set_back_to_its_start_is_caught_by_the_rehearsal(pg_server, pg_db, tmp_path):
+    """setval(seq, START, false) cannot be told from a sequence never called (not
+    judged by the sequence check); the rehearsal vote's audit-log insert then fails
+    on the primary key and the zero is refused."""
+    ze = _setup(pg_server, pg_db, tmp_path)
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute("SELECT setval('wide.audit_log_id_seq', 1, false)")
+    before = _state(pg_db)
+    proc = _zero(ze)
+    assert proc.returncode != 0, (proc.returncode, proc.stdout, proc.stderr)
+    assert "zero.rehearsal" in proc.stderr and "audit_log_pkey" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _state(pg_db) == before
