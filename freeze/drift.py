@@ -16,6 +16,13 @@ manifest recorded):
                owner, links... still must match. A directory may gain or lose
                entries (its own mtime/ctime/size/nlink are not judged); the
                entries themselves are still reported when added or removed.
+  * rotating - a log directory: files are judged as growing ones, and numbered
+               log rotation (NAME -> NAME.1 -> NAME.2.gz ...) is followed: the
+               recorded bytes must be found again where the rotation put them
+               (freeze.rotation).
+  * rewritten - records rewritten in place (lastlog, faillog): type, mode,
+               owner, inode, links, xattrs must match; content, size and times
+               are not judged.
   * excluded - never recorded, never judged.
 """
 
@@ -49,6 +56,8 @@ _HELPER_ATTRS = frozenset({"prefix_sha256"})
 # A growing file's attributes that may change as it grows.
 _GROWING_FILE_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
 _GROWING_DIR_ATTRS = frozenset({"size", "mtime_ns", "ctime_ns", "nlink"})
+# A rewritten file's attributes that change when its records are rewritten.
+_REWRITTEN_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
 
 
 @dataclass(frozen=True)
@@ -131,13 +140,23 @@ class DriftReport:
 
 
 def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
-                profile: Profile | None) -> list[AttributeChange]:
+                profile: Profile | None, growing: bool = False) -> list[AttributeChange]:
     rule = profile.rule_for(path) if profile is not None else None
-    volatility = rule.volatility if rule is not None else "static"
+    volatility = "growing" if growing else rule.volatility if rule is not None else "static"
     ignore: frozenset[str] = _HELPER_ATTRS
     extra: list[AttributeChange] = []
     if volatility == "excluded":
         return []
+    if volatility == "rewritten" and old.get("type") == new.get("type") == "file":
+        return _attr_changes(old, new, ignore | _REWRITTEN_ATTRS)
+    if volatility == "rotating":
+        volatility = "growing"  # rotation chains are judged before (freeze.rotation)
+    if (volatility == "static" and rule is not None and old.get("type") == new.get("type") == "dir"
+            and _holds_excluded(rule.exclude, path)):
+        # an excluded entry (/root/.sudo_as_admin_successful) coming or going
+        # changes its directory's times, size and link count; the recorded entries
+        # of the directory are still judged one by one (added, removed, changed)
+        ignore = ignore | _GROWING_DIR_ATTRS
     if volatility == "growing" and old.get("type") == new.get("type"):
         if old.get("type") == "dir":
             ignore = ignore | _GROWING_DIR_ATTRS
@@ -155,6 +174,12 @@ def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
                     and new_size == old_size:
                 extra.append(AttributeChange("sha256", old.get("sha256"), new.get("sha256")))
     return extra + _attr_changes(old, new, ignore)
+
+
+def _holds_excluded(excludes: tuple[str, ...], directory: str) -> bool:
+    """Whether an `exclude` glob names entries directly in `directory`."""
+    prefix = directory.rstrip("/") + "/"
+    return any(g.startswith(prefix) and "/" not in g[len(prefix):] for g in excludes)
 
 
 def _attr_changes(old: dict[str, Any], new: dict[str, Any],
@@ -237,7 +262,13 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
             continue  # the common case, decided in C for the whole section
         judge = _JUDGES.get(section)
         differing = [key for key in a.keys() | b.keys() if a.get(key) != b.get(key)]
+        rotated: set[str] = set()
+        if section == "files" and profile is not None and any(
+                r.volatility == "rotating" for r in profile.paths):
+            rotated = _judge_rotations(a, b, profile, report)
         for key in sorted(differing):
+            if key in rotated:
+                continue
             if key not in b:
                 report.entries.append(DriftEntry(REMOVED, kind, key, section,
                                                  attributes=a[key]))
@@ -252,6 +283,28 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
     return report
 
 
+def _rotating(profile: Profile) -> Callable[[str], bool]:
+    def is_rotating(path: str) -> bool:
+        rule = profile.rule_for(path)
+        return rule is not None and rule.volatility == "rotating"
+    return is_rotating
+
+
+def _judge_rotations(old: dict[str, Any], new: dict[str, Any], profile: Profile,
+                     report: DriftReport) -> set[str]:
+    """Judge the rotation chains of rotating rules into `report`; the keys judged."""
+    from freeze.rotation import judge_chains
+
+    def growing(a: dict[str, Any], b: dict[str, Any]) -> list[AttributeChange]:
+        return _judge_file("", a, b, None, growing=True)
+
+    handled, failures = judge_chains(old, new, _rotating(profile), growing)
+    for key in sorted(failures):
+        report.entries.append(DriftEntry(CHANGED, "file", key, "files", tuple(
+            AttributeChange(f.attribute, f.old, f.new) for f in failures[key])))
+    return handled
+
+
 def check_profile_matches(manifest: Manifest, profile: Profile) -> None:
     """A manifest is only judged with the policy it was taken with."""
     if manifest.profile_digest != profile.digest:
@@ -264,8 +317,13 @@ def check_profile_matches(manifest: Manifest, profile: Profile) -> None:
 
 
 def growing_sizes(manifest: Manifest, profile: Profile) -> dict[str, int]:
-    """Sizes of growing regular files: how many bytes the verifier must re-hash."""
+    """Sizes of growing regular files: how many bytes the verifier must re-hash
+    (for rotating logs also at each generation they may have been rotated to)."""
+    from freeze.rotation import prefix_requests
+
     out: dict[str, int] = {}
+    if any(r.volatility == "rotating" for r in profile.paths):
+        out.update(prefix_requests(manifest.sections.get("files", {}), _rotating(profile)))
     for path, attrs in manifest.sections.get("files", {}).items():
         rule = profile.rule_for(path)
         if rule is not None and rule.volatility == "growing" and attrs.get("type") == "file":

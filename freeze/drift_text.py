@@ -85,6 +85,11 @@ def excluded_lines(profile: Profile | None) -> list[str]:
             out.append(f"path {rule.path} (excluded: not recorded)")
         elif rule.volatility == "growing":
             out.append(f"path {rule.path} (growing: only the recorded prefix is checked)")
+        elif rule.volatility == "rotating":
+            out.append(f"path {rule.path} (rotating: only the recorded prefix is checked, "
+                       f"followed through numbered log rotation)")
+        elif rule.volatility == "rewritten":
+            out.append(f"path {rule.path} (rewritten: content, size and times not checked)")
         for pattern in rule.exclude:
             out.append(f"path {rule.path}: entries matching {pattern} (excluded)")
     db = profile.database

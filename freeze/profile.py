@@ -4,7 +4,7 @@ A profile is the operator's policy, written in YAML and itself hashed into every
 manifest (`Profile.digest`), so a verifier can tell that a manifest was taken with
 the policy it is being checked against. Validation is strict: an unknown key is a
 typo that would silently leave something unchecked, so it is an error naming the
-key path (``profile.yml: paths[2].volatility: must be one of static, growing, excluded``).
+key path (``profile.yml: paths[2].volatility: must be one of static, growing, rotating, rewritten, excluded``).
 The only exceptions are the top-level ``zero`` and ``evidence`` sections, which the
 zero and evidence modules validate themselves; they are passed through raw.
 
@@ -15,7 +15,11 @@ Path rules follow AIDE's spirit:
     direct entries only;
   * a volatility class per entry: ``static`` (any change is drift), ``growing``
     (log-like: may only grow, same inode, and the bytes recorded before must hash
-    the same), ``excluded`` (not recorded at all);
+    the same), ``rotating`` (a log directory logrotate rotates: ``growing``, plus
+    numbered rotation ``NAME`` -> ``NAME.1`` -> ``NAME.2.gz`` ... modelled, see
+    freeze.rotation), ``rewritten`` (records rewritten in place, e.g. lastlog: type,
+    mode, owner, inode, links, xattrs judged, content, size and times not),
+    ``excluded`` (not recorded at all);
   * when entries nest, the longest matching path governs (``/var/lib`` static with
     ``/var/lib/postgresql`` excluded).
 
@@ -37,7 +41,7 @@ import yaml
 from freeze.errors import InputError
 from freeze.inputs import read_input, read_owner_only
 
-VOLATILITY_CLASSES = ("static", "growing", "excluded")
+VOLATILITY_CLASSES = ("static", "growing", "rotating", "rewritten", "excluded")
 
 # Kernel parameters that say something about the attack surface of a counting server.
 DEFAULT_SYSCTLS = (

@@ -26,10 +26,12 @@ from __future__ import annotations
 import collections
 import errno
 import fnmatch
+import gzip
 import hashlib
 import os
 import stat
 import threading
+import zlib
 from collections.abc import Mapping
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -196,7 +198,50 @@ def _hash_into(entry: dict[str, Any], fd: int, prefix_size: int | None) -> None:
     entry["sha256"] = hash_fd(fd)
 
 
-def _describe_regular(real: str, prefix_size: int | None) -> dict[str, Any] | None:
+def _plain_hashes(entry: dict[str, Any], fd: int, prefix_size: int | None) -> None:
+    """A compressed rotated log (NAME.N.gz under a `rotating` rule): the sha256 of
+    its DECOMPRESSED content (`plain_sha256`), and with `prefix_size` the sha256 of
+    its first decompressed bytes (`prefix_sha256`), so the verifier can find a
+    recorded log's bytes again after logrotate compressed them. A file gzip cannot
+    read gets the fixed value "unreadable" (it then matches no recorded content)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    whole = hashlib.sha256()
+    head: Any = None
+    total = 0
+    try:
+        with os.fdopen(os.dup(fd), "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as z:
+            while True:
+                chunk = z.read(_BUF_SIZE)
+                if not chunk:
+                    break
+                if prefix_size is not None and head is None and total + len(chunk) >= prefix_size:
+                    cut = prefix_size - total
+                    whole.update(chunk[:cut])
+                    head = whole.copy()
+                    whole.update(chunk[cut:])
+                else:
+                    whole.update(chunk)
+                total += len(chunk)
+    except (OSError, EOFError, zlib.error):  # BadGzipFile is an OSError
+        entry["plain_sha256"] = "unreadable"
+        if prefix_size is not None:
+            entry["prefix_sha256"] = "unreadable"
+        return
+    entry["plain_sha256"] = whole.hexdigest()
+    if prefix_size is not None:
+        entry["prefix_sha256"] = (head or whole).hexdigest()
+
+
+def _hash_entry(entry: dict[str, Any], fd: int, prefix_size: int | None, plain: bool) -> None:
+    if plain:
+        _hash_into(entry, fd, None)
+        _plain_hashes(entry, fd, prefix_size)
+    else:
+        _hash_into(entry, fd, prefix_size)
+
+
+def _describe_regular(real: str, prefix_size: int | None, plain: bool = False
+                      ) -> dict[str, Any] | None:
     """Fast path for a name the directory listing says is a regular file.
 
     Open first (never following a symlink, never blocking on a FIFO swapped in)
@@ -215,22 +260,23 @@ def _describe_regular(real: str, prefix_size: int | None) -> dict[str, Any] | No
             return None  # replaced by something else since the listing: never read it
         entry = _entry(st, "file")
         _xattrs(fd, entry)
-        _hash_into(entry, fd, prefix_size)
+        _hash_entry(entry, fd, prefix_size, plain)
         return entry
     finally:
         os.close(fd)
 
 
 def describe(real: str, *, prefix_size: int | None = None, with_hash: bool = True,
-             likely_file: bool = False) -> dict[str, Any] | None:
+             likely_file: bool = False, plain: bool = False) -> dict[str, Any] | None:
     """All recorded attributes of one path; None if it vanished meanwhile.
 
     `likely_file`: the directory listing (d_type) said this is a regular file,
     so try the open-first fast path; anything else goes through lstat, and only
-    a path lstat shows to be a regular file is ever opened.
+    a path lstat shows to be a regular file is ever opened. `plain`: a
+    compressed rotated log, also hashed decompressed (`_plain_hashes`).
     """
     if likely_file and with_hash:
-        fast = _describe_regular(real, prefix_size)
+        fast = _describe_regular(real, prefix_size, plain)
         if fast is not None:
             return fast
     try:
@@ -253,8 +299,8 @@ def describe(real: str, *, prefix_size: int | None = None, with_hash: bool = Tru
             fst = os.fstat(fd)
             if (fst.st_ino, fst.st_dev) != (st.st_ino, st.st_dev):
                 # replaced between lstat and open: describe what is there now
-                return describe(real, prefix_size=prefix_size)
-            _hash_into(entry, fd, prefix_size)
+                return describe(real, prefix_size=prefix_size, plain=plain)
+            _hash_entry(entry, fd, prefix_size, plain)
         finally:
             os.close(fd)
     return entry
@@ -279,13 +325,14 @@ _TASK_BYTES = 64 << 20
 _TASK_PATHS = 512
 
 
-def _describe_path(root: str, path: str, prefixes: Mapping[str, int], likely_file: bool
-                   ) -> tuple[str, dict[str, Any] | None | OSError]:
+def _describe_path(root: str, path: str, prefixes: Mapping[str, int], likely_file: bool,
+                   rotating: bool = False) -> tuple[str, dict[str, Any] | None | OSError]:
     """(manifest key, entry | None if vanished | the OSError met) of one path."""
     key = text_key(path)
     try:
         return key, describe(under_root(root, path), prefix_size=prefixes.get(key),
-                             likely_file=likely_file)
+                             likely_file=likely_file,
+                             plain=rotating and path.endswith(".gz"))
     except OSError as exc:
         return key, exc
 
@@ -305,6 +352,7 @@ def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: froze
     `_TASK_PATHS` described, the paths not yet described are handed back.
     """
     todo: list[tuple[int, str, bool]] = []
+    rotating = {i for i, r in enumerate(rules) if r["volatility"] == "rotating"}
     later: list[_Item] = []
     for kind, first, second in items:
         if kind == "paths":
@@ -336,11 +384,11 @@ def _list_and_describe(root: str, rules: list[dict[str, Any]], rule_paths: froze
                 later.append(("dir", index, p))
     out: list[tuple[str, dict[str, Any] | None | OSError]] = []
     hashed = 0
-    for n, (_index, p, is_file) in enumerate(todo):
+    for n, (index, p, is_file) in enumerate(todo):
         if hashed >= _TASK_BYTES or n >= _TASK_PATHS:
             later.append(("paths", todo[n:], None))
             break
-        key, entry = _describe_path(root, p, prefixes, is_file)
+        key, entry = _describe_path(root, p, prefixes, is_file, index in rotating)
         out.append((key, entry))
         if isinstance(entry, dict) and entry["type"] == "file":
             hashed += entry["size"]
@@ -410,7 +458,7 @@ def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
                     done[1] += entry["size"]
 
     prefixes = dict(growing or {})
-    grows = {i for i, r in enumerate(rules) if r["volatility"] == "growing"}
+    grows = {i for i, r in enumerate(rules) if r["volatility"] in ("growing", "rotating")}
 
     def sizes_for(task: list[_Item]) -> Mapping[str, int]:
         """The recorded sizes, only to a task that has paths under a growing rule."""
@@ -426,7 +474,8 @@ def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
             st = _lstat_top(root, top)
             include, exclude = rule.get("include") or [], rule.get("exclude") or []
             if not _matches(top, exclude) and (not include or _matches(top, include)):
-                record([_describe_path(root, top, prefixes, stat.S_ISREG(st.st_mode))])
+                record([_describe_path(root, top, prefixes, stat.S_ISREG(st.st_mode),
+                                       rule["volatility"] == "rotating")])
             if stat.S_ISDIR(st.st_mode):
                 pending.append(("dir", index, top))
         inflight: set[Future[_TaskResult]] = set()

@@ -493,18 +493,26 @@ class ZeroSession:
             # not restarted, but a kept table's: its next value must be above the
             # kept rows too (a sequence set back by hand fails the next insert)
             row = self.conn.execute(
-                "SELECT increment_by, last_value + increment_by"
-                " FROM pg_sequences WHERE schemaname = %s AND sequencename = %s",
+                "SELECT increment_by, start_value FROM pg_sequences"
+                " WHERE schemaname = %s AND sequencename = %s",
                 [seq.schema, seq.name]).fetchone()
             if row is None:
                 continue  # dropped concurrently: the rehearsal or the next insert says so
-            if row[1] is None:
-                # never handed out a value: the application does not insert through it
-                # (reference rows with explicit ids); recorded, not judged
+            increment, start = int(row[0]), int(row[1])
+            # read the sequence itself: pg_sequences.last_value is NULL whenever
+            # is_called is false, also after setval(seq, n, false), which sets the
+            # NEXT value to n exactly like a setval(seq, n - 1) does
+            last, called = db.single_row(self.conn.execute(
+                sql.SQL("SELECT last_value, is_called FROM {}").format(seq.ident)))
+            upcoming = int(last) + increment if called else int(last)
+            if not called and upcoming == start:
+                # the state of a sequence that never handed out a value: the
+                # application does not insert through it (reference rows with
+                # explicit ids). setval(seq, START, false) is the one setting that
+                # cannot be told apart from it; recorded, not judged
                 out.append({"sequence": str(seq), "column": f"{table}.{column}",
-                            "next": "unused (never called)"})
+                            "next": "unused (never called, at its start value)"})
                 continue
-            increment, upcoming = int(row[0]), int(row[1])
             extreme = db.single_row(self.conn.execute(sql.SQL("SELECT {}({}) FROM {}").format(
                 sql.SQL("max" if increment > 0 else "min"), sql.Identifier(column),
                 table.ident)))[0]

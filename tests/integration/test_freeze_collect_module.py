@@ -166,3 +166,53 @@ def test_verify_playbook_table_and_exit_status(inventory, tmp_path):
     down = [ln for ln in proc.stdout.splitlines() if "count-down" in ln and "NOT VERIFIED" in ln]
     assert down, proc.stdout[-3000:]
     assert "drift or unverified hosts" in proc.stdout
+
+
+def test_rotating_logs_through_the_module(sshd, inventory, tmp_path):  # noqa: F811
+    """A `rotating` log directory with a compressed generation: the module's manifest
+    is the same bytes as `freeze snapshot --host`'s (decompressed hashes included),
+    and verify.yml (the module, with the rotation's prefix sizes sent by the action
+    plugin) is clean after a logrotate-style rotation and reports a rewrite in it."""
+    import gzip
+
+    from tests.integration.test_log_rotation import rotate
+
+    profile, app = _profile(tmp_path)
+    log = app / "log"
+    log.mkdir()
+    (log / "app.log").write_text("vote batch 1 received\n")
+    with gzip.open(log / "app.log.1.gz", "wb") as fh:
+        fh.write(b"drill day\n")
+    profile.write_text(profile.read_text().replace(
+        f"paths: [{app}]", f"paths: [{app}, {{path: {log}, volatility: rotating}}]"))
+    d, port = sshd["dir"], sshd["port"]
+    manifests = tmp_path / "manifests"
+    status = collect_play(inventory, manifests, profile, "--limit", "count-a")
+    assert not status["count-a"].get("failed"), status
+    module_bytes = Path(status["count-a"]["dest"]).read_bytes()
+    by_host = tmp_path / "host.json"
+    proc = freeze("snapshot", "-p", str(profile), "-o", str(by_host), "--host",
+                  f"root@127.0.0.1:{port}", "-i", str(d / "clientkey"),
+                  "--known-hosts", str(d / "known_hosts"))
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert same_but_created(module_bytes, by_host.read_bytes())
+    gz = json.loads(module_bytes)["sections"]["files"][f"{log}/app.log.1.gz"]
+    assert gz["plain_sha256"] == __import__("hashlib").sha256(b"drill day\n").hexdigest()
+
+    def verify() -> subprocess.CompletedProcess:
+        evars = {"freeze_verify_profile": str(profile), "freeze_verify_manifests": str(manifests),
+                 "freeze_verify_result_dir": str(tmp_path / "on-host"),
+                 "freeze_verify_unsigned": True}
+        return subprocess.run([str(PLAYBOOK), "-i", str(inventory), "-e", json.dumps(evars),
+                               "--limit", "count-a", "playbooks/verify.yml"],
+                              capture_output=True, text=True, cwd=REPO, timeout=300)
+
+    with open(log / "app.log", "a") as fh:
+        fh.write("vote batch 2 received\n")
+    rotate(log / "app.log")
+    proc = verify()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    (log / "app.log.1").write_text("vote batch 1 REJECTED\nvote batch 2 received\n")
+    proc = verify()
+    assert proc.returncode != 0
+    assert f"changed file {log}/app.log.1" in proc.stdout, proc.stdout[-3000:]

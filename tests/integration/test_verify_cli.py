@@ -106,7 +106,7 @@ def test_snapshot_refuses_to_overwrite_and_verify_human_output(tmp_path):
 
 @pytest.mark.parametrize("text, fragment", [
     ("paths:\n  - {path: /etc, volatility: sometimes}\n",
-     "profile.yml: paths[0].volatility: must be one of static, growing, excluded"),
+     "profile.yml: paths[0].volatility: must be one of static, growing, rotating, rewritten, excluded"),
     ("paths: [/etc\n", "profile.yml: line"),
     ("colour: blue\n", "profile.yml: colour: unknown key"),
 ])

@@ -292,3 +292,47 @@ def test_a_kept_tables_sequence_below_its_rows_is_refused_without_a_rehearsal(pg
     assert "wide.audit_log.id already holds values up to" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert _state(pg_db) == before
+
+
+def test_a_kept_tables_sequence_set_back_with_is_called_false_is_refused(pg_server, pg_db, tmp_path):
+    """setval(seq, n, false) sets the next value to n exactly like setval(seq, n - 1):
+    pg_sequences.last_value then reads NULL, which the check took for a sequence that
+    never handed out a value, so it was not judged and the first vote after the zero
+    failed on the audit log's primary key."""
+    ze = _setup(pg_server, pg_db, tmp_path, rehearsal=[])
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute("SELECT setval('wide.audit_log_id_seq', 2, false)")
+    before = _state(pg_db)
+    proc = _zero(ze)
+    assert proc.returncode == 9, (proc.returncode, proc.stdout, proc.stderr)
+    assert "sequence wide.audit_log_id_seq would next hand out 2" in proc.stderr, proc.stderr
+    assert "wide.audit_log.id already holds values up to" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert _state(pg_db) == before
+
+
+def test_a_kept_tables_sequence_set_with_is_called_false_above_its_rows_is_accepted(
+        pg_server, pg_db, tmp_path):
+    """The same setval(..., false) ABOVE the kept rows is fine: the next value is n."""
+    ze = _setup(pg_server, pg_db, tmp_path, rehearsal=[])
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute("SELECT setval('wide.audit_log_id_seq', 500, false)")
+    proc = _zero(ze)
+    assert proc.returncode == 0, proc.stderr
+    with psycopg.connect(pg_db) as c:
+        assert c.execute("SELECT nextval('wide.audit_log_id_seq')").fetchone() == (500,)
+
+
+def test_a_kept_sequence_set_back_to_its_start_is_caught_by_the_rehearsal(pg_server, pg_db, tmp_path):
+    """setval(seq, START, false) cannot be told from a sequence never called (not
+    judged by the sequence check); the rehearsal vote's audit-log insert then fails
+    on the primary key and the zero is refused."""
+    ze = _setup(pg_server, pg_db, tmp_path)
+    with psycopg.connect(pg_db, autocommit=True) as c:
+        c.execute("SELECT setval('wide.audit_log_id_seq', 1, false)")
+    before = _state(pg_db)
+    proc = _zero(ze)
+    assert proc.returncode != 0, (proc.returncode, proc.stdout, proc.stderr)
+    assert "zero.rehearsal" in proc.stderr and "audit_log_pkey" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _state(pg_db) == before

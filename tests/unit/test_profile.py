@@ -23,7 +23,7 @@ def test_minimal_profile_gets_defaults():
 
 @pytest.mark.parametrize("text, message", [
     ("paths:\n  - /etc\n  - /var\n  - {path: /srv, volatility: sometimes}\n",
-     "profile.yml: paths[2].volatility: must be one of static, growing, excluded"),
+     "profile.yml: paths[2].volatility: must be one of static, growing, rotating, rewritten, excluded"),
     ("paths: [etc]\n", "profile.yml: paths[0].path: must be an absolute path"),
     ("pathz: [/etc]\n", "profile.yml: pathz: unknown key"),
     ("paths: [{path: /etc, recursiv: false}]\n", "profile.yml: paths[0].recursiv: unknown key"),
@@ -106,7 +106,8 @@ def test_lab_example_profile_is_valid():
 
     p = load_profile(Path(__file__).resolve().parents[2] / "inventories/lab/freeze/profile.yml")
     assert p.rule_for("/var/log/journal/x").volatility == "excluded"
-    assert p.rule_for("/var/log/syslog").volatility == "growing"
+    assert p.rule_for("/var/log/syslog").volatility == "rotating"
+    assert p.rule_for("/var/log/lastlog").volatility == "rewritten"
     assert p.database is not None and p.database.dsn_env == "FREEZE_DB_DSN"
 
 
