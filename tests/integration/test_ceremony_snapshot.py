@@ -11,17 +11,9 @@ import pytest
 
 from freeze.cli import build_parser
 from tests.integration.test_ceremony import PASS_ENV, Ceremony, freeze, needs_tools, run_ceremony
+from tests.profiles import ONLY_FILES
 
 pytestmark = needs_tools
-
-ONLY_FILES = """
-packages: {enabled: false}
-services: {enabled: false}
-accounts: {enabled: false}
-network: {enabled: false}
-kernel: {enabled: false}
-"""
-
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ceremony]:

@@ -20,17 +20,11 @@ import pytest
 
 from freeze.errors import EXIT_OK, EXIT_REFUSED, EXIT_VERIFY_FAILED
 from tests.integration.test_ceremony import PASS_ENV, PASSPHRASE, freeze, freeze_proc, needs_tools
+from tests.profiles import ONLY_FILES
 
 pytestmark = needs_tools
 
 ORIGIN = "freeze.example/2026-general/interventions"
-ONLY_FILES = """
-packages: {enabled: false}
-services: {enabled: false}
-accounts: {enabled: false}
-network: {enabled: false}
-kernel: {enabled: false}
-"""
 
 
 @dataclass
@@ -430,6 +424,8 @@ def test_too_few_people_present_is_refused_before_anything_runs(frozen: Frozen) 
     ({"present": [{"person": "zed"}]}, "present[0].person: zed is not a person of the ceremony root"),
     ({"intervention": 2}, "intervention: expected 1 (the plan format version)"),
 ])
+
+
 def test_malformed_plan_is_one_line_non_zero_no_traceback(frozen: Frozen, change: dict[str, object],
                                                            message: str) -> None:
     f = frozen

@@ -19,14 +19,7 @@ from freeze.drift import DriftReport, verify
 from freeze.manifest import Manifest
 from freeze.profile import Profile, load_profile
 from freeze.snapshot import take_snapshot
-
-ONLY_FILES = """
-packages: {enabled: false}
-services: {enabled: false}
-accounts: {enabled: false}
-network: {enabled: false}
-kernel: {enabled: false}
-"""
+from tests.profiles import ONLY_FILES
 
 
 def _gzip(src: Path, dst: Path) -> None:

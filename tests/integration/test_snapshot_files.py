@@ -13,14 +13,7 @@ from freeze.errors import NoInputError
 from freeze.manifest import Manifest
 from freeze.profile import load_profile
 from freeze.snapshot import take_snapshot
-
-ONLY_FILES = """
-packages: {enabled: false}
-services: {enabled: false}
-accounts: {enabled: false}
-network: {enabled: false}
-kernel: {enabled: false}
-"""
+from tests.profiles import ONLY_FILES
 
 
 @pytest.fixture
