@@ -126,7 +126,8 @@ def compare(manifest, doc, config):
         if now and not was and section not in old_sections:
             continue  # never recorded: nothing to compare (freeze verify notes it)
         if now != was:
-            items.append((CHANGED, "collector", section, ["available"]))
+            reason = new_unavail.get(section) or old_unavail.get(section)
+            items.append((CHANGED, "collector", section, ["available: %s" % reason]))
             continue
         if was and now:
             continue
