@@ -11,7 +11,8 @@
 #   5. converge again from the checkout (playbooks/site.yml): changed=0 (idempotence)
 #   6. --check --diff on the hardened hosts (checkout): changed=0
 #   7. testinfra (tests/infra) against every host; then, side by side, log delivery through
-#      a 60 s collector outage and a frozen VM raising HostDown in Alertmanager
+#      a 60 s collector outage, a frozen VM raising HostDown in Alertmanager, and a file
+#      changed on a frozen host (count-db) raising FrozenStateDrifted (LAB_FREEZE_WATCH_PROOF=0 skips it)
 #   8. disruptive proofs, one per host, all at once: an sshd change that locks the
 #      operator out must be undone by ssh_hardening's on-host timer and fail the run
 #      (count-db, then re-tested); a firewall allowlist without the controller must be
@@ -135,18 +136,37 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
   --junitxml="$ART/testinfra.xml"
 end
 
-begin "proofs: log delivery through a 60 s collector outage, host-down alert"
+begin "proofs: log delivery through a 60 s collector outage, host-down alert, frozen-state drift alert"
 # monitoring_server: results-tx's VM is frozen (SIGSTOP) until Alertmanager on
 # count-app has HostDown for it, then continued until the alert resolves. It runs
 # beside the log proof (other hosts; both mostly wait), so it costs no extra time.
 python -m tests.lab_tier.host_down_proof --inventory "$INV" --target results-tx --monitor count-app \
   >"$ART/host-down-proof.log" 2>&1 &
 host_down_proof=$!
+# freeze_watch: count-db frozen (the lab profile's /etc, /usr/local, /var and /root
+# paths, every other section; --quick keeps the hashing short on an emulated CPU), its
+# manifest signed with a test key and deployed by the role; a new file in a frozen
+# path must raise FrozenStateDrifted for count-db within one check period (60 s) plus
+# the check, a scrape and an evaluation; removed, the alert resolves. count-db only
+# sends logs in the log proof and results-tx is the stopped one: nothing else
+# changes count-db's frozen paths. Its timer is stopped afterwards (no checks during
+# the disruptive proofs). It mostly waits for timers and scrapes, like the other two.
+freeze_watch_proof=""
+if [ "${LAB_FREEZE_WATCH_PROOF:-1}" = 1 ]; then
+  python -m tests.lab_tier.freeze_watch_proof --inventory "$INV" --work "$LAB_DIR/freeze-watch-proof" \
+    --target count-db --monitor count-app --period 60 --quick --stop-timer \
+    >"$ART/freeze-watch-proof.log" 2>&1 &
+  freeze_watch_proof=$!
+fi
 # log_shipper/log_collector: 1,000 numbered messages from count-db while count-app's
 # rsyslog is stopped; after its start all arrive, none twice.
 python -m tests.lab_tier.log_delivery_proof --inventory "$INV" --sender count-db --collector count-app
 wait "$host_down_proof" || { cat "$ART/host-down-proof.log"; echo "host-down proof failed"; exit 1; }
 grep "^host-down proof:" "$ART/host-down-proof.log"
+if [ -n "$freeze_watch_proof" ]; then
+  wait "$freeze_watch_proof" || { tail -40 "$ART/freeze-watch-proof.log"; echo "freeze-watch proof failed"; exit 1; }
+  grep "^freeze-watch proof:" "$ART/freeze-watch-proof.log"
+fi
 end
 
 # Disruptive proofs, one per host and all at once (the lockout proofs mostly wait

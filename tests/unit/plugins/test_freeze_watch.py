@@ -1,0 +1,248 @@
+"""roles/freeze_watch's checker (files/freeze_watch.py) on real files in temp dirs.
+
+The checker runs as on a host: the system python3 in a child process, the
+collection's freeze_collectors shim loading freeze's collector sources from files,
+the configuration built by the freeze_watch_config action's own function from a
+manifest taken with freeze's snapshot code. Its verdict is compared with
+freeze.drift.compare on the same trees (the checker must judge what `freeze
+verify` judges), and its metrics file is parsed by promtool.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from freeze.drift import compare
+from freeze.manifest import Manifest
+from freeze.profile import load_profile
+from freeze.snapshot import take_snapshot, write_manifest
+from freeze.transport import collector_sources
+
+REPO = Path(__file__).resolve().parents[3]
+CHECKER = REPO / "roles" / "freeze_watch" / "files" / "freeze_watch.py"
+SHIM = REPO / "plugins" / "module_utils" / "freeze_collectors.py"
+PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+HOST = "count-test"
+
+
+@pytest.fixture
+def watch(tmp_path: Path) -> dict[str, Path]:
+    """A frozen tree (static app + growing log), its manifest, and an installed checker."""
+    sysroot = tmp_path / "sys"
+    (sysroot / "app").mkdir(parents=True)
+    (sysroot / "app" / "count.conf").write_text("seats = 7\n")
+    (sysroot / "app" / "bin").mkdir()
+    (sysroot / "app" / "bin" / "count").write_text("#!/bin/sh\necho count\n")
+    (sysroot / "log").mkdir()
+    (sysroot / "log" / "app.log").write_text("started\n")
+    (sysroot / "cache").mkdir()
+    profile = tmp_path / "profile.yml"
+    profile.write_text(f"""
+version: 1
+name: watch-test
+paths:
+  - path: {sysroot}/app
+  - path: {sysroot}/log
+    volatility: growing
+  - path: {sysroot}/cache
+    volatility: excluded
+packages: {{enabled: false}}
+services: {{enabled: false}}
+accounts: {{enabled: false}}
+network: {{enabled: false}}
+kernel: {{enabled: false}}
+""")
+    manifest = tmp_path / "count-test.manifest.json"
+    write_manifest(manifest, take_snapshot(load_profile(profile)))
+    lib = tmp_path / "lib"
+    (lib / "collect").mkdir(parents=True)
+    shutil.copy(CHECKER, lib / "freeze_watch.py")
+    shutil.copy(SHIM, lib / "freeze_collectors.py")
+    for name, source in collector_sources().items():
+        (lib / "collect" / (name.rsplit(".", 1)[1] + ".py")).write_text(source)
+    state, textfile = tmp_path / "state", tmp_path / "textfile"
+    state.mkdir()
+    textfile.mkdir()
+    return {"root": sysroot, "profile": profile, "manifest": manifest, "lib": lib,
+            "state": state, "textfile": textfile}
+
+
+def deploy(w: dict[str, Path]) -> dict[str, Any]:
+    """What the role deploys after the freeze: the manifest and the checker's configuration."""
+    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import watch_config
+
+    config = watch_config(str(w["manifest"]), str(w["profile"]), own_units=["freeze-watch.service"])
+    shutil.copy(w["manifest"], w["state"] / "manifest.json")
+    (w["state"] / "watch.json").write_text(json.dumps(config))
+    return config
+
+
+def run_checker(w: dict[str, Path]) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], str]]:
+    """Run the installed checker as the timer does; (its output, the parsed metrics)."""
+    proc = subprocess.run([PYTHON, "-B", "-I", str(w["lib"] / "freeze_watch.py"), "--state-dir", str(w["state"]),
+                           "--lib-dir", str(w["lib"]), "--textfile-dir", str(w["textfile"]), "--host", HOST],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not list(w["lib"].rglob("__pycache__")), "the checker wrote byte code next to its code"
+    assert [p.name for p in w["textfile"].iterdir()] == ["freeze_verify.prom"], "temporary file left behind"
+    return proc.stdout, parse_metrics((w["textfile"] / "freeze_verify.prom").read_text())
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|$)')
+
+
+def parse_metrics(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], str]:
+    """Text format 0.0.4 samples -> {(name, labels): value}; every line must be a comment or a sample."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# HELP ") or line.startswith("# TYPE "):
+            continue
+        m = _SAMPLE.match(line)
+        assert m, f"not a sample line: {line!r}"
+        labels = frozenset((k, v.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\"))
+                           for k, v in _LABEL.findall(m.group(2)))
+        out[(m.group(1), labels)] = m.group(3)
+    return out
+
+
+def value(metrics: dict, name: str, **labels: str) -> str | None:
+    want = set(labels.items())
+    found = [v for (n, ls), v in metrics.items() if n == name and want <= set(ls)]
+    assert len(found) <= 1, found
+    return found[0] if found else None
+
+
+def drift_keys(w: dict[str, Path]) -> set[tuple[str, str, str]]:
+    """What freeze verify reports for the same tree (freeze.drift.compare)."""
+    profile = load_profile(w["profile"])
+    old = Manifest.from_bytes(w["manifest"].read_bytes())
+    from freeze.drift import growing_sizes
+
+    new = take_snapshot(profile, growing=growing_sizes(old, profile), known=old)
+    return {(e.category, e.kind, e.key) for e in compare(old, new, profile).entries}
+
+
+def checker_items(metrics: dict) -> set[tuple[str, str, str]]:
+    return {(dict(ls)["category"], dict(ls)["kind"], dict(ls)["key"])
+            for (n, ls), _ in metrics.items() if n == "freeze_verify_drift_item"}
+
+
+def test_before_the_freeze_only_reports_that_no_manifest_is_deployed(watch):
+    out, metrics = run_checker(watch)
+    assert "no manifest deployed" in out
+    assert value(metrics, "freeze_verify_manifest_present", host=HOST) == "0"
+    assert value(metrics, "freeze_verify_ok") is None, "no verdict without a manifest"
+    assert float(value(metrics, "freeze_verify_last_run_timestamp_seconds", host=HOST) or 0) > 1.7e9
+
+
+def test_clean_host_is_ok(watch):
+    config = deploy(watch)
+    out, metrics = run_checker(watch)
+    assert "clean: matches manifest sha256:" + config["manifest_sha256"] in out
+    assert value(metrics, "freeze_verify_ok", host=HOST, manifest="sha256:" + config["manifest_sha256"]) == "1"
+    assert value(metrics, "freeze_verify_drift_items", host=HOST) == "0"
+    assert value(metrics, "freeze_verify_error", host=HOST) == "0"
+    assert value(metrics, "freeze_verify_manifest_present", host=HOST) == "1"
+    assert drift_keys(watch) == set()
+
+
+def test_changed_file_is_drift_naming_it(watch):
+    deploy(watch)
+    conf = watch["root"] / "app" / "count.conf"
+    conf.write_text("seats = 8\n")
+    out, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert ("changed", "file", str(conf)) in checker_items(metrics)
+    assert f"changed file {conf}" in out
+    assert checker_items(metrics) == drift_keys(watch)
+    assert value(metrics, "freeze_verify_drift_items", host=HOST) == str(len(drift_keys(watch)))
+
+
+def test_new_file_is_drift_naming_it(watch):
+    deploy(watch)
+    new = watch["root"] / "app" / "bin" / 'evil "tool"\nx'  # a name that needs label escaping
+    new.write_text("#!/bin/sh\n")
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert ("added", "file", str(new)) in checker_items(metrics)
+    assert checker_items(metrics) == drift_keys(watch)
+
+
+def test_removed_file_and_mode_change_match_freeze_verify(watch):
+    deploy(watch)
+    (watch["root"] / "app" / "count.conf").unlink()
+    os.chmod(watch["root"] / "app" / "bin" / "count", 0o777)
+    _, metrics = run_checker(watch)
+    assert ("removed", "file", str(watch["root"] / "app" / "count.conf")) in checker_items(metrics)
+    assert checker_items(metrics) == drift_keys(watch)
+
+
+def test_growing_log_may_grow_but_not_be_rewritten(watch):
+    deploy(watch)
+    log = watch["root"] / "log" / "app.log"
+    with log.open("a") as fh:
+        fh.write("counted 1\n")
+    (watch["root"] / "cache" / "tmp").write_text("excluded\n")
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "1", checker_items(metrics)
+    assert drift_keys(watch) == set()
+    with log.open("r+") as fh:  # rewrite the recorded bytes in place, same inode
+        fh.write("STARTED")
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert ("changed", "file", str(log)) in checker_items(metrics)
+    assert checker_items(metrics) == drift_keys(watch)
+
+
+def test_a_replaced_manifest_is_not_verified(watch):
+    deploy(watch)
+    data = json.loads((watch["state"] / "manifest.json").read_text())
+    data["sections"]["files"].pop(str(watch["root"] / "app" / "count.conf"))
+    (watch["state"] / "manifest.json").write_text(json.dumps(data))
+    out, metrics = run_checker(watch)
+    assert "NOT VERIFIED: manifest.json is not the manifest the controller verified" in out
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert value(metrics, "freeze_verify_error", host=HOST) == "1"
+
+
+def test_metrics_pass_promtool(watch):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if os.environ.get("CI"):
+            pytest.fail("promtool missing in CI: scripts/bootstrap.sh installs it")
+        pytest.skip("promtool not installed (scripts/bootstrap.sh installs it)")
+    deploy(watch)
+    (watch["root"] / "app" / "bin" / 'odd "name"\\x').write_text("x")
+    run_checker(watch)
+    text = (watch["textfile"] / "freeze_verify.prom").read_text()
+    res = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert 'freeze_verify_drift_item{host="count-test",category="added",kind="file",key=' in text
+
+
+def test_config_refuses_a_manifest_taken_with_another_profile(watch, tmp_path):
+    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import watch_config
+
+    from freeze.errors import VerificationError
+
+    other = tmp_path / "other.yml"
+    other.write_text(watch["profile"].read_text().replace("watch-test", "another"))
+    with pytest.raises(VerificationError, match="profile mismatch"):
+        watch_config(str(watch["manifest"]), str(other))
+
+
+def test_config_names_host_sections_only(watch):
+    config = deploy(watch)
+    assert config["sections"] == ["files"]
+    assert config["growing"] == {str(watch["root"] / "log" / "app.log"): len("started\n")}
+    assert config["own_units"] == ["freeze-watch.service"]
