@@ -141,7 +141,7 @@ def test_operator_sudo_still_works(host) -> None:  # noqa: ANN001
 
 def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None:  # noqa: ANN001
     """Real PAM stack: N wrong passwords lock the account; even the right one is then refused."""
-    deny = int(hostvars(host).get("os_baseline_faillock_deny", 5))
+    deny = int(hostvars(host).get("os_baseline_faillock_deny", 4))
     hashed = ("python3 -c 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))' "
               f"{shlex.quote(PROBE_PASSWORD)}")
     client = f"python3 -c {shlex.quote(PAM_CLIENT)} {PROBE_USER}"
