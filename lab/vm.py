@@ -27,8 +27,10 @@ from lab.util import Timer, log, need_tools, run
 
 READY_TIMEOUT_S = int(os.environ.get("LAB_READY_TIMEOUT", "600"))
 MEMORY_MB = 1024
+# apparmor=1 security=apparmor: what GRUB hosts get from os_baseline's grub.d drop-in
+# (CIS 1.3.1.2); direct kernel boot ignores GRUB, so the lab passes them here.
 KERNEL_ARGS = ("root=/dev/vda rw console=ttyS0 systemd.firstboot=off net.ifnames=0 "
-               "cryptomgr.notests quiet")
+               "cryptomgr.notests quiet apparmor=1 security=apparmor")
 
 
 def ssh_base(paths: LabPaths, port: int, connect_timeout: int = 10) -> list[str]:

@@ -62,3 +62,13 @@ def test_journal_is_persistent(host) -> None:  # noqa: ANN001
         journal_dirs = host.check_output("ls /var/log/journal 2>/dev/null || true").split()
     assert "Storage=persistent" in out
     assert journal_dirs, "no persistent journal directory under /var/log/journal"
+
+
+def test_journald_settings_in_the_main_file_and_rsyslog_fed(host) -> None:  # noqa: ANN001
+    """CIS 6.1.x: the settings sit in /etc/systemd/journald.conf (the file the benchmark's
+    checks read), journald forwards to rsyslog, and rsyslog is running (6.1.3.x)."""
+    conf = host.file("/etc/systemd/journald.conf").content_string
+    for line in ("Storage=persistent", "Compress=yes", "ForwardToSyslog=yes"):
+        assert line in conf, line
+    assert host.package("rsyslog").is_installed
+    assert host.service("rsyslog").is_enabled and host.service("rsyslog").is_running

@@ -89,6 +89,8 @@ def test_ruleset_persists_and_parses(host) -> None:  # noqa: ANN001
     with host.sudo():
         assert host.run("nft -c -f /etc/nftables.conf").rc == 0
     assert host.service("nftables").is_enabled
+    # active as well (CIS 4.3.9; a firewall service that is enabled but not active fails the benchmark)
+    assert host.service("nftables").is_running
     assert not host.service("nftables-firewall-rollback.timer").is_running, "rollback still pending"
 
 

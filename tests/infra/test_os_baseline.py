@@ -6,6 +6,7 @@ mount table or PAM actually use), so each fails on a host the role never touched
 from __future__ import annotations
 
 import json
+import re
 import shlex
 
 import pytest
@@ -140,7 +141,7 @@ def test_operator_sudo_still_works(host) -> None:  # noqa: ANN001
 
 def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None:  # noqa: ANN001
     """Real PAM stack: N wrong passwords lock the account; even the right one is then refused."""
-    deny = int(hostvars(host).get("os_baseline_faillock_deny", 5))
+    deny = int(hostvars(host).get("os_baseline_faillock_deny", 4))
     hashed = ("python3 -c 'import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_SHA512)))' "
               f"{shlex.quote(PROBE_PASSWORD)}")
     client = f"python3 -c {shlex.quote(PAM_CLIENT)} {PROBE_USER}"
@@ -214,3 +215,49 @@ def test_integrity_and_accounting_tools(host) -> None:  # noqa: ANN001
         host.run("/usr/bin/true")
         records = host.run("lastcomm --user root 2>/dev/null | head -50")
     assert records.rc == 0 and records.stdout.strip(), "no process accounting records"
+
+
+def test_password_quality_in_the_main_file_the_cis_checks_read(host) -> None:  # noqa: ANN001
+    """CIS 5.3.3.2.x: the values live in /etc/security/pwquality.conf (not a drop-in)
+    and pam_pwquality really refuses a weak password."""
+    conf = host.file("/etc/security/pwquality.conf").content_string
+    for line in ("minlen = 14", "minclass = 4", "dcredit = -1", "ocredit = -1", "enforce_for_root"):
+        assert line in conf, line
+    assert not host.file("/etc/security/pwquality.conf.d/60-os-baseline.conf").exists
+    res = host.run("echo 'abc123' | pwscore 2>&1")
+    assert res.rc != 0, res.stdout
+
+
+def test_faillock_pam_lines_as_the_benchmark_wants(host) -> None:  # noqa: ANN001
+    common_auth = host.file("/etc/pam.d/common-auth").content_string
+    assert re.search(r"(?m)^auth\s+required\s+pam_faillock\.so preauth", common_auth)
+    assert re.search(r"(?m)^auth\s+sufficient\s+pam_faillock\.so authsucc", common_auth)
+    common_account = host.file("/etc/pam.d/common-account").content_string
+    assert re.search(r"(?m)^account\s+required\s+pam_faillock\.so", common_account)
+
+
+def test_su_restricted_to_an_empty_group(host) -> None:  # noqa: ANN001
+    """CIS 5.2.7: pam_wheel with an empty group; root (through sudo) still switches users."""
+    group = hostvars(host).get("os_baseline_su_group", "sugroup")
+    assert f"pam_wheel.so use_uid group={group}" in host.file("/etc/pam.d/su").content_string
+    assert host.group(group).exists
+    assert host.check_output(f"getent group {group}").rstrip().endswith(":"), "the su group has members"
+    assert host.run("sudo -n su -s /bin/sh -c true nobody").rc == 0, "root can no longer su"
+
+
+def test_shell_timeout_and_umask_everywhere(host) -> None:  # noqa: ANN001
+    res = host.run("bash -lc 'echo $TMOUT; umask'")
+    assert res.stdout.split() == ["900", "0027"], res.stdout
+    assert "umask 027" in host.file("/etc/bash.bashrc").content_string
+    assert "INACTIVE=45" in host.file("/etc/default/useradd").content_string
+    assert "ENCRYPT_METHOD  YESCRYPT" in host.file("/etc/login.defs").content_string
+
+
+def test_apparmor_enforces_debian_profiles(host) -> None:  # noqa: ANN001
+    """CIS 1.3.1.x: AppArmor is enabled in the kernel and Debian's profiles are loaded."""
+    for package in ("apparmor", "apparmor-utils"):
+        assert host.package(package).is_installed, package
+    assert host.file("/sys/module/apparmor/parameters/enabled").content_string.strip() == "Y"
+    with host.sudo():
+        status = host.check_output("aa-status")
+    assert "profiles are in enforce mode" in status
