@@ -22,31 +22,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import threading
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from lab.config import paths_from_env  # noqa: E402
-from lab.vm import fleet_state, ssh_base  # noqa: E402
-
-WATCHED = "/etc/postgresql"  # audit_trail_watched_paths: election_db_config (count-db)
-
-
-def ssh(fleet: Path, host: str, command: str) -> subprocess.Popen[str]:
-    paths = paths_from_env(str(fleet), None, None)
-    state: dict[str, Any] = fleet_state(paths) or {}
-    ports = {h["name"]: h["port"] for h in state.get("hosts", [])}
-    if host not in ports:
-        raise SystemExit(f"monitoring_bench: no running host {host!r} in {fleet}")
-    return subprocess.Popen([*ssh_base(paths, ports[host]), command], text=True, bufsize=1,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+from tests.lab_tier.audit_latency import latency, ssh  # noqa: E402
 
 
 def run(fleet: Path, host: str, command: str) -> str:
@@ -82,43 +65,6 @@ def overhead(fleet: Path, host: str, window: float, label: str) -> None:
     cpu = (m1 - m0) / max(1, t1 - t0)
     print(f"  {label:<28} monitoring CPU {cpu:6.2%} of the host's CPU time; RSS {rss / 1024:6.1f} MiB "
           f"= {rss / max(1, used):5.1%} of the memory in use ({used / 1024:.0f} MiB)")
-
-
-def latency(fleet: Path, sender: str, collector: str, events: int, store: str) -> list[float]:
-    run_id = f"auditprobe-{uuid.uuid4().hex[:10]}"
-    seen: dict[int, float] = {}
-    follower = ssh(fleet, collector,
-                   f"sudo sh -c 'tail -n0 -F {store}/{sender}/$(date +%Y-%m-%d).log 2>/dev/null"
-                   f" | grep --line-buffered -o \"{run_id}-[0-9]*\"'")
-
-    def follow() -> None:
-        assert follower.stdout is not None
-        for line in follower.stdout:
-            n = int(line.strip().rsplit("-", 1)[1])
-            seen.setdefault(n, time.monotonic())
-
-    reader = threading.Thread(target=follow, daemon=True)
-    reader.start()
-    time.sleep(3)  # tail is following before the first event
-    shell = ssh(fleet, sender, "sudo sh")
-    assert shell.stdin is not None and shell.stdout is not None
-    sent: dict[int, float] = {}
-    for i in range(1, events + 1):
-        sent[i] = time.monotonic()
-        shell.stdin.write(f"touch {WATCHED}/{run_id}-{i}; rm -f {WATCHED}/{run_id}-{i}; echo ok\n")
-        shell.stdin.flush()
-        shell.stdout.readline()
-        time.sleep(0.5)
-    shell.stdin.close()
-    shell.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while len(seen) < events and time.monotonic() < deadline:
-        time.sleep(0.2)
-    follower.terminate()
-    missing = sorted(set(sent) - set(seen))
-    if missing:
-        print(f"  {len(missing)} of {events} probe events not in the store after 30 s: {missing[:10]}")
-    return [seen[i] - sent[i] for i in sorted(seen)]
 
 
 def main() -> int:

@@ -136,7 +136,7 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 2 \
   --junitxml="$ART/testinfra.xml"
 end
 
-begin "proofs: log delivery through a 60 s collector outage, host-down alert, frozen-state drift alert"
+begin "proofs: log delivery through a 60 s collector outage, host-down alert, frozen-state drift alert, audit event stored in 5 s"
 # monitoring_server: results-tx's VM is frozen (SIGSTOP) until Alertmanager on
 # count-app has HostDown for it, then continued until the alert resolves. It runs
 # beside the log proof (other hosts; both mostly wait), so it costs no extra time.
@@ -167,6 +167,10 @@ if [ -n "$freeze_watch_proof" ]; then
   wait "$freeze_watch_proof" || { tail -40 "$ART/freeze-watch-proof.log"; echo "freeze-watch proof failed"; exit 1; }
   grep "^freeze-watch proof:" "$ART/freeze-watch-proof.log"
 fi
+# audit_trail -> log_shipper -> log_collector: five writes to a watched path on
+# count-db, each read back from count-app's store within 5 s (~15 s). After the
+# freeze-watch proof: it changes /etc/postgresql's times, which that proof froze.
+python -m tests.lab_tier.audit_event_proof --fleet "$LAB_DIR" --sender count-db --collector count-app
 end
 
 # Disruptive proofs, one per host and all at once (the lockout proofs mostly wait
