@@ -25,7 +25,7 @@ from ansible.plugins.action import ActionBase
 try:
     from freeze.collect.runner import COLLECTOR_MODULES
     from freeze.drift import check_profile_matches, growing_sizes
-    from freeze.errors import FreezeError
+    from freeze.errors import FreezeError, InputError
     from freeze.fleet import check_signed_manifest
     from freeze.manifest import SECTION_KINDS, load_manifest
     from freeze.profile import load_profile
@@ -55,9 +55,22 @@ def host_sections(manifest) -> list:
     return sorted(n for n in names if not n.startswith("db_") and n != "database")
 
 
+# What the on-host checker (files/freeze_watch.py) judges. `rotating` and `rewritten`
+# paths need freeze.rotation and freeze.drift's judges, which the checker does not
+# carry yet: a profile with them is refused rather than judged as static (every log
+# growth would be an alarm) or silently skipped.
+CHECKER_VOLATILITIES = ("static", "growing", "excluded")
+
+
 def watch_config(manifest_path, profile_path, *, own_units=()) -> dict:
     """The checker's configuration for one host's manifest (raises FreezeError)."""
     profile = load_profile(profile_path)
+    unsupported = [r for r in profile.paths if r.volatility not in CHECKER_VOLATILITIES]
+    if unsupported:
+        raise InputError("freeze_watch: the on-host checker judges only %s paths; the profile has %s: "
+                         "verify such a host from the controller (playbooks/verify.yml)"
+                         % ("/".join(CHECKER_VOLATILITIES),
+                            ", ".join("%s (%s)" % (r.path, r.volatility) for r in unsupported)))
     manifest = load_manifest(manifest_path)
     check_profile_matches(manifest, profile)
     with open(manifest_path, "rb") as fh:

@@ -7,8 +7,8 @@ when the change is undone.
 
 1. freeze: the target is collected with playbooks/collect.yml (the freeze_collect
    module; the lab profile without its database section: the host checker compares
-   host sections only; /var/log/lastlog excluded: every SSH login rewrites it in
-   place), and the manifest is signed with TEST keys made here (a
+   host sections only; /var/log `growing`, lastlog and faillog excluded: the
+   checker's classes), and the manifest is signed with TEST keys made here (a
    one-person root, threshold 1: `freeze keygen`, `root init/sign`, `attest`, `sign`);
 2. deploy: role freeze_watch with that manifest, profile, envelope and root
    (tests/lab_tier/freeze-watch-proof.yml); its signature is checked on the
@@ -144,10 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     profile = yaml.safe_load((REPO / "inventories/lab/freeze/profile.yml").read_text())
     profile.pop("database", None)
     profile["name"] = "lab-counting-system-hosts"
-    # lastlog is rewritten in place (at the uid's offset) by every SSH login, Ansible's
-    # included: under the lab profile's `growing` /var/log that is drift, for freeze
-    # verify as for this checker. Excluded here; the lab profile itself should too.
-    profile["paths"].append({"path": "/var/log/lastlog", "volatility": "excluded"})
+    # The on-host checker judges static, growing and excluded paths only (the role
+    # refuses a profile with others): the lab profile's `rotating` /var/log becomes
+    # `growing` (no rotation runs during the proof) and its `rewritten` login records
+    # (lastlog, faillog: rewritten in place by every SSH login) `excluded`.
+    for rule in profile["paths"]:
+        rule["volatility"] = {"rotating": "growing", "rewritten": "excluded"}.get(
+            rule.get("volatility", "static"), rule.get("volatility", "static"))
     if args.quick:
         profile["paths"] = [r for r in profile["paths"]
                             if r["path"].startswith(("/etc", "/usr/local", "/var/", "/root"))]

@@ -241,6 +241,20 @@ def test_config_refuses_a_manifest_taken_with_another_profile(watch, tmp_path):
         watch_config(str(watch["manifest"]), str(other))
 
 
+def test_config_refuses_volatility_classes_the_checker_cannot_judge(watch, tmp_path):
+    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import watch_config
+
+    from freeze.errors import InputError
+
+    rotating = tmp_path / "rotating.yml"
+    rotating.write_text(watch["profile"].read_text().replace("volatility: growing", "volatility: rotating"))
+    manifest = tmp_path / "rotating.manifest.json"
+    write_manifest(manifest, take_snapshot(load_profile(rotating)))
+    with pytest.raises(InputError, match=r"judges only static/growing/excluded paths; "
+                                         r"the profile has .*log \(rotating\)"):
+        watch_config(str(manifest), str(rotating))
+
+
 def test_config_names_host_sections_only(watch):
     config = deploy(watch)
     assert config["sections"] == ["files"]
