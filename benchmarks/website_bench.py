@@ -41,6 +41,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -148,29 +149,43 @@ def wrk(port: int, label: str, seconds: int, client: str, connections: int = 8) 
 
 def paced_client(port: int, label: str, rate: float, seconds: int) -> Paced:
     """A browser-like visitor: one keep-alive connection, `rate` requests per second."""
+    samples: list[tuple[float, bool, float]] = []
+    end = time.monotonic() + seconds
+    paced_requests(port, rate, lambda: time.monotonic() >= end, samples)
+    latencies = [ms for _, _, ms in samples]
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
+    return Paced(label, len(samples), sum(ok for _, ok, _ in samples), round(statistics.median(latencies), 1),
+                 round(q[98], 1))
+
+
+def paced_requests(port: int, rate: float, stop: Callable[[], bool], samples: list[tuple[float, bool, float]],
+                   client: str = PACED) -> None:
+    """One keep-alive visitor at `rate` requests per second until `stop()`: appends (start time
+    (time.monotonic), answered 200, latency ms) per request to `samples` (also used by
+    scripts/demo_ceremony.py's load during the witnessed intervention, several of them in threads)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # the lab CA is checked by the tests; here only timing matters
-    headers = {"Host": "results-tx", "X-Forwarded-For": PACED, "User-Agent": "Mozilla/5.0 (paced)",
+    headers = {"Host": "results-tx", "X-Forwarded-For": client, "User-Agent": "Mozilla/5.0 (paced)",
                "Accept": "text/html"}
     conn: http.client.HTTPSConnection | None = None
-    latencies: list[float] = []
-    sent = ok = 0
+    sent = 0
     start = time.monotonic()
-    while (now := time.monotonic()) < start + seconds:
+    while not stop():
+        now = time.monotonic()
         due = start + sent / rate
         if due > now:
             time.sleep(due - now)
         sent += 1
         t0 = time.monotonic()
+        ok = False
         try:
             if conn is None:
                 conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
             conn.request("GET", PAGE, headers=headers)
             resp = conn.getresponse()
             resp.read()
-            if resp.status == 200:
-                ok += 1
+            ok = resp.status == 200
             if resp.getheader("Connection", "").lower() == "close":
                 conn.close()
                 conn = None
@@ -178,11 +193,9 @@ def paced_client(port: int, label: str, rate: float, seconds: int) -> Paced:
             if conn is not None:
                 conn.close()
             conn = None
-        latencies.append((time.monotonic() - t0) * 1000)
+        samples.append((t0, ok, (time.monotonic() - t0) * 1000))
     if conn is not None:
         conn.close()
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return Paced(label, sent, ok, round(statistics.median(latencies), 1), round(q[98], 1))
 
 
 def playbook_seconds(inventory: str, mode: str) -> float:

@@ -3,9 +3,10 @@
 # described by inventories/lab/, apply playbooks/site.yml (hardening, the counting
 # database and its replica, the results website with its WAF, monitoring and log
 # delivery), then run the freeze ceremony over the fleet (scripts/demo_ceremony.py:
-# DEMO key holders sign, the database is zeroed, the bundle verified) and verify the
-# fleet against the signed manifests, untouched and with a planted file. Prints a
-# summary with each phase's time. The fleet stays up afterwards so you can look
+# DEMO key holders sign, the database is zeroed, the bundle verified), verify the
+# fleet against the signed manifests, run a witnessed intervention on results-tx's
+# standby under load (issue 19) and, last, plant a file on count-app (named; it stays
+# drifted). Prints a summary with each phase's time. The fleet stays up afterwards so you can look
 # around; the summary says how to get in and how to stop it.
 # DEMO_CEREMONY=0 stops after site.yml.
 set -euo pipefail

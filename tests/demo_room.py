@@ -1,7 +1,8 @@
 """A DEMO ceremony room: three key holders, a journal log key and the root spec naming
 them, for the tests of the fleet ceremony and for scripts/demo.sh. The people are
 alice and bob (directorate) and carol (auditor); thresholds: two of the directorate
-and the auditor for manifests and zero reports. DEMO keys: never for an election.
+and the auditor for manifests and zero reports, one of the directorate and the auditor
+for a witnessed intervention's record (freeze intervention). DEMO keys: never for an election.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ election: {election}
 ceremony: {ceremony}
 expires: 2099-01-31T23:59:59Z
 people:
-  alice: {{role: directorate, name: "Alice (demo)", keys: [keys/alice.pub.pem]}}
-  bob: {{role: directorate, name: "Bob (demo)", keys: [keys/bob.pub.pem]}}
-  carol: {{role: auditor, name: "Carol (demo)", keys: [keys/carol.pub.pem]}}
+  alice: {{role: directorate, name: "Alice (demo)", organisation: IT directorate, keys: [keys/alice.pub.pem]}}
+  bob: {{role: directorate, name: "Bob (demo)", organisation: IT directorate, keys: [keys/bob.pub.pem]}}
+  carol: {{role: auditor, name: "Carol (demo)", organisation: Court of Audit, keys: [keys/carol.pub.pem]}}
 thresholds:
   root: {{directorate: 2}}
   manifest: {{directorate: 2, auditor: 1}}
   zero-report: {{directorate: 2, auditor: 1}}
+  intervention: {{directorate: 1, auditor: 1}}
   checkpoint: {{auditor: 1}}
 journal:
   origin: {origin}/{election}/{ceremony}
