@@ -370,7 +370,10 @@ def intervention_phase(fleet: Path, base: Path, cdir: Path, profile: Path, env: 
 
 def table(text: str) -> str:
     """The verify table's rows as the play printed them."""
-    rows = [ln.strip().strip('",') for ln in text.splitlines() if re.search(r"(clean|DRIFT|NOT VERIFIED)", ln)]
+    # "- HOST  ADDED REMOVED CHANGED  first items" (a drifted host's row names its first
+    # items, not "DRIFT"), or a host the play could not verify
+    rows = [ln.strip().strip('",') for ln in text.splitlines()
+            if re.match(r"\s*- \S+\s+\d+\s+\d+\s+\d+\s", ln) or "NOT VERIFIED" in ln]
     return "\n".join("   " + r for r in rows[:12])
 
 
