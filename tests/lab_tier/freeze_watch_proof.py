@@ -41,6 +41,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.lab_tier.lab_profile import lab_hosts_profile
+
 REPO = Path(__file__).resolve().parents[2]
 PASS_ENV = "FREEZE_PROOF_KEY_PASSPHRASE"
 
@@ -141,9 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "manifests").mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
 
-    profile = yaml.safe_load((REPO / "inventories/lab/freeze/profile.yml").read_text())
-    profile.pop("database", None)
-    profile["name"] = "lab-counting-system-hosts"
+    profile = lab_hosts_profile(args.quick)
     # The on-host checker judges static, growing and excluded paths only (the role
     # refuses a profile with others): the lab profile's `rotating` /var/log becomes
     # `growing` (no rotation runs during the proof) and its `rewritten` login records
@@ -151,10 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     for rule in profile["paths"]:
         rule["volatility"] = {"rotating": "growing", "rewritten": "excluded"}.get(
             rule.get("volatility", "static"), rule.get("volatility", "static"))
-    if args.quick:
-        profile["paths"] = [r for r in profile["paths"]
-                            if r["path"].startswith(("/etc", "/usr/local", "/var/", "/root"))]
-        profile["name"] = "lab-counting-system-hosts-quick"
     (work / "profile.yml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
     start = time.monotonic()

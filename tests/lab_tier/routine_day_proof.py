@@ -34,6 +34,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.lab_tier.lab_profile import lab_hosts_profile
+
 REPO = Path(__file__).resolve().parents[2]
 
 # Run as root on the target. Every service an active timer starts, then cron.daily,
@@ -103,13 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "manifests").mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
 
-    profile = yaml.safe_load((REPO / "inventories/lab/freeze/profile.yml").read_text())
-    profile.pop("database", None)
-    profile["name"] = "lab-counting-system-hosts"
-    if args.quick:
-        profile["paths"] = [r for r in profile["paths"]
-                            if r["path"].startswith(("/etc", "/usr/local", "/var/", "/root"))]
-        profile["name"] = "lab-counting-system-hosts-quick"
+    profile = lab_hosts_profile(args.quick)
     profile_file = work / "profile.yml"
     profile_file.write_text(yaml.safe_dump(profile, sort_keys=False))
 
