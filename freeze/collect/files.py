@@ -83,35 +83,23 @@ def _open_noatime(real: str, extra_flags: int = 0) -> int:
     return os.open(real, flags)
 
 
-def hash_fd(fd: int, limit: int | None = None, head: bytes = b"") -> str:
-    """sha256 of the file's content (or of its first `limit` bytes), streamed.
+def hash_fd(fd: int, head: bytes = b"") -> tuple[str, int]:
+    """sha256 of the file's content from the current offset, streamed, and the
+    number of bytes it covers. `head`: bytes already read from `fd` (hashed first
+    and counted).
 
     Reads into one reused per-thread buffer; hashlib releases the GIL while it
-    hashes, so several threads hash at once. `head`: bytes already read from
-    `fd` (they count towards `limit`).
+    hashes, so several threads hash at once.
     """
-    return hash_fd_counted(fd, limit, head)[0]
-
-
-def hash_fd_counted(fd: int, limit: int | None = None, head: bytes = b"") -> tuple[str, int]:
-    """`hash_fd` and the number of bytes it hashed (`head` included)."""
     h = hashlib.sha256(head)
     total = len(head)
-    if limit is not None:
-        limit = max(0, limit - len(head))
     buf = _buffer()
-    remaining = limit
     while True:
-        want = _BUF_SIZE if remaining is None else min(_BUF_SIZE, remaining)
-        if want == 0:
-            break
-        n = os.readv(fd, [buf[:want]])
+        n = os.readv(fd, [buf])
         if n == 0:
             break
         h.update(buf[:n])
         total += n
-        if remaining is not None:
-            remaining -= n
     return h.hexdigest(), total
 
 
@@ -190,14 +178,6 @@ def _hash_into(entry: dict[str, Any], fd: int, prefix_size: int | None) -> None:
         entry["prefix_sha256"], entry["sha256"] = hash_fd_with_prefix(fd, prefix_size)
         return
     size = entry["size"]
-    if size > _SMALL_FILE:
-        # A file may be written while it is read (a log the collector's own
-        # store appends to): `size` becomes the bytes the hash covers, so the record
-        # is one consistent state. fstat's size from before the read would pair a
-        # length with a hash of more bytes, and the next check of a growing log
-        # would find "its recorded bytes" rewritten. (Small files below: the same.)
-        entry["sha256"], entry["size"] = hash_fd_counted(fd)
-        return
     if 0 < size <= _SMALL_FILE:
         # Most files of a system tree are small: ask for one byte more than fstat
         # said; exactly `size` bytes back is the whole file (a short read of a
@@ -208,9 +188,14 @@ def _hash_into(entry: dict[str, Any], fd: int, prefix_size: int | None) -> None:
         if len(data) == size:
             entry["sha256"] = hashlib.sha256(data).hexdigest()
             return
-        entry["sha256"], entry["size"] = hash_fd_counted(fd, head=data)
-        return
-    entry["sha256"], entry["size"] = hash_fd_counted(fd)
+    else:
+        data = b""
+    # A file may be written while it is read (a log the collector's own store
+    # appends to): `size` becomes the bytes the hash covers, so the record is one
+    # consistent state. fstat's size from before the read would pair a length with
+    # a hash of more bytes, and the next check of a growing log would find "its
+    # recorded bytes" rewritten.
+    entry["sha256"], entry["size"] = hash_fd(fd, head=data)
 
 
 def _plain_hashes(entry: dict[str, Any], fd: int, prefix_size: int | None) -> None:
