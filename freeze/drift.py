@@ -39,6 +39,14 @@ from freeze.errors import (
     VerificationError,
     worst_exit_code,
 )
+from freeze.judge import (
+    HELPER_ATTRS,
+    AttributeChange,
+    attr_changes,
+    holds_excluded,
+    judge_file,
+    judge_rotations,
+)
 from freeze.manifest import DB_SEMANTIC_SECTIONS, Manifest, kind_of, load_manifest_dir
 from freeze.profile import Profile
 
@@ -51,23 +59,8 @@ ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 # The attribute of a row change that names one column (database.row_values).
 COLUMN_PREFIX = "column "
 
-# Attributes computed only for the comparison, never compared themselves.
-_HELPER_ATTRS = frozenset({"prefix_sha256"})
-# A growing file's attributes that may change as it grows.
-_GROWING_FILE_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
-_GROWING_DIR_ATTRS = frozenset({"size", "mtime_ns", "ctime_ns", "nlink"})
-# A rewritten file's attributes that change when its records are rewritten.
-_REWRITTEN_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
-
-
-@dataclass(frozen=True)
-class AttributeChange:
-    attribute: str
-    old: Any
-    new: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"attribute": self.attribute, "old": self.old, "new": self.new}
+# Attributes computed only for the comparison, never compared themselves (freeze.judge).
+_HELPER_ATTRS = HELPER_ATTRS
 
 
 @dataclass(frozen=True)
@@ -140,58 +133,14 @@ class DriftReport:
 
 
 def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
-                profile: Profile | None, growing: bool = False) -> list[AttributeChange]:
+                profile: Profile | None) -> list[AttributeChange]:
+    """A file entry under the class of its governing rule (freeze.judge, shared with
+    the freeze_watch role's checker on the host)."""
     rule = profile.rule_for(path) if profile is not None else None
-    volatility = "growing" if growing else rule.volatility if rule is not None else "static"
-    ignore: frozenset[str] = _HELPER_ATTRS
-    extra: list[AttributeChange] = []
-    if volatility == "excluded":
-        return []
-    if volatility == "rewritten" and old.get("type") == new.get("type") == "file":
-        return _attr_changes(old, new, ignore | _REWRITTEN_ATTRS)
-    if volatility == "rotating":
-        volatility = "growing"  # rotation chains are judged before (freeze.rotation)
-    if (volatility == "static" and rule is not None and old.get("type") == new.get("type") == "dir"
-            and _holds_excluded(rule.exclude, path)):
-        # an excluded entry (/root/.sudo_as_admin_successful) coming or going
-        # changes its directory's times, size and link count; the recorded entries
-        # of the directory are still judged one by one (added, removed, changed)
-        ignore = ignore | _GROWING_DIR_ATTRS
-    if volatility == "growing" and old.get("type") == new.get("type"):
-        if old.get("type") == "dir":
-            ignore = ignore | _GROWING_DIR_ATTRS
-        elif old.get("type") == "file":
-            ignore = ignore | _GROWING_FILE_ATTRS
-            old_size, new_size = old.get("size", 0), new.get("size", 0)
-            if new_size < old_size:
-                extra.append(AttributeChange("size (growing: shrank)", old_size, new_size))
-            elif old.get("inode") != new.get("inode"):
-                pass  # reported as an inode change below
-            elif new.get("prefix_sha256") not in (None, old.get("sha256")):
-                extra.append(AttributeChange("content (growing: recorded bytes rewritten)",
-                                             old.get("sha256"), new.get("prefix_sha256")))
-            elif new.get("prefix_sha256") is None and new.get("sha256") != old.get("sha256") \
-                    and new_size == old_size:
-                extra.append(AttributeChange("sha256", old.get("sha256"), new.get("sha256")))
-    return extra + _attr_changes(old, new, ignore)
-
-
-def _holds_excluded(excludes: tuple[str, ...], directory: str) -> bool:
-    """Whether an `exclude` glob names entries directly in `directory`."""
-    prefix = directory.rstrip("/") + "/"
-    return any(g.startswith(prefix) and "/" not in g[len(prefix):] for g in excludes)
-
-
-def _attr_changes(old: dict[str, Any], new: dict[str, Any],
-                  ignore: frozenset[str] = _HELPER_ATTRS) -> list[AttributeChange]:
-    changes = []
-    for attr in sorted(set(old) | set(new)):
-        if attr in ignore:
-            continue
-        a, b = old.get(attr), new.get(attr)
-        if a != b:
-            changes.append(AttributeChange(attr, a, b))
-    return changes
+    if rule is None:
+        return judge_file(old, new, "static")
+    return judge_file(old, new, rule.volatility,
+                      excluded_entries=holds_excluded(rule.exclude, path))
 
 
 def _judge_row(key: str, old: dict[str, Any], new: dict[str, Any],
@@ -277,7 +226,7 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
                                                  attributes=b[key]))
             else:
                 changes = (judge(key, a[key], b[key], profile) if judge
-                           else _attr_changes(a[key], b[key]))
+                           else attr_changes(a[key], b[key]))
                 if changes:
                     report.entries.append(DriftEntry(CHANGED, kind, key, section, tuple(changes)))
     return report
@@ -293,15 +242,9 @@ def _rotating(profile: Profile) -> Callable[[str], bool]:
 def _judge_rotations(old: dict[str, Any], new: dict[str, Any], profile: Profile,
                      report: DriftReport) -> set[str]:
     """Judge the rotation chains of rotating rules into `report`; the keys judged."""
-    from freeze.rotation import judge_chains
-
-    def growing(a: dict[str, Any], b: dict[str, Any]) -> list[AttributeChange]:
-        return _judge_file("", a, b, None, growing=True)
-
-    handled, failures = judge_chains(old, new, _rotating(profile), growing)
+    handled, failures = judge_rotations(old, new, _rotating(profile))
     for key in sorted(failures):
-        report.entries.append(DriftEntry(CHANGED, "file", key, "files", tuple(
-            AttributeChange(f.attribute, f.old, f.new) for f in failures[key])))
+        report.entries.append(DriftEntry(CHANGED, "file", key, "files", tuple(failures[key])))
     return handled
 
 

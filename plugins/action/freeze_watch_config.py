@@ -6,6 +6,8 @@ package installed on the controller (the one copy of that code):
 
 * the source of freeze's standard-library collectors (`freeze.transport.collector_sources`,
   the same source `freeze snapshot --host` and the freeze_collect module ship), in load order;
+* the source of freeze's file judges (`freeze.judge`, `freeze.rotation`: what
+  `freeze verify` judges each volatility class with, log rotation included);
 * with a manifest: first the proof that it is the signed one
   (`freeze.fleet.check_signed_manifest`, exactly what playbooks/verify.yml and the
   freeze_collect module check: threshold, root self-signature, ceremony binding,
@@ -19,13 +21,14 @@ package installed on the controller (the one copy of that code):
 from __future__ import annotations
 
 import hashlib
+import os
 
 from ansible.plugins.action import ActionBase
 
 try:
     from freeze.collect.runner import COLLECTOR_MODULES
     from freeze.drift import check_profile_matches, growing_sizes
-    from freeze.errors import FreezeError, InputError
+    from freeze.errors import FreezeError
     from freeze.fleet import check_signed_manifest
     from freeze.manifest import SECTION_KINDS, load_manifest
     from freeze.profile import load_profile
@@ -55,22 +58,27 @@ def host_sections(manifest) -> list:
     return sorted(n for n in names if not n.startswith("db_") and n != "database")
 
 
-# What the on-host checker (files/freeze_watch.py) judges. `rotating` and `rewritten`
-# paths need freeze.rotation and freeze.drift's judges, which the checker does not
-# carry yet: a profile with them is refused rather than judged as static (every log
-# growth would be an alarm) or silently skipped.
-CHECKER_VOLATILITIES = ("static", "growing", "excluded")
+# freeze's modules the on-host checker judges files with, in load order (standard
+# library only; freeze.judge imports freeze.rotation).
+JUDGE_MODULES = ("rotation", "judge")
+
+
+def judge_sources() -> dict:
+    """{"rotation": source, "judge": source}: the one copy of the judging code, from the
+    freeze package installed on the controller."""
+    import freeze
+
+    base = os.path.dirname(os.path.abspath(freeze.__file__))
+    out = {}
+    for name in JUDGE_MODULES:
+        with open(os.path.join(base, name + ".py"), encoding="utf-8") as fh:
+            out[name] = fh.read()
+    return out
 
 
 def watch_config(manifest_path, profile_path, *, own_units=()) -> dict:
     """The checker's configuration for one host's manifest (raises FreezeError)."""
     profile = load_profile(profile_path)
-    unsupported = [r for r in profile.paths if r.volatility not in CHECKER_VOLATILITIES]
-    if unsupported:
-        raise InputError("freeze_watch: the on-host checker judges only %s paths; the profile has %s: "
-                         "verify such a host from the controller (playbooks/verify.yml)"
-                         % ("/".join(CHECKER_VOLATILITIES),
-                            ", ".join("%s (%s)" % (r.path, r.volatility) for r in unsupported)))
     manifest = load_manifest(manifest_path)
     check_profile_matches(manifest, profile)
     with open(manifest_path, "rb") as fh:
@@ -83,7 +91,8 @@ def watch_config(manifest_path, profile_path, *, own_units=()) -> dict:
         "collector_modules": list(COLLECTOR_MODULES),
         "spec": profile.collect_spec(),
         "growing": growing_sizes(manifest, profile),
-        "rules": [[r.path, r.volatility] for r in profile.paths],
+        "judge_modules": list(JUDGE_MODULES),
+        "rules": [[r.path, r.volatility, list(r.exclude)] for r in profile.paths],
         "sections": sections,
         "kinds": {s: SECTION_KINDS.get(s, s) for s in sections},
         "own_units": list(own_units),
@@ -107,7 +116,9 @@ class ActionModule(ActionBase):
         # managed_files specs of the collector sources, under INSTALL_DIR/collect/
         files = [{"path": "%s/collect/%s.py" % (args["install_dir"].rstrip("/"), name.rsplit(".", 1)[1]),
                   "content": src, "mode": "0644", "state": "present"} for name, src in sources.items()]
-        result.update(changed=False, manifest=False, collector_files=files)
+        files += [{"path": "%s/judge/%s.py" % (args["install_dir"].rstrip("/"), name),
+                   "content": src, "mode": "0644", "state": "present"} for name, src in judge_sources().items()]
+        result.update(changed=False, manifest=False, code_files=files)
         if not args["manifest"]:
             return result  # before the freeze: the checker only reports that
         if not (args["profile"] and args["envelope"] and args["root"]):

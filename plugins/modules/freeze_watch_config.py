@@ -65,8 +65,9 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-collector_files:
-  description: The collector sources as M(election.freeze.managed_files) specs (INSTALL_DIR/collect/NAME.py, 0644), in load order.
+code_files:
+  description: freeze's code the checker runs, as M(election.freeze.managed_files) specs (0644), in load order -
+    the collectors (INSTALL_DIR/collect/NAME.py) and the file judges (INSTALL_DIR/judge/judge.py, rotation.py).
   type: list
   elements: dict
   returned: success

@@ -13,7 +13,10 @@ Installed by the role election.freeze.freeze_watch and run by freeze-watch.servi
   computes.
 * Compares the host sections (files, packages, services, accounts, network,
   kernel) with the manifest the controller checked against the signed envelope
-  before deploying it. The database is not a host section: `freeze verify`
+  before deploying it. Files are judged by freeze's own judges (`freeze.judge`
+  and `freeze.rotation`, copied by the role like the collectors): static,
+  growing, rotating (log rotation followed), rewritten and excluded paths get
+  exactly the verdict `freeze verify` gives. The database is not a host section: `freeze verify`
   checks it over SQL.
 * Writes node exporter textfile metrics atomically (temporary file in the same
   directory, fsync, rename): freeze_verify_ok, freeze_verify_drift_items,
@@ -34,17 +37,12 @@ import os
 import sys
 import tempfile
 import time
+import types
 
 sys.dont_write_bytecode = True  # never write __pycache__ next to frozen code
 
 METRIC_FILE = "freeze_verify.prom"
 SCHEMA = "freeze-watch/v1"
-# What freeze.drift compares (kept equal to it by tests/unit/test_freeze_watch.py,
-# which runs both on the same trees): attributes computed only for the comparison,
-# and what a growing file or directory may change.
-_HELPER_ATTRS = frozenset({"prefix_sha256"})
-_GROWING_FILE_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
-_GROWING_DIR_ATTRS = frozenset({"size", "mtime_ns", "ctime_ns", "nlink"})
 ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 
 
@@ -63,55 +61,53 @@ def load_runner(lib_dir, modules):
     return shim.install_collectors(sources)
 
 
+def load_judges(lib_dir, modules):
+    """freeze's file judges (freeze.judge, freeze.rotation), as modules of the `freeze`
+    package the shim registered; returns freeze.judge."""
+    package = sys.modules["freeze"]
+    for name in modules:
+        module = types.ModuleType("freeze." + name)
+        sys.modules[module.__name__] = module
+        setattr(package, name, module)
+        path = os.path.join(lib_dir, "judge", name + ".py")
+        with open(path, encoding="utf-8") as fh:
+            exec(compile(fh.read(), path, "exec"), module.__dict__)  # noqa: S102
+    return sys.modules["freeze.judge"]
+
+
 # --------------------------------------------------------------------------- comparison
 
 def _contains(parent, path):
     return path == parent or parent == "/" or path.startswith(parent.rstrip("/") + "/")
 
 
-def volatility_of(rules, path):
-    """The volatility of the longest profile path containing `path` (static if none)."""
+def rule_of(rules, path):
+    """The longest profile rule (path, volatility, excludes) containing `path`, or None."""
     best = None
-    for rule_path, volatility in rules:
-        if _contains(rule_path, path) and (best is None or len(rule_path) > len(best[0])):
-            best = (rule_path, volatility)
-    return best[1] if best else "static"
+    for rule in rules:
+        if _contains(rule[0], path) and (best is None or len(rule[0]) > len(best[0])):
+            best = rule
+    return best
 
 
-def _attr_changes(old, new, ignore=_HELPER_ATTRS):
-    return [attr for attr in sorted(set(old) | set(new))
-            if attr not in ignore and old.get(attr) != new.get(attr)]
+def _judge_file(judge, rules, path, old, new):
+    rule = rule_of(rules, path)
+    if rule is None:
+        return judge.judge_file(old, new, "static")
+    excludes = rule[2] if len(rule) > 2 else []
+    return judge.judge_file(old, new, rule[1], excluded_entries=judge.holds_excluded(excludes, path))
 
 
-def _judge_file(rules, path, old, new):
-    volatility = volatility_of(rules, path)
-    if volatility == "excluded":
-        return []
-    ignore = _HELPER_ATTRS
-    extra = []
-    if volatility == "growing" and old.get("type") == new.get("type"):
-        if old.get("type") == "dir":
-            ignore = ignore | _GROWING_DIR_ATTRS
-        elif old.get("type") == "file":
-            ignore = ignore | _GROWING_FILE_ATTRS
-            old_size, new_size = old.get("size", 0), new.get("size", 0)
-            if new_size < old_size:
-                extra.append("size (growing: shrank)")
-            elif old.get("inode") != new.get("inode"):
-                pass  # reported as an inode change below
-            elif new.get("prefix_sha256") not in (None, old.get("sha256")):
-                extra.append("content (growing: recorded bytes rewritten)")
-            elif (new.get("prefix_sha256") is None and new.get("sha256") != old.get("sha256")
-                  and new_size == old_size):
-                extra.append("sha256")
-    return extra + _attr_changes(old, new, ignore)
-
-
-def compare(manifest, doc, config):
+def compare(manifest, doc, config, judge):
     """Drift items (category, kind, key, attributes) of the host sections, as freeze.drift.compare."""
     kinds = config.get("kinds", {})
     own_units = set(config.get("own_units", []))
     rules = [tuple(r) for r in config.get("rules", [])]
+
+    def is_rotating(path):
+        rule = rule_of(rules, path)
+        return rule is not None and rule[1] == "rotating"
+
     wanted = set(config["sections"])
     items = []
     for attr in ("hostname", "machine_id"):
@@ -134,19 +130,27 @@ def compare(manifest, doc, config):
         a, b = old_sections.get(section, {}), new_sections.get(section, {})
         if a == b:
             continue
+        rotated = set()
+        if section == "files" and any(r[1] == "rotating" for r in rules):
+            rotated, failures = judge.judge_rotations(a, b, is_rotating)
+            for key in sorted(failures):
+                items.append((CHANGED, kind, key, [c.attribute for c in failures[key]]))
         for key in sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)):
+            if key in rotated:
+                continue
             if key not in b:
                 items.append((REMOVED, kind, key, []))
             elif key not in a:
                 items.append((ADDED, kind, key, []))
             else:
                 if section == "files":
-                    changes = _judge_file(rules, key, a[key], b[key])
+                    changes = _judge_file(judge, rules, key, a[key], b[key])
                 elif section == "services" and key in own_units:
                     # this checker's own unit is "activating" while it looks at itself
-                    changes = _attr_changes(a[key], b[key], _HELPER_ATTRS | {"active"})
+                    changes = judge.attr_changes(a[key], b[key], judge.HELPER_ATTRS | {"active"})
                 else:
-                    changes = _attr_changes(a[key], b[key])
+                    changes = judge.attr_changes(a[key], b[key])
+                changes = [c.attribute for c in changes]
                 if changes:
                     items.append((CHANGED, kind, key, changes))
     return items
@@ -231,11 +235,12 @@ def check(state_dir, lib_dir):
             return digest, None, "manifest.json is not the manifest the controller verified"
         manifest = json.loads(data)
         runner = load_runner(lib_dir, config["collector_modules"])
+        judge = load_judges(lib_dir, config.get("judge_modules", ["rotation", "judge"]))
         doc = runner.run_all(config["spec"], config.get("growing") or {}, None,
                              manifest["sections"].get("files"))
     except Exception as exc:  # noqa: BLE001 - one line in the journal and a metric
         return digest, None, "%s: %s" % (type(exc).__name__, exc)
-    return digest, compare(manifest, doc, config), None
+    return digest, compare(manifest, doc, config, judge), None
 
 
 def main(argv=None):

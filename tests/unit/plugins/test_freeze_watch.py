@@ -69,6 +69,11 @@ kernel: {{enabled: false}}
     shutil.copy(SHIM, lib / "freeze_collectors.py")
     for name, source in collector_sources().items():
         (lib / "collect" / (name.rsplit(".", 1)[1] + ".py")).write_text(source)
+    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import judge_sources
+
+    (lib / "judge").mkdir()
+    for short, source in judge_sources().items():
+        (lib / "judge" / f"{short}.py").write_text(source)
     state, textfile = tmp_path / "state", tmp_path / "textfile"
     state.mkdir()
     textfile.mkdir()
@@ -241,18 +246,71 @@ def test_config_refuses_a_manifest_taken_with_another_profile(watch, tmp_path):
         watch_config(str(watch["manifest"]), str(other))
 
 
-def test_config_refuses_volatility_classes_the_checker_cannot_judge(watch, tmp_path):
-    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import watch_config
+def _reprofile(w: dict[str, Path], tmp_path: Path, text: str) -> None:
+    """Freeze the same tree again under another profile (the fixture's manifest replaced)."""
+    w["profile"].write_text(text)
+    write_manifest(w["manifest"], take_snapshot(load_profile(w["profile"])))
 
-    from freeze.errors import InputError
 
-    rotating = tmp_path / "rotating.yml"
-    rotating.write_text(watch["profile"].read_text().replace("volatility: growing", "volatility: rotating"))
-    manifest = tmp_path / "rotating.manifest.json"
-    write_manifest(manifest, take_snapshot(load_profile(rotating)))
-    with pytest.raises(InputError, match=r"judges only static/growing/excluded paths; "
-                                         r"the profile has .*log \(rotating\)"):
-        watch_config(str(manifest), str(rotating))
+def test_rotating_log_rotated_is_clean_and_a_rotated_rewrite_is_named(watch, tmp_path):
+    """The checker follows logrotate (NAME -> NAME.1, new NAME) as freeze verify does,
+    and still names recorded bytes changed inside the generation they were moved to."""
+    log = watch["root"] / "log" / "app.log"
+    log.write_text("started\ncounted 1\n")
+    _reprofile(watch, tmp_path, watch["profile"].read_text().replace("volatility: growing",
+                                                                     "volatility: rotating"))
+    deploy(watch)
+    with log.open("a") as fh:
+        fh.write("counted 2\n")
+    os.rename(log, log.with_name("app.log.1"))  # what logrotate does (create mode)
+    log.write_text("")
+    os.chmod(log, os.stat(log.with_name("app.log.1")).st_mode & 0o7777)
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "1", checker_items(metrics)
+    assert drift_keys(watch) == set()
+    rotated = log.with_name("app.log.1")
+    data = bytearray(rotated.read_bytes())
+    data[0] ^= 0x20  # one recorded byte, now in the generation the rotation made
+    rotated.write_bytes(bytes(data))
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert checker_items(metrics) == drift_keys(watch) != set()
+    assert any(key == str(rotated) for _, _, key in checker_items(metrics)), checker_items(metrics)
+
+
+def test_rewritten_records_may_change_but_not_their_owner(watch, tmp_path):
+    """lastlog-like records rewritten in place: content and size may change, mode may not."""
+    records = watch["root"] / "app" / "lastlog"
+    records.write_bytes(b"\0" * 64)
+    _reprofile(watch, tmp_path, watch["profile"].read_text().replace(
+        "  - path: " + str(watch["root"]) + "/cache",
+        "  - path: " + str(records) + "\n    volatility: rewritten\n  - path: " + str(watch["root"]) + "/cache"))
+    deploy(watch)
+    with records.open("r+b") as fh:
+        fh.seek(8)
+        fh.write(b"tty1 login" * 4)
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "1", checker_items(metrics)
+    assert drift_keys(watch) == set()
+    os.chmod(records, 0o666)
+    _, metrics = run_checker(watch)
+    assert checker_items(metrics) == drift_keys(watch) == {("changed", "file", str(records))}
+
+
+def test_excluded_entry_in_a_static_directory_changes_nothing(watch, tmp_path):
+    """An excluded entry directly in a static directory (/root/.sudo_as_admin_successful)
+    coming into being does not make its directory drift, on the host as in freeze verify."""
+    _reprofile(watch, tmp_path, watch["profile"].read_text().replace(
+        "  - path: " + str(watch["root"]) + "/app\n",
+        "  - path: " + str(watch["root"]) + "/app\n    exclude: ['" + str(watch["root"]) + "/app/.marker']\n"))
+    deploy(watch)
+    (watch["root"] / "app" / ".marker").write_text("")
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "1", checker_items(metrics)
+    assert drift_keys(watch) == set()
+    (watch["root"] / "app" / "other").write_text("")
+    _, metrics = run_checker(watch)
+    assert checker_items(metrics) == drift_keys(watch) == {("added", "file", str(watch["root"] / "app" / "other"))}
 
 
 def test_config_names_host_sections_only(watch):

@@ -1,0 +1,110 @@
+"""How one recorded file is judged against what is found now, by volatility class.
+
+Standard library only, like `freeze.collect` and `freeze.rotation`: `freeze verify`
+(freeze.drift) judges with it on the controller, and the freeze_watch role ships
+this source and freeze.rotation's to the host, where its continuous checker
+judges with the same code (one copy of the rules, so the timer on the host and
+the auditor's `freeze verify` cannot disagree).
+
+The volatility classes are described in freeze.drift. Inputs are plain data: the
+`files` entries of two manifests (dicts of attributes) and the class of the
+profile rule that governs the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Attributes computed only for the comparison, never compared themselves.
+HELPER_ATTRS = frozenset({"prefix_sha256"})
+# A growing file's attributes that may change as it grows.
+GROWING_FILE_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
+GROWING_DIR_ATTRS = frozenset({"size", "mtime_ns", "ctime_ns", "nlink"})
+# A rewritten file's attributes that change when its records are rewritten.
+REWRITTEN_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    attribute: str
+    old: Any
+    new: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attribute": self.attribute, "old": self.old, "new": self.new}
+
+
+def attr_changes(old: Mapping[str, Any], new: Mapping[str, Any],
+                 ignore: frozenset[str] = HELPER_ATTRS) -> list[AttributeChange]:
+    """Every attribute that differs, except `ignore`d ones, in name order."""
+    changes = []
+    for attr in sorted(set(old) | set(new)):
+        if attr in ignore:
+            continue
+        a, b = old.get(attr), new.get(attr)
+        if a != b:
+            changes.append(AttributeChange(attr, a, b))
+    return changes
+
+
+def holds_excluded(excludes: tuple[str, ...] | list[str], directory: str) -> bool:
+    """Whether an `exclude` glob names entries directly in `directory`."""
+    prefix = directory.rstrip("/") + "/"
+    return any(g.startswith(prefix) and "/" not in g[len(prefix):] for g in excludes)
+
+
+def judge_file(old: Mapping[str, Any], new: Mapping[str, Any], volatility: str, *,
+               excluded_entries: bool = False) -> list[AttributeChange]:
+    """The changes of one file entry present on both sides that its class does not allow.
+
+    `excluded_entries`: a static directory directly holding excluded entries
+    (/root/.sudo_as_admin_successful): their coming and going changes the
+    directory's times, size and link count, which are then not judged (its
+    recorded entries still are, one by one).
+    """
+    ignore = HELPER_ATTRS
+    extra: list[AttributeChange] = []
+    if volatility == "excluded":
+        return []
+    if volatility == "rewritten" and old.get("type") == new.get("type") == "file":
+        return attr_changes(old, new, ignore | REWRITTEN_ATTRS)
+    if volatility == "rotating":
+        volatility = "growing"  # rotation chains are judged before (judge_rotations)
+    if volatility == "static" and excluded_entries and old.get("type") == new.get("type") == "dir":
+        ignore = ignore | GROWING_DIR_ATTRS
+    if volatility == "growing" and old.get("type") == new.get("type"):
+        if old.get("type") == "dir":
+            ignore = ignore | GROWING_DIR_ATTRS
+        elif old.get("type") == "file":
+            ignore = ignore | GROWING_FILE_ATTRS
+            old_size, new_size = old.get("size", 0), new.get("size", 0)
+            if new_size < old_size:
+                extra.append(AttributeChange("size (growing: shrank)", old_size, new_size))
+            elif old.get("inode") != new.get("inode"):
+                pass  # reported as an inode change below
+            elif new.get("prefix_sha256") not in (None, old.get("sha256")):
+                extra.append(AttributeChange("content (growing: recorded bytes rewritten)",
+                                             old.get("sha256"), new.get("prefix_sha256")))
+            elif new.get("prefix_sha256") is None and new.get("sha256") != old.get("sha256") \
+                    and new_size == old_size:
+                extra.append(AttributeChange("sha256", old.get("sha256"), new.get("sha256")))
+    return extra + attr_changes(old, new, ignore)
+
+
+def judge_rotations(old: Mapping[str, Any], new: Mapping[str, Any], is_rotating: Callable[[str], bool]
+                    ) -> tuple[set[str], dict[str, list[AttributeChange]]]:
+    """Judge the log rotation chains under `rotating` paths of two `files` sections.
+
+    Returns the keys judged here (the caller leaves them out of its own
+    comparison) and the changes found, by key (freeze.rotation).
+    """
+    from freeze.rotation import judge_chains
+
+    def growing(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[AttributeChange]:
+        return judge_file(a, b, "growing")
+
+    handled, failures = judge_chains(old, new, is_rotating, growing)
+    return handled, {key: [AttributeChange(f.attribute, f.old, f.new) for f in found]
+                     for key, found in failures.items()}
