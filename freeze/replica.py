@@ -42,8 +42,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, LiteralString
 
-from freeze.drift import ADDED, CHANGED, REMOVED, AttributeChange, DriftEntry
+from freeze.drift import ADDED, CHANGED, REMOVED, DriftEntry
 from freeze.errors import EXIT_ADDED, EXIT_CHANGED, EXIT_REMOVED, ConfigMismatchError, UnavailableError
+from freeze.judge import AttributeChange
 from freeze.manifest import kind_of
 
 NOT_COMPARED_SECTIONS = frozenset({"db_settings"})

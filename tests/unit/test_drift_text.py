@@ -3,8 +3,9 @@ times as dates, a summary before the detail, what was left out after "clean"."""
 
 from __future__ import annotations
 
-from freeze.drift import ADDED, CHANGED, REMOVED, AttributeChange, DriftEntry, DriftReport
+from freeze.drift import ADDED, CHANGED, REMOVED, DriftEntry, DriftReport
 from freeze.drift_text import format_value, render_drift_text
+from freeze.judge import AttributeChange
 from freeze.profile import parse_profile
 
 LONG = "/srv/counting/" + "very-long-directory-name-" * 6 + "tally.py"
