@@ -14,9 +14,10 @@ that a real change made during that day is still found (issue 17).
    terminal: sshd, PAM, lastlog) and one reboot;
 3. verify: playbooks/verify.yml (unsigned: no ceremony here; the comparison is the
    same code) must report the host clean;
-4. a real change hidden in that day: one byte of a log's recorded content changed
-   inside the generation the rotation moved it to (what a rotation-aware check
-   must not let pass); verify must now fail naming that file.
+4. a real change hidden in that day: one byte of syslog's recorded content changed
+   inside the generation the rotations moved it to (found on the host by its
+   recorded size and sha256; what a rotation-aware check must not let pass);
+   verify must now fail naming that file.
 
 Exit 0 only if step 3 is clean and step 4 is caught. The tampered log stays as it
 is (the lab host is disposable). Timings per step are printed.
@@ -52,6 +53,34 @@ if [ -d /etc/cron.daily ]; then run-parts --report /etc/cron.daily && echo "ran 
 logrotate -f /etc/logrotate.conf && echo "ran logrotate -f"
 if pid=$(pidof auditd); then kill -USR1 "$pid" && sleep 2 && echo "rotated audit.log"; fi
 """
+
+
+# Run as root on the target: the generation of /var/log/syslog that holds the bytes
+# recorded at the freeze (its first SIZE bytes hash to SHA), one of them flipped.
+TAMPER = r"""python3 - <<'EOF'
+import glob, gzip, hashlib
+size, sha = {size}, "{sha}"
+gens = ["/var/log/syslog"] + sorted(glob.glob("/var/log/syslog.*"))
+for path in gens:
+    packed = path.endswith(".gz")
+    with (gzip.open(path, "rb") if packed else open(path, "rb")) as fh:
+        data = fh.read(size)
+    if len(data) == size and hashlib.sha256(data).hexdigest() == sha:
+        with open(path, "r+b") as fh:
+            if packed:
+                body = bytearray(gzip.decompress(fh.read()))
+                body[7] ^= 0x20
+                fh.seek(0)
+                fh.truncate()
+                fh.write(gzip.compress(bytes(body)))
+            else:
+                fh.seek(7)
+                fh.write(bytes([data[7] ^ 0x20]))
+        print("TAMPERED " + path)
+        break
+else:
+    print("not found among " + " ".join(gens))
+EOF"""
 
 
 def _run(argv: list[str], timeout: int = 1800) -> subprocess.CompletedProcess[str]:
@@ -149,16 +178,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"routine-day proof: {t} verified clean after the day ({times['verify']:.0f} s)", flush=True)
 
-    # The day rotated syslog -> syslog.1 (logrotate -f): the bytes recorded at the
-    # freeze now live in syslog.1. One of them changed must be drift naming it.
-    victim = "/var/log/syslog.1"
-    on_host(inv, t, "ansible.builtin.shell",
-            f"test -s {victim} && printf 'X' | dd of={victim} bs=1 seek=7 conv=notrunc status=none")
+    # The day rotated /var/log/syslog once or more (the logrotate timer if due, then
+    # logrotate -f): the bytes recorded at the freeze now live in some generation
+    # (syslog.1, syslog.2.gz, ...). The host finds it by the recorded size and sha256
+    # and changes one of those bytes in place (a .gz rewritten through the same
+    # inode): drift naming that generation is required.
+    recorded = json.loads(manifest.read_bytes())["sections"]["files"]["/var/log/syslog"]
+    out = on_host(inv, t, "ansible.builtin.shell", TAMPER.format(size=recorded["size"], sha=recorded["sha256"]))
+    found = re.search(r"TAMPERED (\S+)", out)
+    if not found:
+        print(out[-1500:])
+        print("routine-day proof: FAIL, the recorded bytes of /var/log/syslog are in no generation on the host")
+        return 1
+    victim = found.group(1)
     start = time.monotonic()
     res = verify(inv, t, work, profile_file)
     (work / "verify-tampered.log").write_text(res.stdout + res.stderr)
     times["verify-tampered"] = time.monotonic() - start
-    named = "syslog" in res.stdout
+    named = victim in res.stdout
     if res.returncode == 0 or not named:
         print(res.stdout[-3000:])
         print(f"routine-day proof: FAIL, a changed byte in {victim} was not reported (rc {res.returncode})")
