@@ -138,15 +138,27 @@ def resolve_reference(plan: InterventionPlan, host: str) -> HostReference:
                                     fleet=plan.reference.fleet)
         return HostReference(host, path, sha256_file(path), "freeze", how)
     record_dir = plan.records / str(ref.get("record_dir"))
+    path, digest, how = check_signed_after_manifest(record_dir, plan.root, host)
+    return HostReference(host, path, digest, f"intervention {ref.get('id')}", how)
+
+
+def check_signed_after_manifest(record_dir: Path, root_file: Path, host: str) -> tuple[Path, str, list[str]]:
+    """`host`'s manifest taken after the intervention of `record_dir`, proven to be the one its
+    signed record names: (path, sha256, how it is signed). VerificationError if not.
+
+    What makes it the host's new reference (here and for the freeze_watch role's checker)."""
     path = record_dir / "after" / f"{host}.manifest.json"
-    how = check_record_signed(record_dir, plan.root)
+    if not path.is_file():
+        raise InputError(f"host {host}: intervention record {record_dir.name} has no after-manifest {path.name}")
+    how = check_record_signed(record_dir, root_file)
     _, st = record_statement(record_dir)
     digest = sha256_file(path)
     named = {s.get("name"): s["digest"]["sha256"] for s in st.subjects}
     if named.get(f"after/{host}.manifest.json") != digest:
         raise VerificationError(f"host {host}: {path} (sha256 {digest}) is not the after-manifest the signed "
                                 f"record {record_dir.name} names")
-    return HostReference(host, path, digest, f"intervention {ref.get('id')}", how)
+    return path, digest, [*how, f"manifest sha256:{digest} is host {host}'s after-manifest in the signed "
+                                f"record of intervention {record_dir.name}"]
 
 
 def latest_intervention_on(plan: InterventionPlan, host: str) -> str | None:

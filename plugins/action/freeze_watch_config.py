@@ -11,7 +11,10 @@ package installed on the controller (the one copy of that code):
 * with a manifest: first the proof that it is the signed one
   (`freeze.fleet.check_signed_manifest`, exactly what playbooks/verify.yml and the
   freeze_collect module check: threshold, root self-signature, ceremony binding,
-  expiry, subject digest or the signed fleet manifest naming it), then that the
+  expiry, subject digest or the signed fleet manifest naming it; or, after a
+  witnessed intervention, `freeze.intervention.run.check_signed_after_manifest`:
+  the record meets the root's intervention threshold and names the host's
+  after-manifest), then that the
   profile is the one it was taken with (`freeze.drift.check_profile_matches`), then
   the host checker's configuration: the collector spec of that profile, the sizes of
   growing files (`freeze.drift.growing_sizes`), the profile's path volatilities and
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 from ansible.plugins.action import ActionBase
 
@@ -30,6 +34,7 @@ try:
     from freeze.drift import check_profile_matches, growing_sizes
     from freeze.errors import FreezeError
     from freeze.fleet import check_signed_manifest
+    from freeze.intervention.run import check_signed_after_manifest
     from freeze.manifest import SECTION_KINDS, load_manifest
     from freeze.profile import load_profile
     from freeze.transport import collector_sources
@@ -46,6 +51,7 @@ ARGS = dict(
     envelope=dict(type="path"),
     root=dict(type="path"),
     fleet=dict(type="path"),
+    intervention=dict(type="path"),
     host=dict(type="str", required=True),
     own_units=dict(type="list", elements="str", default=[]),
     install_dir=dict(type="path", required=True),
@@ -119,22 +125,33 @@ class ActionModule(ActionBase):
         files += [{"path": "%s/judge/%s.py" % (args["install_dir"].rstrip("/"), name),
                    "content": src, "mode": "0644", "state": "present"} for name, src in judge_sources().items()]
         result.update(changed=False, manifest=False, code_files=files)
-        if not args["manifest"]:
+        if args["manifest"] and args["intervention"]:
+            result.update(failed=True, msg="give manifest (the freeze's) or intervention (a record whose "
+                                           "after-manifest is the new reference), not both")
+            return result
+        if not (args["manifest"] or args["intervention"]):
             return result  # before the freeze: the checker only reports that
-        if not (args["profile"] and args["envelope"] and args["root"]):
-            result.update(failed=True, msg="a manifest needs profile, envelope and root: it is "
-                                           "deployed only after its signature is checked")
+        if not (args["profile"] and args["root"] and (args["envelope"] or args["intervention"])):
+            result.update(failed=True, msg="a manifest needs profile, envelope and root (an intervention "
+                                           "record: profile and root): it is deployed only after its "
+                                           "signature is checked")
             return result
         try:  # before anything reaches the host: an unsigned manifest is no basis for a verdict
-            signed = check_signed_manifest(args["manifest"], args["envelope"], args["root"],
-                                           host=args["host"], fleet=args["fleet"])
-            config = watch_config(args["manifest"], args["profile"], own_units=args["own_units"])
+            if args["intervention"]:
+                path, _, signed = check_signed_after_manifest(Path(args["intervention"]), Path(args["root"]),
+                                                              args["host"])
+                manifest = str(path)
+            else:
+                manifest = args["manifest"]
+                signed = check_signed_manifest(manifest, args["envelope"], args["root"],
+                                               host=args["host"], fleet=args["fleet"])
+            config = watch_config(manifest, args["profile"], own_units=args["own_units"])
         except FreezeError as exc:
             result.update(failed=True, signed=False, msg=str(exc))
             return result
         except OSError as exc:
             result.update(failed=True, msg="%s: %s" % (exc.filename or "", exc.strerror or exc))
             return result
-        result.update(manifest=True, signed=True, signed_checks=signed, config=config,
+        result.update(manifest=True, signed=True, signed_checks=signed, config=config, manifest_path=manifest,
                       manifest_sha256=config["manifest_sha256"])
         return result

@@ -39,6 +39,12 @@ options:
   fleet:
     description: The signed fleet manifest, when O(envelope) signs one for several hosts.
     type: path
+  intervention:
+    description:
+      - A witnessed intervention's record directory (RECORDS/DIR of C(freeze intervention)). Its signed record must
+        meet the root's intervention threshold and name the host's after-manifest, which is then the reference.
+        Instead of O(manifest); needs O(profile) and O(root).
+    type: path
   host:
     description: The host's inventory name (its entry in O(fleet)).
     type: str
@@ -83,6 +89,10 @@ signed_checks:
 config:
   description: The checker's configuration (schema C(freeze-watch/v1)).
   type: dict
+  returned: with manifest
+manifest_path:
+  description: The reference manifest on the controller (O(manifest), or the intervention's after-manifest).
+  type: str
   returned: with manifest
 manifest_sha256:
   description: SHA-256 of the manifest file.

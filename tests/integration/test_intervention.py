@@ -438,3 +438,49 @@ def test_malformed_plan_is_one_line_non_zero_no_traceback(frozen: Frozen, change
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert message in p.stderr
     assert not f.records.exists() or not list(f.records.glob("*-bad"))
+
+
+def test_freeze_watch_follows_a_closed_intervention_and_alarms_on_the_outside_change(frozen: Frozen) -> None:
+    """The host's continuous checker (roles/freeze_watch) takes the intervention's signed
+    after-manifest as its reference: clean after the witnessed change, drift naming the
+    file after the same change made outside it; a replaced after-manifest is refused."""
+    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import watch_config
+
+    from freeze.errors import VerificationError
+    from freeze.intervention.run import check_signed_after_manifest
+    from tests.unit.plugins.test_freeze_watch import HOST, checker_items, install_checker, run_checker, value
+
+    f = frozen
+    pool = f.tree / "etc" / "app" / "pool.conf"
+    plan = f.plan("pool-250", commands=[f"printf 'max_connections = 250\\n' > {pool}"], declared=[f"file:{pool}"])
+    run(plan)
+    record_dir = next(f.records.glob("001-pool-250"))
+    with pytest.raises(VerificationError, match="not signed as the root requires"):
+        check_signed_after_manifest(record_dir, f.root, "local")  # nobody has signed yet
+    f.sign_and_close(plan, record_dir)
+    after, digest, how = check_signed_after_manifest(record_dir, f.root, "local")
+    assert after == record_dir / "after" / "local.manifest.json"
+    assert how[-1] == f"manifest sha256:{digest} is host local's after-manifest in the signed record of " \
+                      "intervention 001-pool-250"
+
+    w = {"lib": install_checker(f.dir / "watch-lib"), "state": f.dir / "watch-state",
+         "textfile": f.dir / "watch-textfile"}
+    w["state"].mkdir()
+    w["textfile"].mkdir()
+    config = watch_config(str(after), str(f.profile), own_units=["freeze-watch.service"])
+    assert config["manifest_sha256"] == digest
+    shutil.copy(after, w["state"] / "manifest.json")
+    (w["state"] / "watch.json").write_text(json.dumps(config))
+    _, metrics = run_checker(w)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "1", checker_items(metrics)
+
+    pool.write_text("max_connections = 300\n")  # outside any intervention
+    _, metrics = run_checker(w)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert ("changed", "file", str(pool)) in checker_items(metrics)
+
+    data = json.loads(after.read_bytes())
+    data["sections"]["files"][str(pool)]["size"] = 23  # a reference that would accept the outside change
+    after.write_text(json.dumps(data))
+    with pytest.raises(VerificationError, match="is not the after-manifest the signed record 001-pool-250 names"):
+        check_signed_after_manifest(record_dir, f.root, "local")

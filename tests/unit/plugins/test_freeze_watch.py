@@ -34,6 +34,22 @@ PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.execut
 HOST = "count-test"
 
 
+def install_checker(lib: Path) -> Path:
+    """What the role installs in freeze_watch_install_dir: the checker, the shim, freeze's
+    collectors and its file judges (from the action plugin, as the role gets them)."""
+    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import judge_sources
+
+    (lib / "collect").mkdir(parents=True)
+    (lib / "judge").mkdir()
+    shutil.copy(CHECKER, lib / "freeze_watch.py")
+    shutil.copy(SHIM, lib / "freeze_collectors.py")
+    for name, source in collector_sources().items():
+        (lib / "collect" / (name.rsplit(".", 1)[1] + ".py")).write_text(source)
+    for short, source in judge_sources().items():
+        (lib / "judge" / f"{short}.py").write_text(source)
+    return lib
+
+
 @pytest.fixture
 def watch(tmp_path: Path) -> dict[str, Path]:
     """A frozen tree (static app + growing log), its manifest, and an installed checker."""
@@ -63,17 +79,7 @@ kernel: {{enabled: false}}
 """)
     manifest = tmp_path / "count-test.manifest.json"
     write_manifest(manifest, take_snapshot(load_profile(profile)))
-    lib = tmp_path / "lib"
-    (lib / "collect").mkdir(parents=True)
-    shutil.copy(CHECKER, lib / "freeze_watch.py")
-    shutil.copy(SHIM, lib / "freeze_collectors.py")
-    for name, source in collector_sources().items():
-        (lib / "collect" / (name.rsplit(".", 1)[1] + ".py")).write_text(source)
-    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import judge_sources
-
-    (lib / "judge").mkdir()
-    for short, source in judge_sources().items():
-        (lib / "judge" / f"{short}.py").write_text(source)
+    lib = install_checker(tmp_path / "lib")
     state, textfile = tmp_path / "state", tmp_path / "textfile"
     state.mkdir()
     textfile.mkdir()
