@@ -19,7 +19,9 @@ On a fleet that `playbooks/site.yml` has converged (LAB_DIR), in a NEW directory
      carol cosigns the checkpoint, `close` makes the after-manifest results-tx's reference;
      requests served, failed and p99 before, during and after go to intervention-load.json;
      `freeze intervention check` is clean against the new signed reference, the same file
-     written again outside an intervention is drift, and `freeze verify-evidence
+     written again outside an intervention is drift and raises FrozenStateDrifted (results-tx's
+     continuous checker, roles/freeze_watch, is given the freeze's signed manifest before the
+     intervention and the intervention's signed after-manifest after it), and `freeze verify-evidence
      --interventions` walks the journal from the freeze through the intervention naming who
      was present;
   6. LAST, because it leaves count-app drifted until a new freeze: a file planted on count-app;
@@ -67,6 +69,10 @@ SCALE_FILE = "/etc/postgresql/15/main/conf.d/70-results-scale-up.conf"
 SCALE_SETTINGS = {"work_mem": "16MB", "maintenance_work_mem": "128MB", "effective_cache_size": "1GB"}
 LOAD_THREADS, LOAD_RATE, LOAD_WINDOW = 4, 3.0, 30  # visitors, requests/s each, seconds before and after
 BIN = Path(sys.executable).parent
+# Alertmanager and Prometheus on the monitoring host (its private network: asked from count-app)
+WATCH_AM, WATCH_PROM = "http://10.20.0.12:9093", "http://10.20.0.12:9090"
+# a check of the full lab profile takes 74-105 s on an emulated VM; the lab's period is 60 s
+WATCH_DEADLINE = 420.0
 
 
 def say(msg: str) -> None:
@@ -79,10 +85,11 @@ def freeze(*args: object, env: dict[str, str]) -> subprocess.CompletedProcess[st
 
 
 def playbook(inv: Path, name: str, evars: Mapping[str, object], log: Path, env: dict[str, str],
-             wait: bool = True) -> subprocess.Popen[str]:
+             wait: bool = True, options: tuple[str, ...] = ()) -> subprocess.Popen[str]:
     fh = log.open("w")
     proc = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", str(inv), "--become", "-e", json.dumps(evars),
-                             f"playbooks/{name}"], stdout=fh, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
+                             *options, f"playbooks/{name}"], stdout=fh, stderr=subprocess.STDOUT, text=True,
+                            cwd=REPO, env=env)
     if wait:
         proc.wait()
     return proc
@@ -224,6 +231,34 @@ def ssh_argv(fleet: Path, name: str, kh: Path) -> tuple[str, dict[str, Any]]:
     return shlex.join(argv), hv
 
 
+def watch_reference(fleet: Path, cdir: Path, profile: Path, base: Path, env: dict[str, str], host: str,
+                    intervention: Path | None = None) -> str | None:
+    """Give `host`'s continuous checker (roles/freeze_watch, playbooks/monitoring.yml) its signed
+    reference: the freeze's manifest, or after an intervention the after-manifest its signed record
+    names. Checked on the controller before anything reaches the host. Returns an error or None."""
+    evars: dict[str, object] = {"freeze_watch_profile": str(profile),
+                                "freeze_watch_root": str(cdir / "ceremony" / "root.json")}
+    if intervention is None:
+        evars.update(freeze_watch_manifest=str(cdir / "manifests" / f"{host}.manifest.json"),
+                     freeze_watch_envelope=str(cdir / "ceremony" / "manifest.dsse.json"),
+                     freeze_watch_fleet=str(cdir / "manifests" / "fleet-manifest.json"))
+    else:
+        evars["freeze_watch_intervention"] = str(intervention)
+    log = base / f"watch-{host}-{'intervention' if intervention else 'freeze'}.log"
+    rc = playbook(fleet / "inventory", "monitoring.yml", evars, log, env,
+                  options=("--limit", host, "--tags", "freeze_watch")).returncode
+    return None if rc == 0 else f"monitoring.yml --tags freeze_watch on {host}: exit {rc} (see {log})"
+
+
+def watch_wait(fleet: Path, what: str, cond: Any, deadline: float) -> tuple[float | None, dict[str, Any] | None]:
+    """Wait until the monitoring (Prometheus and Alertmanager on count-app) shows `cond`."""
+    from tests.lab_tier.freeze_watch_proof import wait
+
+    say(f"monitoring: waiting for {what} (at most {deadline:.0f} s)")
+    return wait(str(fleet / "inventory"), "count-app", WATCH_AM, WATCH_PROM, cond, deadline,  # type: ignore[no-any-return]
+                time.monotonic())
+
+
 def intervention_plan(base: Path, cdir: Path, profile: Path, fleet: Path, kh: Path, host: str, ident: str,
                       commands: list[str], declared: list[str]) -> Path:
     """An intervention plan (freeze/intervention/intervention-plan.example.yml) over the ceremony's evidence."""
@@ -278,6 +313,18 @@ def intervention_phase(fleet: Path, base: Path, cdir: Path, profile: Path, env: 
     plan = intervention_plan(base, cdir, profile, fleet, kh, "results-tx", "results-db-scale-up",
                              scale_up_commands(ssh), [f"file:{SCALE_FILE}", f"file:{SCALE_FILE.rsplit('/', 1)[0]}"])
     records = cdir / "interventions"
+    t = time.monotonic()
+    say("freeze_watch on results-tx: its continuous checker gets the freeze's signed manifest")
+    err = watch_reference(fleet, cdir, profile, base, env, "results-tx")
+    if err:
+        failures.append(err)
+    else:
+        ok, s = watch_wait(fleet, "freeze_verify_ok 1 for results-tx (clean against the freeze)",
+                           lambda s: s["ok"].get("results-tx") == "1", WATCH_DEADLINE)
+        print(f"   results-tx clean in Prometheus after {ok:.0f} s" if ok is not None else f"   not clean: {s}")
+        if ok is None:
+            failures.append("results-tx's checker never reported clean against the freeze's manifest")
+    times.append(("freeze_watch: results-tx watched against the freeze", time.monotonic() - t))
     load = LoadGen(port)
     say(f"load: {LOAD_THREADS} visitors x {LOAD_RATE:g} requests/s on https://results-tx{PAGE} "
         f"(127.0.0.1:{port}); {LOAD_WINDOW} s before the intervention")
@@ -346,13 +393,43 @@ def intervention_phase(fleet: Path, base: Path, cdir: Path, profile: Path, env: 
     print("\n".join("   " + ln for ln in (r.stdout + r.stderr).strip().splitlines()[:6]))
     if r.returncode != 0 or "clean" not in r.stdout:
         failures.append(f"freeze intervention check after close: exit {r.returncode} (expected clean)")
-    say(f"the same change again OUTSIDE an intervention ({SCALE_FILE} rewritten on results-tx): drift")
+    times.append(("intervention: check new reference", time.monotonic() - t))
+
+    t = time.monotonic()
+    record_dir = sorted(records.glob("*-results-db-scale-up"))[-1]
+    say(f"freeze_watch on results-tx: the intervention's signed after-manifest becomes its reference "
+        f"({record_dir.name})")
+    err = watch_reference(fleet, cdir, profile, base, env, "results-tx", intervention=record_dir)
+    watched = err is None
+    if err:
+        failures.append(err)
+    else:
+        ok, s = watch_wait(fleet, "results-tx clean against its new reference, no FrozenStateDrifted",
+                           lambda s: s["ok"].get("results-tx") == "1" and "results-tx" not in s["firing"],
+                           WATCH_DEADLINE)
+        print(f"   clean after {ok:.0f} s" if ok is not None else f"   not clean: {s}")
+        if ok is None:
+            watched = False
+            failures.append("results-tx's checker never reported clean against the intervention's after-manifest")
+    times.append(("freeze_watch: new reference deployed, clean", time.monotonic() - t))
+
+    t = time.monotonic()
+    say(f"the same change again OUTSIDE an intervention ({SCALE_FILE} rewritten on results-tx): drift and an alert")
     on_host(fleet, "results-tx", f"printf \"work_mem = '32MB'\\n\" > {SCALE_FILE}")
     r = freeze("intervention", "check", plan, env=env)
     print("\n".join("   " + ln for ln in (r.stdout + r.stderr).strip().splitlines()[:6]))
     if r.returncode == 0 or SCALE_FILE not in r.stdout:
         failures.append(f"a change outside the intervention was not reported as drift (exit {r.returncode})")
-    times.append(("intervention: check new reference, outside change", time.monotonic() - t))
+    if watched:
+        item = f"results-tx changed file {SCALE_FILE}"
+        fired, s = watch_wait(fleet, f"FrozenStateDrifted for results-tx naming {SCALE_FILE}",
+                              lambda s: "results-tx" in s["firing"] and item in s["items"], WATCH_DEADLINE)
+        if fired is None:
+            failures.append(f"no FrozenStateDrifted for results-tx naming {SCALE_FILE} ({s})")
+        else:
+            print(f"   FrozenStateDrifted for results-tx active in Alertmanager {fired:.0f} s after the change; "
+                  f"drift item: {item}")
+    times.append(("outside change: drift, FrozenStateDrifted", time.monotonic() - t))
 
     t = time.monotonic()
     say("freeze verify-evidence --interventions: the journal from the freeze through the intervention")

@@ -7,16 +7,16 @@ when the change is undone.
 
 1. freeze: the target is collected with playbooks/collect.yml (the freeze_collect
    module; the lab profile without its database section: the host checker compares
-   host sections only; /var/log `growing`, lastlog and faillog excluded: the
-   checker's classes), and the manifest is signed with TEST keys made here (a
+   host sections only; /var/log `rotating`, lastlog and faillog `rewritten`, as the
+   ceremony freezes them), and the manifest is signed with TEST keys made here (a
    one-person root, threshold 1: `freeze keygen`, `root init/sign`, `attest`, `sign`);
 2. deploy: role freeze_watch with that manifest, profile, envelope and root
    (tests/lab_tier/freeze-watch-proof.yml); its signature is checked on the
    controller first; then Prometheus must show freeze_verify_ok 1 for the host;
-3. change: a new file in a frozen path (/var/log, `growing`: it may grow, an added
-   entry is drift) -> FrozenStateDrifted active for the target, measured; the
+3. change: a new file in a frozen path (/var/log, `rotating`: its logs may grow and
+   rotate, an added entry that is no log's generation is drift) -> FrozenStateDrifted active for the target, measured; the
    item is named by freeze_verify_drift_item;
-4. undo: the file removed (a growing directory's own times are not judged) ->
+4. undo: the file removed (a rotating directory's own times are not judged) ->
    resolved, measured;
 5. with --stop-timer: the target's timer is stopped at the end (no more checks);
 6. with --static: one byte appended to a static frozen file (/etc/issue.net) ->
