@@ -85,10 +85,15 @@ def main(argv: list[str] | None = None) -> int:
           f"last arrival {drained:.0f} s after the collector started")
     if missing or twice:
         print(f"missing: {missing[:20]} duplicated: {twice[:20]}")
-        journal = _shell(args.inventory, args.sender, f"journalctl -q -o cat -t {run_id} | wc -l")
+        # where the missing ones stopped: the journal (logger -> journald), the sender's own
+        # syslog file (journald -> rsyslog), or the queue to the collector (rsyslog -> RELP)
+        journal = _shell(args.inventory, args.sender, f"journalctl -q -o cat -t {run_id} | wc -l; "
+                         f"cat /var/log/syslog* 2>/dev/null | grep -c {run_id} || true; "
+                         "journalctl -q --since -15min | grep -iE 'suppress|rate-limit|ratelimit' | tail -3")
         spool = _shell(args.inventory, args.sender, "du -sb /var/spool/rsyslog 2>/dev/null; "
                        "ls -la /var/spool/rsyslog 2>/dev/null | tail -5; systemctl is-active rsyslog")
-        print(f"sender's journal, count of the run's messages: {journal.strip()}\nsender's queue: {spool.strip()}")
+        print(f"sender: the run's messages in its journal, in its syslog file; rate limiting seen: {journal.strip()}\n"
+              f"sender's queue: {spool.strip()}")
         return 1
     return 0
 
