@@ -14,8 +14,8 @@ when the change is undone.
    (tests/lab_tier/freeze-watch-proof.yml); its signature is checked on the
    controller first; then Prometheus must show freeze_verify_ok 1 for the host;
 3. change: a new file in a frozen path (/var/log, `rotating`: its logs may grow and
-   rotate, an added entry that is no log's generation is drift) -> FrozenStateDrifted active for the target, measured; the
-   item is named by freeze_verify_drift_item;
+   rotate, an added entry that is no log's generation is drift) -> FrozenStateDrifted
+   active for the target, measured; the item is named by freeze_verify_drift_item;
 4. undo: the file removed (a rotating directory's own times are not judged) ->
    resolved, measured;
 5. with --stop-timer: the target's timer is stopped at the end (no more checks);
