@@ -59,10 +59,6 @@ ADDED, REMOVED, CHANGED = "added", "removed", "changed"
 # The attribute of a row change that names one column (database.row_values).
 COLUMN_PREFIX = "column "
 
-# Attributes computed only for the comparison, never compared themselves (freeze.judge).
-_HELPER_ATTRS = HELPER_ATTRS
-
-
 @dataclass(frozen=True)
 class DriftEntry:
     category: str  # added | removed | changed
@@ -83,7 +79,7 @@ class DriftEntry:
         }
         if self.attributes is not None:
             out["attributes"] = {k: v for k, v in self.attributes.items()
-                                 if k not in _HELPER_ATTRS}
+                                 if k not in HELPER_ATTRS}
         return out
 
 

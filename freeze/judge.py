@@ -13,9 +13,11 @@ profile rule that governs the path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 # Attributes computed only for the comparison, never compared themselves.
 HELPER_ATTRS = frozenset({"prefix_sha256"})
@@ -34,6 +36,21 @@ class AttributeChange:
 
     def to_dict(self) -> dict[str, Any]:
         return {"attribute": self.attribute, "old": self.old, "new": self.new}
+
+
+def contains(parent: str, path: str) -> bool:
+    """Whether profile path `parent` covers `path` (itself or below it)."""
+    return path == parent or parent == "/" or path.startswith(parent.rstrip("/") + "/")
+
+
+def governing_rule(rules: Iterable[R], path: str, path_of: Callable[[R], str]) -> R | None:
+    """The rule whose path is the longest one containing `path` (None: no rule covers it).
+    `path_of` reads a rule's path: freeze.profile's PathRule, or the host checker's lists."""
+    best: R | None = None
+    for rule in rules:
+        if contains(path_of(rule), path) and (best is None or len(path_of(rule)) > len(path_of(best))):
+            best = rule
+    return best
 
 
 def attr_changes(old: Mapping[str, Any], new: Mapping[str, Any],

@@ -40,6 +40,7 @@ import yaml
 
 from freeze.errors import InputError
 from freeze.inputs import read_input, read_owner_only
+from freeze.judge import governing_rule
 
 VOLATILITY_CLASSES = ("static", "growing", "rotating", "rewritten", "excluded")
 
@@ -164,11 +165,7 @@ class Profile:
 
     def rule_for(self, path: str) -> PathRule | None:
         """The governing rule for `path`: the longest rule path that contains it."""
-        best: PathRule | None = None
-        for rule in self.paths:
-            if _contains(rule.path, path) and (best is None or len(rule.path) > len(best.path)):
-                best = rule
-        return best
+        return governing_rule(self.paths, path, lambda rule: rule.path)
 
     def collect_spec(self) -> dict[str, Any]:
         """Plain-data instructions for the stdlib-only collectors (local or remote)."""
@@ -181,10 +178,6 @@ class Profile:
             "network": dict(self.network),
             "kernel": dict(self.kernel),
         }
-
-
-def _contains(parent: str, path: str) -> bool:
-    return path == parent or parent == "/" or path.startswith(parent.rstrip("/") + "/")
 
 
 # --------------------------------------------------------------------------- validation

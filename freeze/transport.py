@@ -60,6 +60,10 @@ class LocalTransport:
             raise error_for(exc.kind, str(exc)) from None
 
 
+# freeze's modules a host needs to judge files itself, in load order
+JUDGE_MODULES = ("rotation", "judge")
+
+
 def collector_sources() -> dict[str, str]:
     """{"freeze.collect.NAME": source} of the standard-library collectors, in load order.
 
@@ -72,6 +76,14 @@ def collector_sources() -> dict[str, str]:
     base = Path(__file__).resolve().parent / "collect"
     return {f"freeze.collect.{m}": (base / f"{m}.py").read_text("utf-8")
             for m in COLLECTOR_MODULES}
+
+
+def judge_sources() -> dict[str, str]:
+    """{"rotation": source, "judge": source}: freeze's standard-library file judges in load
+    order (freeze.judge imports freeze.rotation), the one copy the freeze_watch role's
+    on-host checker runs."""
+    base = Path(__file__).resolve().parent
+    return {m: (base / f"{m}.py").read_text("utf-8") for m in JUDGE_MODULES}
 
 
 def remote_script(request: dict[str, Any],

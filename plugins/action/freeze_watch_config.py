@@ -24,7 +24,6 @@ package installed on the controller (the one copy of that code):
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from ansible.plugins.action import ActionBase
@@ -37,7 +36,7 @@ try:
     from freeze.intervention.run import check_signed_after_manifest
     from freeze.manifest import SECTION_KINDS, load_manifest
     from freeze.profile import load_profile
-    from freeze.transport import collector_sources
+    from freeze.transport import JUDGE_MODULES, collector_sources, judge_sources
 except ImportError as exc:  # reported by the task, in one line
     FREEZE_IMPORT_ERROR = str(exc)
 else:
@@ -62,24 +61,6 @@ def host_sections(manifest) -> list:
     """The sections the host's own collectors produce (the database is checked over SQL)."""
     names = set(manifest.sections) | set(manifest.unavailable)
     return sorted(n for n in names if not n.startswith("db_") and n != "database")
-
-
-# freeze's modules the on-host checker judges files with, in load order (standard
-# library only; freeze.judge imports freeze.rotation).
-JUDGE_MODULES = ("rotation", "judge")
-
-
-def judge_sources() -> dict:
-    """{"rotation": source, "judge": source}: the one copy of the judging code, from the
-    freeze package installed on the controller."""
-    import freeze
-
-    base = os.path.dirname(os.path.abspath(freeze.__file__))
-    out = {}
-    for name in JUDGE_MODULES:
-        with open(os.path.join(base, name + ".py"), encoding="utf-8") as fh:
-            out[name] = fh.read()
-    return out
 
 
 def watch_config(manifest_path, profile_path, *, own_units=()) -> dict:

@@ -77,21 +77,12 @@ def load_judges(lib_dir, modules):
 
 # --------------------------------------------------------------------------- comparison
 
-def _contains(parent, path):
-    return path == parent or parent == "/" or path.startswith(parent.rstrip("/") + "/")
-
-
-def rule_of(rules, path):
-    """The longest profile rule (path, volatility, excludes) containing `path`, or None."""
-    best = None
-    for rule in rules:
-        if _contains(rule[0], path) and (best is None or len(rule[0]) > len(best[0])):
-            best = rule
-    return best
+def _rule_path(rule):
+    return rule[0]  # a rule is [path, volatility, excludes] (watch.json)
 
 
 def _judge_file(judge, rules, path, old, new):
-    rule = rule_of(rules, path)
+    rule = judge.governing_rule(rules, path, _rule_path)
     if rule is None:
         return judge.judge_file(old, new, "static")
     excludes = rule[2] if len(rule) > 2 else []
@@ -105,7 +96,7 @@ def compare(manifest, doc, config, judge):
     rules = [tuple(r) for r in config.get("rules", [])]
 
     def is_rotating(path):
-        rule = rule_of(rules, path)
+        rule = judge.governing_rule(rules, path, _rule_path)
         return rule is not None and rule[1] == "rotating"
 
     wanted = set(config["sections"])

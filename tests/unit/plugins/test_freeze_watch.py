@@ -25,7 +25,7 @@ from freeze.drift import compare
 from freeze.manifest import Manifest
 from freeze.profile import load_profile
 from freeze.snapshot import take_snapshot, write_manifest
-from freeze.transport import collector_sources
+from freeze.transport import collector_sources, judge_sources
 
 REPO = Path(__file__).resolve().parents[3]
 CHECKER = REPO / "roles" / "freeze_watch" / "files" / "freeze_watch.py"
@@ -37,8 +37,6 @@ HOST = "count-test"
 def install_checker(lib: Path) -> Path:
     """What the role installs in freeze_watch_install_dir: the checker, the shim, freeze's
     collectors and its file judges (from the action plugin, as the role gets them)."""
-    from ansible_collections.election.freeze.plugins.action.freeze_watch_config import judge_sources
-
     (lib / "collect").mkdir(parents=True)
     (lib / "judge").mkdir()
     shutil.copy(CHECKER, lib / "freeze_watch.py")
