@@ -4,7 +4,7 @@ A profile is the operator's policy, written in YAML and itself hashed into every
 manifest (`Profile.digest`), so a verifier can tell that a manifest was taken with
 the policy it is being checked against. Validation is strict: an unknown key is a
 typo that would silently leave something unchecked, so it is an error naming the
-key path (``profile.yml: paths[2].volatility: must be one of static, growing, rotating, rewritten, excluded``).
+key path (``profile.yml: paths[2].volatility: must be one of static, growing, rotating, rewritten, excluded, switch``).
 The only exceptions are the top-level ``zero`` and ``evidence`` sections, which the
 zero and evidence modules validate themselves; they are passed through raw.
 
@@ -19,9 +19,19 @@ Path rules follow AIDE's spirit:
     numbered rotation ``NAME`` -> ``NAME.1`` -> ``NAME.2.gz`` ... modelled, see
     freeze.rotation), ``rewritten`` (records rewritten in place, e.g. lastlog: type,
     mode, owner, inode, links, xattrs judged, content, size and times not),
-    ``excluded`` (not recorded at all);
+    ``excluded`` (not recorded at all), ``switch`` (one symlink whose target may be
+    any of its ``targets``, e.g. a mode selector: see below);
   * when entries nest, the longest matching path governs (``/var/lib`` static with
-    ``/var/lib/postgresql`` excluded).
+    ``/var/lib/postgresql`` excluded);
+  * a ``switch`` entry names ONE path, a symlink, with ``targets``: the link texts it
+    may hold (compared with readlink's text exactly, so ``mode-attack.conf`` is not
+    ``./mode-attack.conf``). Pointing it at another listed target is not drift (verify
+    reports which one is active); another target, anything but a symlink in its
+    place, its removal or an owner/mode change is. ``targets`` is required for
+    ``switch`` and refused elsewhere; ``recursive``, ``include`` and ``exclude`` are
+    refused with it (it is not a tree). A host without the path records nothing for
+    it (one profile serves several hosts); a snapshot refuses one whose link is not
+    one of its targets (freeze.snapshot), so the frozen state is a known one.
 
 Secrets: the database DSN never comes from the command line (it would show in
 `ps` and shell history). It comes from an environment variable named in the
@@ -42,7 +52,7 @@ from freeze.errors import InputError
 from freeze.inputs import read_input, read_owner_only
 from freeze.judge import governing_rule
 
-VOLATILITY_CLASSES = ("static", "growing", "rotating", "rewritten", "excluded")
+VOLATILITY_CLASSES = ("static", "growing", "rotating", "rewritten", "excluded", "switch")
 
 # Kernel parameters that say something about the attack surface of a counting server.
 DEFAULT_SYSCTLS = (
@@ -77,6 +87,8 @@ class PathRule:
     recursive: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # `switch` only: the link texts the symlink may hold (known alternatives)
+    targets: tuple[str, ...] = ()
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -85,6 +97,8 @@ class PathRule:
             "recursive": self.recursive,
             "include": list(self.include),
             "exclude": list(self.exclude),
+            # only when set, so the spec of a rule without it stays what it was
+            **({"targets": list(self.targets)} if self.targets else {}),
         }
 
 
@@ -254,6 +268,30 @@ _TOP_KEYS = {
 }
 
 
+def _targets(v: _V, m: dict[str, Any], where: str, volatility: str) -> tuple[str, ...]:
+    """A `switch` rule's known link targets (required, non-empty, distinct); refused
+    on every other class, and a switch refuses the keys that describe a tree."""
+    if volatility != "switch":
+        if "targets" in m:
+            raise v.fail(f"{where}.targets", f"only for volatility switch (this entry is "
+                         f"{volatility})")
+        return ()
+    for key in ("recursive", "include", "exclude"):
+        if key in m:
+            raise v.fail(f"{where}.{key}", "not for volatility switch (it names one symlink, "
+                         "not a tree)")
+    if m.get("targets") is None:
+        raise v.fail(f"{where}.targets", "required for volatility switch (the link targets "
+                     "it may hold)")
+    targets = v.strings(m["targets"], f"{where}.targets")
+    if not targets:
+        raise v.fail(f"{where}.targets", "must list at least one target")
+    for i, target in enumerate(targets):
+        if target in targets[:i]:
+            raise v.fail(f"{where}.targets[{i}]", f"{target} is listed twice")
+    return targets
+
+
 def parse_profile(data: bytes, source: str = "profile") -> Profile:
     """Validate profile bytes (YAML). Pure: no file system access."""
     v = _V(source)
@@ -284,7 +322,8 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
         where = f"paths[{i}]"
         if isinstance(item, str):
             item = {"path": item}
-        m = v.mapping(item, where, {"path", "volatility", "recursive", "include", "exclude"})
+        m = v.mapping(item, where,
+                      {"path", "volatility", "recursive", "include", "exclude", "targets"})
         p = v.abspath(m.get("path"), f"{where}.path")
         if p in seen:
             raise v.fail(f"{where}.path", f"{p} is listed twice")
@@ -301,7 +340,14 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
             recursive=v.boolean(m.get("recursive"), f"{where}.recursive", True),
             include=v.strings(m.get("include"), f"{where}.include"),
             exclude=v.strings(m.get("exclude"), f"{where}.exclude"),
+            targets=_targets(v, m, where, vol),
         ))
+    for i, rule in enumerate(rules):
+        if rule.volatility == "switch":
+            inner = next((r.path for r in rules if r.path.startswith(rule.path + "/")), None)
+            if inner is not None:
+                raise v.fail(f"paths[{i}].path", f"{rule.path} is a switch (one symlink) but "
+                             f"{inner} is listed below it")
 
     pk = v.mapping(top.get("packages"), "packages", {"enabled", "dpkg_admindir", "rpm"})
     packages = {

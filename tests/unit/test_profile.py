@@ -143,3 +143,61 @@ def test_lab_example_profile_documents_commands_that_work_on_the_lab():
         assert args.known_hosts and args.identity == ".lab/cache/ssh/id_ed25519"
     assert "ssh-keyscan -p 2221 127.0.0.1 > lab_known_hosts" in text
     assert "root@" not in text
+
+
+# --------------------------------------------------------------------------- switch (issue 12)
+
+_SWITCH = "  - path: /etc/sel.conf\n    volatility: switch\n"
+
+
+def test_switch_rule_keeps_its_known_targets():
+    p = _parse("paths:\n  - /etc\n" + _SWITCH + "    targets: [mode-normal.conf, mode-attack.conf]\n")
+    rule = p.rule_for("/etc/sel.conf")
+    assert rule.volatility == "switch" and rule.targets == ("mode-normal.conf", "mode-attack.conf")
+    assert p.rule_for("/etc/other.conf").volatility == "static"
+    spec = {r["path"]: r for r in p.collect_spec()["paths"]}
+    assert spec["/etc/sel.conf"]["targets"] == ["mode-normal.conf", "mode-attack.conf"]
+
+
+def test_rules_without_targets_keep_their_spec():
+    """A profile that does not use `targets` gives the collectors (and the host checker)
+    exactly the spec it gave before: no `targets` key."""
+    p = _parse("paths:\n  - /etc\n  - {path: /var/log, volatility: growing, exclude: ['*.gz']}\n")
+    assert p.collect_spec()["paths"] == [
+        {"path": "/etc", "volatility": "static", "recursive": True, "include": [], "exclude": []},
+        {"path": "/var/log", "volatility": "growing", "recursive": True, "include": [],
+         "exclude": ["*.gz"]},
+    ]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("paths:\n" + _SWITCH,
+     "profile.yml: paths[0].targets: required for volatility switch"),
+    ("paths:\n" + _SWITCH + "    targets: []\n",
+     "profile.yml: paths[0].targets: must list at least one target"),
+    ("paths:\n" + _SWITCH + "    targets: a.conf\n",
+     "profile.yml: paths[0].targets: must be a list of strings"),
+    ("paths:\n" + _SWITCH + "    targets: [a.conf, '']\n",
+     "profile.yml: paths[0].targets[1]: must be a non-empty string"),
+    ("paths:\n" + _SWITCH + "    targets: [a.conf, a.conf]\n",
+     "profile.yml: paths[0].targets[1]: a.conf is listed twice"),
+    ("paths:\n  - /etc\n  - {path: /var/log, volatility: growing, targets: [a]}\n",
+     "profile.yml: paths[1].targets: only for volatility switch (this entry is growing)"),
+    ("paths:\n  - {path: /etc, targets: [a]}\n",
+     "profile.yml: paths[0].targets: only for volatility switch (this entry is static)"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n    recursive: false\n",
+     "profile.yml: paths[0].recursive: not for volatility switch"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n    exclude: ['*.new']\n",
+     "profile.yml: paths[0].exclude: not for volatility switch"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n    include: ['*']\n",
+     "profile.yml: paths[0].include: not for volatility switch"),
+    ("paths:\n" + _SWITCH + "    target: [a]\n",
+     "profile.yml: paths[0].target: unknown key"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n  - /etc/sel.conf/x\n",
+     "profile.yml: paths[0].path: /etc/sel.conf is a switch (one symlink) but /etc/sel.conf/x"),
+])
+def test_switch_validation_names_the_key(text, message):
+    with pytest.raises(InputError) as exc:
+        _parse(text)
+    assert str(exc.value).startswith(message), str(exc.value)
+    assert "\n" not in str(exc.value)
