@@ -24,6 +24,13 @@ manifest recorded):
                owner, inode, links, xattrs must match; content, size and times
                are not judged.
   * excluded - never recorded, never judged.
+  * switch   - one symlink with known alternatives (`targets`, e.g. the results
+               website's mode selector): pointed at any listed target it is not
+               drift (its target, size, inode and times may change; the report's
+               `switches` say which target is active); another target, anything
+               but a symlink in its place, its removal, owner or mode changes are.
+               Its directory's times are not judged (a switch renames a new link
+               in); the directory's entries still are.
 """
 
 from __future__ import annotations
@@ -44,8 +51,10 @@ from freeze.judge import (
     AttributeChange,
     attr_changes,
     holds_excluded,
+    holds_switch,
     judge_file,
     judge_rotations,
+    switch_problem,
 )
 from freeze.manifest import DB_SEMANTIC_SECTIONS, Manifest, kind_of, load_manifest_dir
 from freeze.profile import Profile
@@ -83,12 +92,46 @@ class DriftEntry:
         return out
 
 
+@dataclass(frozen=True)
+class SwitchState:
+    """A `switch` rule's symlink as recorded and as found: which known target is active.
+
+    `recorded`/`active`: the link's target (None: absent, or not a symlink: `problem`
+    says what is there instead); `problem`: why the found entry is not a known state
+    (that entry is also drift, reported as such)."""
+
+    path: str
+    known: tuple[str, ...]
+    recorded: str | None
+    active: str | None
+    problem: str | None = None
+    present: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "active": self.active, "recorded": self.recorded,
+                "known": list(self.known), "present": self.present, "problem": self.problem}
+
+    def text(self) -> str:
+        """"switch PATH: mode-attack.conf (recorded mode-normal.conf; known: a, b)"."""
+        known = ", ".join(self.known)
+        recorded = self.recorded if self.recorded is not None else "nothing"
+        if not self.present:
+            now = "absent"
+        elif self.problem is not None:
+            now = f"DRIFT: {self.problem}"
+        else:
+            now = str(self.active)
+        return f"switch {self.path}: {now} (recorded {recorded}; known: {known})"
+
+
 @dataclass
 class DriftReport:
     entries: list[DriftEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest_digest: str = ""
     host: dict[str, str] = field(default_factory=dict)
+    # the profile's switch symlinks: what each points at now (never drift by itself)
+    switches: list[SwitchState] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -125,6 +168,8 @@ class DriftReport:
             "host": self.host,
             "entries": [e.to_dict() for e in self.entries],
             "notes": list(self.notes),
+            # only with switch rules, so other reports' JSON stays what it was
+            **({"switches": [s.to_dict() for s in self.switches]} if self.switches else {}),
         }
 
 
@@ -135,8 +180,12 @@ def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
     rule = profile.rule_for(path) if profile is not None else None
     if rule is None:
         return judge_file(old, new, "static")
+    assert profile is not None
+    switches = [r.path for r in profile.paths if r.volatility == "switch"]
     return judge_file(old, new, rule.volatility,
-                      excluded_entries=holds_excluded(rule.exclude, path))
+                      excluded_entries=holds_excluded(rule.exclude, path)
+                      or holds_switch(switches, path),
+                      targets=rule.targets)
 
 
 def _judge_row(key: str, old: dict[str, Any], new: dict[str, Any],
@@ -225,7 +274,26 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
                            else attr_changes(a[key], b[key]))
                 if changes:
                     report.entries.append(DriftEntry(CHANGED, kind, key, section, tuple(changes)))
+    if profile is not None and "files" not in old.unavailable and "files" not in new.unavailable:
+        report.switches = switch_states(old.sections.get("files", {}),
+                                        new.sections.get("files", {}), profile)
     return report
+
+
+def switch_states(old: dict[str, Any], new: dict[str, Any], profile: Profile) -> list[SwitchState]:
+    """What each `switch` rule's symlink points at, recorded and now (reported, not judged:
+    the judging is `judge_file`'s, the entry's drift is reported with the others)."""
+    out = []
+    for rule in profile.paths:
+        if rule.volatility != "switch":
+            continue
+        a, b = old.get(rule.path), new.get(rule.path)
+        out.append(SwitchState(
+            path=rule.path, known=rule.targets,
+            recorded=a.get("target") if a is not None else None,
+            active=b.get("target") if b is not None else None,
+            problem=switch_problem(b, rule.targets), present=b is not None))
+    return out
 
 
 def _rotating(profile: Profile) -> Callable[[str], bool]:

@@ -30,7 +30,12 @@ try:
     from freeze.fleet import check_signed_manifest
     from freeze.manifest import load_manifest
     from freeze.profile import load_profile
-    from freeze.snapshot import database_sections, manifest_from_collected, write_manifest
+    from freeze.snapshot import (
+        check_switches,
+        database_sections,
+        manifest_from_collected,
+        write_manifest,
+    )
     from freeze.transport import collector_sources
 except ImportError as exc:  # reported by the task, in one line
     FREEZE_IMPORT_ERROR = str(exc)
@@ -149,6 +154,8 @@ class ActionModule(ActionBase):
             try:
                 manifest = manifest_from_collected(
                     profile, doc, database_sections(profile, require_tables=baseline is None))
+                if baseline is None:  # a reference: its switch symlinks in a known state
+                    check_switches(manifest.sections.get("files", {}), profile)
                 if dest:
                     summary.update(dest=dest, sha256=write_manifest(dest, manifest),
                                    size=os.path.getsize(dest))

@@ -93,3 +93,105 @@ def test_a_part_never_recorded_and_now_unavailable_is_a_note_not_drift():
     assert r.find("changed", "collector", "packages") is not None
     assert r.find("changed", "collector", "sockets") is None
     assert "sockets: not checked (not collected: root is /mnt/image (...))" in r.notes
+
+
+# --------------------------------------------------------------------------- switch (issue 12)
+
+SWITCH_PROFILE = parse_profile(
+    b"paths:\n  - /etc\n  - path: /etc/web/active-mode.conf\n    volatility: switch\n"
+    b"    targets: [mode-normal.conf, mode-attack.conf]\n", "p.yml")
+SEL = "/etc/web/active-mode.conf"
+LINK = {"type": "symlink", "mode": "0777", "uid": 0, "gid": 0, "size": 16, "mtime_ns": 1,
+        "ctime_ns": 1, "inode": 9, "nlink": 1, "target": "mode-normal.conf"}
+DIR = {"type": "dir", "mode": "0755", "uid": 0, "gid": 0, "size": 4096, "mtime_ns": 1,
+       "ctime_ns": 1, "inode": 3, "nlink": 2}
+
+
+def _sw(files) -> Manifest:
+    return Manifest(host={"hostname": "h", "machine_id": "m"}, profile_name="p",
+                    profile_digest=SWITCH_PROFILE.digest, sections={"files": files},
+                    created="2026-11-22T07:00:00Z")
+
+
+def _switched(target, **attrs):
+    """What `ln -sfn TARGET sel.new && mv -Tf sel.new sel` leaves: a new link, new times."""
+    return {"/etc/web": dict(DIR, mtime_ns=5, ctime_ns=5),
+            SEL: dict(LINK, target=target, size=len(target), inode=10, mtime_ns=5, ctime_ns=5, **attrs)}
+
+
+def test_judge_switch_to_a_known_target_is_clean_another_is_drift():
+    from freeze.judge import judge_file
+
+    known = ("mode-normal.conf", "mode-attack.conf")
+    attack = _switched("mode-attack.conf")[SEL]
+    assert judge_file(LINK, attack, "switch", targets=known) == []
+    evil = _switched("/tmp/evil.conf")[SEL]
+    changes = judge_file(LINK, evil, "switch", targets=known)
+    assert [(c.attribute, c.old, c.new) for c in changes] == [
+        ("target (switch: not a known target)", "mode-normal.conf", "/tmp/evil.conf")]
+    assert [c.attribute for c in judge_file(LINK, dict(attack, uid=1000), "switch",
+                                            targets=known)] == ["uid"]
+    regular = {"type": "file", "mode": "0644", "uid": 0, "gid": 0, "size": 3, "mtime_ns": 5,
+               "ctime_ns": 5, "inode": 10, "nlink": 1, "sha256": "a" * 64}
+    assert "type" in [c.attribute for c in judge_file(LINK, regular, "switch", targets=known)]
+    # without the class (today's static judging) the same switch is drift
+    assert judge_file(LINK, attack, "static") != []
+
+
+def test_switch_to_a_known_target_is_reported_not_drift():
+    old = _sw({"/etc/web": DIR, SEL: LINK})
+    report = compare(old, _sw(_switched("mode-attack.conf")), SWITCH_PROFILE)
+    assert report.is_clean and report.exit_code == 0, report.to_dict()
+    [state] = report.switches
+    assert (state.active, state.recorded, state.problem) == ("mode-attack.conf", "mode-normal.conf", None)
+    assert state.text() == (f"switch {SEL}: mode-attack.conf (recorded mode-normal.conf; "
+                            f"known: mode-normal.conf, mode-attack.conf)")
+    assert report.to_dict()["switches"] == [{
+        "path": SEL, "active": "mode-attack.conf", "recorded": "mode-normal.conf",
+        "known": ["mode-normal.conf", "mode-attack.conf"], "present": True, "problem": None}]
+    # nothing changed: still reported
+    assert compare(old, _sw({"/etc/web": DIR, SEL: LINK}), SWITCH_PROFILE).switches[0].active \
+        == "mode-normal.conf"
+
+
+def test_switch_to_an_unknown_target_a_file_or_away_is_drift_naming_the_path():
+    old = _sw({"/etc/web": DIR, SEL: LINK})
+    report = compare(old, _sw(_switched("../../tmp/evil.conf")), SWITCH_PROFILE)
+    assert report.exit_code == EXIT_CHANGED
+    assert [(e.category, e.key) for e in report.entries] == [("changed", SEL)]
+    assert report.switches[0].problem == ("points at ../../tmp/evil.conf, not one of "
+                                          "mode-normal.conf, mode-attack.conf")
+    assert "DRIFT: points at ../../tmp/evil.conf" in report.switches[0].text()
+
+    regular = dict(_switched("x"), **{SEL: {"type": "file", "mode": "0644", "uid": 0, "gid": 0,
+                                            "size": 3, "mtime_ns": 5, "ctime_ns": 5,
+                                            "inode": 10, "nlink": 1, "sha256": "a" * 64}})
+    report = compare(old, _sw(regular), SWITCH_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("changed", SEL)]
+    assert report.switches[0].problem == "a file, not a symlink"
+
+    gone = {"/etc/web": dict(DIR, mtime_ns=5, ctime_ns=5)}
+    report = compare(old, _sw(gone), SWITCH_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("removed", SEL)]
+    assert report.exit_code == EXIT_REMOVED and not report.switches[0].present
+
+
+def test_switch_directory_times_only_are_forgiven():
+    """The switch renames a new link into its directory (times change); another entry
+    appearing there, or the directory's owner changing, is still drift."""
+    old = _sw({"/etc/web": DIR, SEL: LINK, "/etc/other": DIR})
+    new = _switched("mode-attack.conf")
+    new["/etc/other"] = dict(DIR, mtime_ns=5)  # not a switch's directory: judged as static
+    new["/etc/web/active-mode.conf.new"] = LINK
+    report = compare(old, _sw(new), SWITCH_PROFILE)
+    assert sorted((e.category, e.key) for e in report.entries) == [
+        ("added", "/etc/web/active-mode.conf.new"), ("changed", "/etc/other")]
+    new = _switched("mode-attack.conf")
+    new["/etc/web"]["uid"] = 1000
+    report = compare(_sw({"/etc/web": DIR, SEL: LINK}), _sw(new), SWITCH_PROFILE)
+    assert [c.attribute for c in report.find("changed", "file", "/etc/web").changes] == ["uid"]
+
+
+def test_reports_without_switch_rules_keep_their_json():
+    m = _m({"/etc/a": F})
+    assert "switches" not in compare(m, copy.deepcopy(m), PROFILE).to_dict()
