@@ -317,6 +317,37 @@ def test_excluded_entry_in_a_static_directory_changes_nothing(watch, tmp_path):
     assert checker_items(metrics) == drift_keys(watch) == {("added", "file", str(watch["root"] / "app" / "other"))}
 
 
+def test_a_mode_switch_is_clean_and_an_unknown_target_is_drift(watch, tmp_path):
+    """Issue 12: the results website's selector (a `switch` symlink) pointed at its other
+    known target is clean on the host, as in freeze verify; another target is drift naming it."""
+    selector = watch["root"] / "app" / "active-mode.conf"
+    (watch["root"] / "app" / "mode-normal.conf").write_text("normal\n")
+    (watch["root"] / "app" / "mode-attack.conf").write_text("attack\n")
+    selector.symlink_to("mode-normal.conf")
+    _reprofile(watch, tmp_path, watch["profile"].read_text().replace(
+        "  - path: " + str(watch["root"]) + "/cache",
+        "  - path: " + str(selector) + "\n    volatility: switch\n"
+        "    targets: [mode-normal.conf, mode-attack.conf]\n"
+        "  - path: " + str(watch["root"]) + "/cache"))
+    config = deploy(watch)
+    assert [str(selector), "switch", [], ["mode-normal.conf", "mode-attack.conf"]] in config["rules"]
+    assert all(len(r) == 3 for r in config["rules"] if r[1] != "switch")
+
+    def point(target):  # as results-website-mode does: a new link renamed over the old one
+        new = selector.with_name("active-mode.conf.new")
+        new.symlink_to(target)
+        os.replace(new, selector)
+
+    point("mode-attack.conf")
+    out, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "1", out + str(checker_items(metrics))
+    assert drift_keys(watch) == set()
+    point(str(tmp_path / "evil.conf"))
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert checker_items(metrics) == drift_keys(watch) == {("changed", "file", str(selector))}
+
+
 def test_config_names_host_sections_only(watch):
     config = deploy(watch)
     assert config["sections"] == ["files"]
