@@ -109,6 +109,17 @@ def test_lab_example_profile_is_valid():
     assert p.rule_for("/var/log/syslog").volatility == "rotating"
     assert p.rule_for("/var/log/lastlog").volatility == "rewritten"
     assert p.database is not None and p.database.dsn_env == "FREEZE_DB_DSN"
+    # issue 12: the results website's mode selector, its two modes known (the role's
+    # selector path and the mode files its switch script points it at)
+    import yaml
+
+    role = Path(__file__).resolve().parents[2] / "roles/results_website"
+    path = yaml.safe_load((role / "vars/main.yml").read_text())["__results_website_selector"]
+    assert 'ln -sfn "mode-$1.conf" "$sel.new"' in (role / "templates/results-website-mode.sh.j2").read_text()
+    selector = p.rule_for(path)
+    assert selector.volatility == "switch" and selector.path == path
+    assert selector.targets == ("mode-normal.conf", "mode-attack.conf")
+    assert p.rule_for("/etc/nginx/results-website/mode-attack.conf").volatility == "static"
 
 
 def test_virtual_file_systems_are_refused():
