@@ -172,5 +172,8 @@ class ActionModule(ActionBase):
 def _drift_summary(report, first=10):
     """Counts and the first entries of a drift report (the task result stays small)."""
     items = ["%s %s %s" % (e.category, e.kind, e.key) for e in report.entries[:first]]
-    return dict(drift=report.counts(), drift_clean=report.is_clean, drift_items=items,
-                drift_exit_code=report.exit_code)
+    out = dict(drift=report.counts(), drift_clean=report.is_clean, drift_items=items,
+               drift_exit_code=report.exit_code)
+    if report.switches:  # which known target each switch symlink points at (not drift)
+        out["drift_switches"] = [s.text() for s in report.switches]
+    return out

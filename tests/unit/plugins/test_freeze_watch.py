@@ -353,3 +353,4 @@ def test_config_names_host_sections_only(watch):
     assert config["sections"] == ["files"]
     assert config["growing"] == {str(watch["root"] / "log" / "app.log"): len("started\n")}
     assert config["own_units"] == ["freeze-watch.service"]
+
