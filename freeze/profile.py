@@ -33,6 +33,14 @@ Path rules follow AIDE's spirit:
     it (one profile serves several hosts); a snapshot refuses one whose link is not
     one of its targets (freeze.snapshot), so the frozen state is a known one.
 
+``services.known_transient`` lists the transient systemd units a known operation
+may start and stop after the freeze (the results website's revert timer, which its
+mode switch makes with systemd-run): exact unit names ending in .service, .timer,
+.socket or .path (the types the services section records), no globs, no templates.
+Such a unit appearing, changing state or going is reported, not drift, as long as it
+is transient (no unit file) or absent; a unit file under the name is (freeze.judge
+``transient_problem``).
+
 Secrets: the database DSN never comes from the command line (it would show in
 `ps` and shell history). It comes from an environment variable named in the
 profile or from a file only its owner can read; errors never print it.
@@ -42,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,6 +186,11 @@ class Profile:
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def known_transient(self) -> frozenset[str]:
+        """`services.known_transient`: transient units a known operation may start and stop."""
+        return frozenset(self.services.get("known_transient", ()))
+
     def rule_for(self, path: str) -> PathRule | None:
         """The governing rule for `path`: the longest rule path that contains it."""
         return governing_rule(self.paths, path, lambda rule: rule.path)
@@ -187,7 +201,8 @@ class Profile:
             "root": self.root,
             "paths": [r.to_spec() for r in self.paths],
             "packages": dict(self.packages),
-            "services": dict(self.services),
+            "services": {k: list(v) if isinstance(v, list) else v
+                         for k, v in self.services.items()},
             "accounts": dict(self.accounts),
             "network": dict(self.network),
             "kernel": dict(self.kernel),
@@ -292,6 +307,45 @@ def _targets(v: _V, m: dict[str, Any], where: str, volatility: str) -> tuple[str
     return targets
 
 
+# The unit types the services section records (freeze.collect.services).
+UNIT_TYPES = ("service", "timer", "socket", "path")
+# systemd's unit name characters (unit_name_is_valid): a prefix, an optional
+# @instance, a type suffix
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.[a-z]+")
+_GLOB_CHARS = frozenset("*?[]")
+
+
+def _known_transient(v: _V, sv: dict[str, Any], enabled: bool) -> list[str]:
+    """`services.known_transient`: exact unit names (a glob would let any unit of a
+    matching name come and go unreported), each once, only with the section on."""
+    where = "services.known_transient"
+    if "known_transient" not in sv:
+        return []
+    if not enabled:
+        raise v.fail(where, "only with the services section enabled (enabled: false records "
+                     "no units)")
+    units = v.strings(sv["known_transient"], where)
+    if not units:
+        raise v.fail(where, "must list at least one unit (or leave the key out)")
+    for i, unit in enumerate(units):
+        at = f"{where}[{i}]"
+        if _GLOB_CHARS & set(unit):
+            raise v.fail(at, f"{unit}: a glob; name each unit exactly")
+        if unit.rsplit(".", 1)[-1] not in UNIT_TYPES:
+            raise v.fail(at, f"{unit}: must end in "
+                         + ", ".join("." + t for t in UNIT_TYPES[:-1])
+                         + f" or .{UNIT_TYPES[-1]} (the unit types the services section records)")
+        if len(unit) > 255 or not _UNIT_NAME.fullmatch(unit):
+            raise v.fail(at, f"{unit}: must be a systemd unit name (letters, digits and "
+                         ":_.-\\ before the type, an optional @instance)")
+        if "@." in unit:
+            raise v.fail(at, f"{unit}: a template, never a running unit; name the instance "
+                         "(NAME@INSTANCE.TYPE)")
+        if unit in units[:i]:
+            raise v.fail(at, f"{unit} is listed twice")
+    return list(units)
+
+
 def parse_profile(data: bytes, source: str = "profile") -> Profile:
     """Validate profile bytes (YAML). Pure: no file system access."""
     v = _V(source)
@@ -356,8 +410,11 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
                                    default="/var/lib/dpkg"),
         "rpm": v.boolean(pk.get("rpm"), "packages.rpm", True),
     }
-    sv = v.mapping(top.get("services"), "services", {"enabled"})
-    services = {"enabled": v.boolean(sv.get("enabled"), "services.enabled", True)}
+    sv = v.mapping(top.get("services"), "services", {"enabled", "known_transient"})
+    services: dict[str, Any] = {"enabled": v.boolean(sv.get("enabled"), "services.enabled", True)}
+    known_transient = _known_transient(v, sv, services["enabled"])
+    if known_transient:  # only when set, so the spec of a profile without it stays what it was
+        services["known_transient"] = known_transient
     ac = v.mapping(top.get("accounts"), "accounts", {"enabled", "cron", "sudoers"})
     accounts = {
         "enabled": v.boolean(ac.get("enabled"), "accounts.enabled", True),

@@ -212,3 +212,62 @@ def test_switch_validation_names_the_key(text, message):
         _parse(text)
     assert str(exc.value).startswith(message), str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+# --------------------------------------------------------------------------- known transient units (issue 12)
+
+_REVERT = "[results-website-attack-revert.timer, results-website-attack-revert.service]"
+
+
+def test_known_transient_units_are_kept_and_only_then_in_the_spec():
+    p = _parse("paths: [/etc]\nservices:\n  enabled: true\n  known_transient: " + _REVERT + "\n")
+    assert p.services == {"enabled": True, "known_transient": [
+        "results-website-attack-revert.timer", "results-website-attack-revert.service"]}
+    assert p.collect_spec()["services"]["known_transient"] == [
+        "results-website-attack-revert.timer", "results-website-attack-revert.service"]
+    assert p.known_transient == frozenset(p.services["known_transient"])
+    # a profile without the key gives the collectors (and watch.json) the spec it gave before
+    for text in ("paths: [/etc]\n", "paths: [/etc]\nservices: {enabled: true}\n"):
+        assert _parse(text).collect_spec()["services"] == {"enabled": True}
+        assert _parse(text).known_transient == frozenset()
+    assert _parse("services:\n  known_transient: [a@1.socket, x.path]\n").known_transient \
+        == {"a@1.socket", "x.path"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("services: {known_transient: results-website-attack-revert.timer}\n",
+     "profile.yml: services.known_transient: must be a list of strings"),
+    ("services: {known_transient: []}\n",
+     "profile.yml: services.known_transient: must list at least one unit"),
+    ("services: {known_transient: [results-website-*.timer]}\n",
+     "profile.yml: services.known_transient[0]: results-website-*.timer: a glob; name each unit exactly"),
+    ("services: {known_transient: [a.timer, 'run-u[0-9].service']}\n",
+     "profile.yml: services.known_transient[1]: run-u[0-9].service: a glob; name each unit exactly"),
+    ("services: {known_transient: [a.timer, 'b?.timer']}\n",
+     "profile.yml: services.known_transient[1]: b?.timer: a glob"),
+    ("services: {known_transient: [results-website-attack-revert]}\n",
+     "profile.yml: services.known_transient[0]: results-website-attack-revert: must end in "
+     ".service, .timer, .socket or .path"),
+    ("services: {known_transient: [tmp.mount]}\n",
+     "profile.yml: services.known_transient[0]: tmp.mount: must end in .service, .timer, .socket or .path"),
+    ("services: {known_transient: [.timer]}\n",
+     "profile.yml: services.known_transient[0]: .timer: must be a systemd unit name"),
+    ("services: {known_transient: ['a b.timer']}\n",
+     "profile.yml: services.known_transient[0]: a b.timer: must be a systemd unit name"),
+    ("services: {known_transient: [getty@.service]}\n",
+     "profile.yml: services.known_transient[0]: getty@.service: a template"),
+    ("services: {known_transient: [a.timer, a.timer]}\n",
+     "profile.yml: services.known_transient[1]: a.timer is listed twice"),
+    ("services: {known_transient: [a.timer, '']}\n",
+     "profile.yml: services.known_transient[1]: must be a non-empty string"),
+    ("services: {enabled: false, known_transient: [a.timer]}\n",
+     "profile.yml: services.known_transient: only with the services section enabled"),
+    ("services: {known_transients: [a.timer]}\n",
+     "profile.yml: services.known_transients: unknown key (allowed: enabled, known_transient)"),
+])
+def test_known_transient_validation_names_the_key(text, message):
+    with pytest.raises(InputError) as exc:
+        _parse(text)
+    assert str(exc.value).startswith(message), str(exc.value)
+    assert "\n" not in str(exc.value)
+
