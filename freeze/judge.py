@@ -8,7 +8,8 @@ the auditor's `freeze verify` cannot disagree).
 
 The volatility classes are described in freeze.drift. Inputs are plain data: the
 `files` entries of two manifests (dicts of attributes) and the class of the
-profile rule that governs the path.
+profile rule that governs the path; for the profile's known transient units
+(`services.known_transient`), their `services` entries.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ REWRITTEN_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"}
 # target: a new link is made and renamed over the old one (new inode, times), and
 # a link's size is the length of its text. Type, mode, owner, links, xattrs stay judged.
 SWITCH_ATTRS = frozenset({"target", "size", "mtime_ns", "ctime_ns", "inode"})
+# The `enabled` state freeze.collect.services records for a unit without a unit file
+# on disk (systemd-run's): `list-unit-files` says so, and a unit only `list-units`
+# shows is recorded with it too.
+TRANSIENT = "transient"
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,19 @@ def switch_problem(entry: Mapping[str, Any] | None, targets: Iterable[str]) -> s
     known = list(targets)
     if entry.get("target") not in known:
         return f"points at {entry.get('target')}, not one of {', '.join(known)}"
+    return None
+
+
+def transient_problem(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+                      ) -> str | None:
+    """Why a unit the profile declares a known transient one (`services.known_transient`)
+    differing between `old` (recorded) and `new` (found) is drift, in words; None when
+    each side is transient or absent: such a unit may appear, change its active state
+    and go. A unit file under the name (enabled, static, ...) is never forgiven: a
+    persistent unit installed under the known name is what an intruder would do."""
+    for entry, recorded in ((new, ""), (old, "recorded as ")):
+        if entry is not None and entry.get("enabled") != TRANSIENT:
+            return f"{recorded}a unit file ({entry.get('enabled')}), not transient"
     return None
 
 

@@ -195,3 +195,94 @@ def test_switch_directory_times_only_are_forgiven():
 def test_reports_without_switch_rules_keep_their_json():
     m = _m({"/etc/a": F})
     assert "switches" not in compare(m, copy.deepcopy(m), PROFILE).to_dict()
+
+
+# --------------------------------------------------------------------------- known transient units (issue 12)
+
+TRANSIENT_PROFILE = parse_profile(
+    b"paths: [/etc]\nservices:\n  known_transient: [revert.timer, revert.service]\n", "p.yml")
+SSH = {"enabled": "enabled", "active": "active/running"}
+WAITING = {"enabled": "transient", "active": "active/waiting"}
+
+
+def _svc(services, profile=TRANSIENT_PROFILE) -> Manifest:
+    return Manifest(host={"hostname": "h", "machine_id": "m"}, profile_name="p",
+                    profile_digest=profile.digest, sections={"files": {}, "services": services},
+                    created="2026-11-22T07:00:00Z")
+
+
+def test_judge_transient_problem():
+    from freeze.judge import transient_problem
+
+    assert transient_problem(None, WAITING) is None
+    assert transient_problem(WAITING, None) is None
+    assert transient_problem(WAITING, dict(WAITING, active="inactive/dead")) is None
+    assert transient_problem(None, {"enabled": "transient"}) is None  # no active state collected
+    assert transient_problem(None, dict(SSH, enabled="static")) == "a unit file (static), not transient"
+    assert transient_problem(WAITING, SSH) == "a unit file (enabled), not transient"
+    assert transient_problem(SSH, None) == "recorded as a unit file (enabled), not transient"
+
+
+def test_known_transient_unit_appearing_changing_and_going_is_reported_not_drift():
+    frozen = _svc({"ssh.service": SSH})
+    armed = _svc({"ssh.service": SSH, "revert.timer": WAITING})
+    report = compare(frozen, armed, TRANSIENT_PROFILE)
+    assert report.is_clean and report.exit_code == 0, report.to_dict()
+    assert [u.text() for u in report.transient_units] == [
+        "unit revert.service: absent (transient; known)",
+        "unit revert.timer: active/waiting (transient; known)"]
+    assert report.to_dict()["transient_units"][1] == {
+        "unit": "revert.timer", "active": "active/waiting", "recorded": None,
+        "enabled": "transient", "present": True, "problem": None}
+    fired = _svc({"ssh.service": SSH, "revert.timer": dict(WAITING, active="inactive/dead"),
+                  "revert.service": dict(WAITING, active="active/exited")})
+    report = compare(armed, fired, TRANSIENT_PROFILE)
+    assert report.is_clean, report.to_dict()
+    assert [u.text() for u in report.transient_units] == [
+        "unit revert.service: active/exited (transient; known)",
+        "unit revert.timer: inactive/dead (transient; known)"]
+    report = compare(fired, frozen, TRANSIENT_PROFILE)  # garbage-collected by systemd
+    assert report.is_clean, report.to_dict()
+    assert [u.text() for u in report.transient_units] == [
+        "unit revert.service: absent (transient; known)", "unit revert.timer: absent (transient; known)"]
+    # without the declaration (the profile of before) the same timer is an added service
+    plain = parse_profile(b"paths: [/etc]\n", "p.yml")
+    report = compare(_svc({"ssh.service": SSH}, plain),
+                     _svc({"ssh.service": SSH, "revert.timer": WAITING}, plain), plain)
+    assert [(e.category, e.kind, e.key) for e in report.entries] == [("added", "service", "revert.timer")]
+    assert "transient_units" not in report.to_dict()
+
+
+def test_a_unit_file_under_a_known_transient_name_is_drift():
+    """An attacker's persistent unit installed under the known name is not forgiven."""
+    frozen = _svc({"ssh.service": SSH})
+    for enabled in ("enabled", "static", "disabled", "linked", "generated"):
+        unit = {"enabled": enabled, "active": "active/running"}
+        report = compare(frozen, _svc({"ssh.service": SSH, "revert.service": unit}), TRANSIENT_PROFILE)
+        assert [(e.category, e.key) for e in report.entries] == [("added", "revert.service")], enabled
+        assert report.transient_units[0].text() == (
+            f"unit revert.service: DRIFT: a unit file ({enabled}), not transient")
+    report = compare(_svc({"revert.timer": WAITING}),
+                     _svc({"revert.timer": {"enabled": "enabled", "active": "active/waiting"}}),
+                     TRANSIENT_PROFILE)
+    changed = report.find("changed", "service", "revert.timer")
+    assert changed and [(c.attribute, c.old, c.new) for c in changed.changes] == [
+        ("enabled", "transient", "enabled")]
+    # recorded as a unit file at the freeze: its removal is drift as for any unit
+    report = compare(_svc({"revert.timer": {"enabled": "enabled", "active": "active/waiting"}}),
+                     _svc({}), TRANSIENT_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("removed", "revert.timer")]
+    assert "recorded as a unit file (enabled)" in report.transient_units[1].text()
+    # frozen as a unit file and unchanged: no drift, and the report does not call it transient
+    real = _svc({"revert.timer": {"enabled": "enabled", "active": "active/waiting"}})
+    report = compare(real, copy.deepcopy(real), TRANSIENT_PROFILE)
+    assert report.is_clean and report.transient_units[1].text() == (
+        "unit revert.timer: active/waiting (a unit file (enabled) as recorded, not transient)")
+
+
+def test_an_unknown_transient_unit_is_drift():
+    report = compare(_svc({"ssh.service": SSH}),
+                     _svc({"ssh.service": SSH, "run-u42.service": dict(WAITING, active="active/running"),
+                           "revert.timer": WAITING}), TRANSIENT_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("added", "run-u42.service")]
+    assert report.exit_code == EXIT_ADDED
