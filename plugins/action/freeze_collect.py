@@ -176,4 +176,6 @@ def _drift_summary(report, first=10):
                drift_exit_code=report.exit_code)
     if report.switches:  # which known target each switch symlink points at (not drift)
         out["drift_switches"] = [s.text() for s in report.switches]
+    if report.transient_units:  # what each known transient unit is doing (not drift)
+        out["drift_transient_units"] = [u.text() for u in report.transient_units]
     return out

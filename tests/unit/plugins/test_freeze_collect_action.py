@@ -14,3 +14,18 @@ def test_the_collect_action_names_the_active_switch_target():
     assert _drift_summary(report)["drift_switches"] == ["switch /etc/s: b (recorded a; known: a, b)"]
     assert _drift_summary(report)["drift_clean"] is True
     assert "drift_switches" not in _drift_summary(DriftReport())
+
+
+def test_the_collect_action_names_known_transient_units():
+    """Issue 12: verify.yml's result says what the known transient units (the results
+    website's revert timer) are doing; results of profiles without them are unchanged."""
+    from ansible_collections.election.freeze.plugins.action.freeze_collect import _drift_summary
+
+    from freeze.drift import DriftReport, TransientUnit
+
+    report = DriftReport(transient_units=[
+        TransientUnit("revert.timer", recorded=None, active="active/waiting", enabled="transient")])
+    assert _drift_summary(report)["drift_transient_units"] == [
+        "unit revert.timer: active/waiting (transient; known)"]
+    assert _drift_summary(report)["drift_clean"] is True
+    assert "drift_transient_units" not in _drift_summary(DriftReport())
