@@ -354,3 +354,57 @@ def test_config_names_host_sections_only(watch):
     assert config["growing"] == {str(watch["root"] / "log" / "app.log"): len("started\n")}
     assert config["own_units"] == ["freeze-watch.service"]
 
+
+
+def test_known_transient_units_come_and_go_cleanly_and_a_unit_file_under_their_name_is_drift(
+        watch, tmp_path, monkeypatch):
+    """Issue 12: the revert timer results-website-mode starts with systemd-run (a transient
+    timer and service) is clean on the host while it is armed, fires and goes, as in freeze
+    verify; a unit file under its name, or any other transient unit, is drift naming it.
+    systemctl is a stand-in printing what a live systemd would (no systemd in tests)."""
+    units = tmp_path / "systemd"
+    units.mkdir()
+    fake = tmp_path / "bin" / "systemctl"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    list-unit-files) exec cat {units}/unit-files ;;
+    list-units) exec cat {units}/units ;;
+  esac
+done
+exit 1
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+
+    def systemd(unit_files, running):
+        (units / "unit-files").write_text("".join(f"{u} {s} enabled\n" for u, s in unit_files))
+        (units / "units").write_text("".join(f"{u} loaded {a} {s} {u}\n" for u, a, s in running))
+
+    ssh_file, ssh_running = ("ssh.service", "enabled"), ("ssh.service", "active", "running")
+    systemd([ssh_file], [ssh_running])
+    _reprofile(watch, tmp_path, watch["profile"].read_text().replace(
+        "services: {enabled: false}",
+        "services:\n  known_transient: [revert.timer, revert.service]"))
+    config = deploy(watch)
+    assert config["spec"]["services"] == {"enabled": True,
+                                          "known_transient": ["revert.timer", "revert.service"]}
+    steps = [  # armed (only list-units shows it), fired, garbage-collected
+        ([ssh_file], [ssh_running, ("revert.timer", "active", "waiting")]),
+        ([ssh_file, ("revert.timer", "transient"), ("revert.service", "transient")],
+         [ssh_running, ("revert.timer", "inactive", "dead"), ("revert.service", "active", "running")]),
+        ([ssh_file], [ssh_running]),
+    ]
+    for unit_files, running in steps:
+        systemd(unit_files, running)
+        out, metrics = run_checker(watch)
+        assert value(metrics, "freeze_verify_ok", host=HOST) == "1", out + str(checker_items(metrics))
+        assert drift_keys(watch) == set()
+    systemd([ssh_file, ("revert.service", "enabled")], [ssh_running, ("revert.service", "active", "running")])
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert checker_items(metrics) == drift_keys(watch) == {("added", "service", "revert.service")}
+    systemd([ssh_file], [ssh_running, ("revert.timer", "active", "waiting"), ("run-u7.service", "active", "running")])
+    _, metrics = run_checker(watch)
+    assert checker_items(metrics) == drift_keys(watch) == {("added", "service", "run-u7.service")}
