@@ -271,3 +271,20 @@ def test_known_transient_validation_names_the_key(text, message):
     assert str(exc.value).startswith(message), str(exc.value)
     assert "\n" not in str(exc.value)
 
+
+
+def test_lab_profile_knows_the_revert_timer_units_the_switch_script_starts():
+    """The lab profile's known transient units are the two systemd-run makes from the
+    role's revert unit name (--unit=NAME with --on-active: NAME.timer and NAME.service)."""
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    role = repo / "roles/results_website"
+    unit = yaml.safe_load((role / "vars/main.yml").read_text())["__results_website_revert_unit"]
+    script = (role / "templates/results-website-mode.sh.j2").read_text()
+    assert "unit={{ __results_website_revert_unit }}" in script
+    assert 'systemd-run --quiet --unit="$unit" --on-active=' in script
+    p = load_profile(repo / "inventories/lab/freeze/profile.yml")
+    assert p.services["known_transient"] == [f"{unit}.timer", f"{unit}.service"]
