@@ -24,6 +24,19 @@ manifest recorded):
                owner, inode, links, xattrs must match; content, size and times
                are not judged.
   * excluded - never recorded, never judged.
+  * switch   - one symlink with known alternatives (`targets`, e.g. the results
+               website's mode selector): pointed at any listed target it is not
+               drift (its target, size, inode and times may change; the report's
+               `switches` say which target is active); another target, anything
+               but a symlink in its place, its removal, owner or mode changes are.
+               Its directory's times are not judged (a switch renames a new link
+               in); the directory's entries still are.
+
+Units the profile declares known transient ones (`services.known_transient`, e.g.
+the results website's revert timer, which its mode switch starts with systemd-run)
+may appear, change their active state and go while they have no unit file
+(recorded `enabled: transient`) or are absent: reported (`transient_units`), not
+drift. A unit file under such a name, and every other unit, is judged as usual.
 """
 
 from __future__ import annotations
@@ -41,11 +54,15 @@ from freeze.errors import (
 )
 from freeze.judge import (
     HELPER_ATTRS,
+    TRANSIENT,
     AttributeChange,
     attr_changes,
     holds_excluded,
+    holds_switch,
     judge_file,
     judge_rotations,
+    switch_problem,
+    transient_problem,
 )
 from freeze.manifest import DB_SEMANTIC_SECTIONS, Manifest, kind_of, load_manifest_dir
 from freeze.profile import Profile
@@ -83,12 +100,83 @@ class DriftEntry:
         return out
 
 
+@dataclass(frozen=True)
+class SwitchState:
+    """A `switch` rule's symlink as recorded and as found: which known target is active.
+
+    `recorded`/`active`: the link's target (None: absent, or not a symlink: `problem`
+    says what is there instead); `problem`: why the found entry is not a known state
+    (that entry is also drift, reported as such)."""
+
+    path: str
+    known: tuple[str, ...]
+    recorded: str | None
+    active: str | None
+    problem: str | None = None
+    present: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "active": self.active, "recorded": self.recorded,
+                "known": list(self.known), "present": self.present, "problem": self.problem}
+
+    def text(self) -> str:
+        """"switch PATH: mode-attack.conf (recorded mode-normal.conf; known: a, b)"."""
+        known = ", ".join(self.known)
+        recorded = self.recorded if self.recorded is not None else "nothing"
+        if not self.present:
+            now = "absent"
+        elif self.problem is not None:
+            now = f"DRIFT: {self.problem}"
+        else:
+            now = str(self.active)
+        return f"switch {self.path}: {now} (recorded {recorded}; known: {known})"
+
+
+@dataclass(frozen=True)
+class TransientUnit:
+    """A unit of the profile's `services.known_transient`: what it is doing now.
+
+    `recorded`/`active`: its active state at the freeze and now (None: absent, or no
+    active state collected); `enabled`: its unit file state now (None: absent;
+    "transient": no unit file); `problem`: why it is drift (a unit file under the
+    name), None when it is not."""
+
+    unit: str
+    recorded: str | None
+    active: str | None
+    enabled: str | None
+    problem: str | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.enabled is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unit": self.unit, "active": self.active, "recorded": self.recorded,
+                "enabled": self.enabled, "present": self.present, "problem": self.problem}
+
+    def text(self) -> str:
+        """"unit revert.timer: active/waiting (transient; known)"."""
+        if self.problem is not None:
+            return f"unit {self.unit}: DRIFT: {self.problem}"
+        if not self.present:
+            return f"unit {self.unit}: absent (transient; known)"
+        active = self.active or "active state not collected"
+        if self.enabled != TRANSIENT:  # a unit file, unchanged since the freeze recorded it
+            return f"unit {self.unit}: {active} (a unit file ({self.enabled}) as recorded, not transient)"
+        return f"unit {self.unit}: {active} (transient; known)"
+
+
 @dataclass
 class DriftReport:
     entries: list[DriftEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     manifest_digest: str = ""
     host: dict[str, str] = field(default_factory=dict)
+    # the profile's switch symlinks: what each points at now (never drift by itself)
+    switches: list[SwitchState] = field(default_factory=list)
+    # the profile's known transient units: what each is doing now (not drift by itself)
+    transient_units: list[TransientUnit] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -125,6 +213,11 @@ class DriftReport:
             "host": self.host,
             "entries": [e.to_dict() for e in self.entries],
             "notes": list(self.notes),
+            # only with switch rules, so other reports' JSON stays what it was
+            **({"switches": [s.to_dict() for s in self.switches]} if self.switches else {}),
+            # only with known transient units, likewise
+            **({"transient_units": [u.to_dict() for u in self.transient_units]}
+               if self.transient_units else {}),
         }
 
 
@@ -135,8 +228,12 @@ def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
     rule = profile.rule_for(path) if profile is not None else None
     if rule is None:
         return judge_file(old, new, "static")
+    assert profile is not None
+    switches = [r.path for r in profile.paths if r.volatility == "switch"]
     return judge_file(old, new, rule.volatility,
-                      excluded_entries=holds_excluded(rule.exclude, path))
+                      excluded_entries=holds_excluded(rule.exclude, path)
+                      or holds_switch(switches, path),
+                      targets=rule.targets)
 
 
 def _judge_row(key: str, old: dict[str, Any], new: dict[str, Any],
@@ -207,6 +304,10 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
             continue  # the common case, decided in C for the whole section
         judge = _JUDGES.get(section)
         differing = [key for key in a.keys() | b.keys() if a.get(key) != b.get(key)]
+        if section == "services" and profile is not None and profile.known_transient:
+            # a known transient unit coming, changing state or going (reported below)
+            differing = [key for key in differing if key not in profile.known_transient
+                         or transient_problem(a.get(key), b.get(key)) is not None]
         rotated: set[str] = set()
         if section == "files" and profile is not None and any(
                 r.volatility == "rotating" for r in profile.paths):
@@ -225,7 +326,46 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
                            else attr_changes(a[key], b[key]))
                 if changes:
                     report.entries.append(DriftEntry(CHANGED, kind, key, section, tuple(changes)))
+    if profile is not None and "files" not in old.unavailable and "files" not in new.unavailable:
+        report.switches = switch_states(old.sections.get("files", {}),
+                                        new.sections.get("files", {}), profile)
+    if (profile is not None and profile.known_transient and "services" not in old.unavailable
+            and "services" not in new.unavailable):
+        report.transient_units = transient_units(old.sections.get("services", {}),
+                                                 new.sections.get("services", {}), profile)
     return report
+
+
+def transient_units(old: dict[str, Any], new: dict[str, Any], profile: Profile
+                    ) -> list[TransientUnit]:
+    """What each known transient unit is doing, by name (reported, not judged: an entry
+    that is drift is reported with the others, and its `problem` says why)."""
+    out = []
+    for unit in sorted(profile.known_transient):
+        a, b = old.get(unit), new.get(unit)
+        out.append(TransientUnit(
+            unit=unit,
+            recorded=a.get("active") if a is not None else None,
+            active=b.get("active") if b is not None else None,
+            enabled=b.get("enabled") if b is not None else None,
+            problem=transient_problem(a, b) if a != b else None))
+    return out
+
+
+def switch_states(old: dict[str, Any], new: dict[str, Any], profile: Profile) -> list[SwitchState]:
+    """What each `switch` rule's symlink points at, recorded and now (reported, not judged:
+    the judging is `judge_file`'s, the entry's drift is reported with the others)."""
+    out = []
+    for rule in profile.paths:
+        if rule.volatility != "switch":
+            continue
+        a, b = old.get(rule.path), new.get(rule.path)
+        out.append(SwitchState(
+            path=rule.path, known=rule.targets,
+            recorded=a.get("target") if a is not None else None,
+            active=b.get("target") if b is not None else None,
+            problem=switch_problem(b, rule.targets), present=b is not None))
+    return out
 
 
 def _rotating(profile: Profile) -> Callable[[str], bool]:

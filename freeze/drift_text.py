@@ -90,8 +90,14 @@ def excluded_lines(profile: Profile | None) -> list[str]:
                        f"followed through numbered log rotation)")
         elif rule.volatility == "rewritten":
             out.append(f"path {rule.path} (rewritten: content, size and times not checked)")
+        elif rule.volatility == "switch":
+            out.append(f"path {rule.path} (switch: a symlink that may point at any of "
+                       f"{', '.join(rule.targets)})")
         for pattern in rule.exclude:
             out.append(f"path {rule.path}: entries matching {pattern} (excluded)")
+    if profile.known_transient:
+        out.append(f"units {', '.join(profile.services['known_transient'])} (known transient: "
+                   f"may start, change state and go while they have no unit file)")
     db = profile.database
     if db is not None:
         for table in db.exclude_tables:
@@ -109,10 +115,14 @@ def render_drift_text(report: DriftReport, *, manifest: str, profile: Profile | 
              f"manifest sha256: {report.manifest_digest}"]
     if report.is_clean:
         lines.append(f"clean: host {host} matches the manifest")
+        lines.extend(s.text() for s in report.switches)  # which known state is active
+        lines.extend(u.text() for u in report.transient_units)
     else:
         counts = report.counts()
         lines.append(f"drift on host {host}: {counts[ADDED]} added, {counts[REMOVED]} removed, "
                      f"{counts[CHANGED]} changed (exit {report.exit_code})")
+        lines.extend(s.text() for s in report.switches)
+        lines.extend(u.text() for u in report.transient_units)
         lines.append("")
         lines.append("summary by kind:")
         per_kind: Counter[tuple[str, str]] = Counter((e.kind, e.category) for e in report.entries)

@@ -8,7 +8,8 @@ the auditor's `freeze verify` cannot disagree).
 
 The volatility classes are described in freeze.drift. Inputs are plain data: the
 `files` entries of two manifests (dicts of attributes) and the class of the
-profile rule that governs the path.
+profile rule that governs the path; for the profile's known transient units
+(`services.known_transient`), their `services` entries.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ GROWING_FILE_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "block
 GROWING_DIR_ATTRS = frozenset({"size", "mtime_ns", "ctime_ns", "nlink"})
 # A rewritten file's attributes that change when its records are rewritten.
 REWRITTEN_ATTRS = frozenset({"size", "sha256", "mtime_ns", "ctime_ns", "blocks"})
+# A switch symlink's attributes that change when it is pointed at another known
+# target: a new link is made and renamed over the old one (new inode, times), and
+# a link's size is the length of its text. Type, mode, owner, links, xattrs stay judged.
+SWITCH_ATTRS = frozenset({"target", "size", "mtime_ns", "ctime_ns", "inode"})
+# The `enabled` state freeze.collect.services records for a unit without a unit file
+# on disk (systemd-run's): `list-unit-files` says so, and a unit only `list-units`
+# shows is recorded with it too.
+TRANSIENT = "transient"
 
 
 @dataclass(frozen=True)
@@ -72,19 +81,61 @@ def holds_excluded(excludes: tuple[str, ...] | list[str], directory: str) -> boo
     return any(g.startswith(prefix) and "/" not in g[len(prefix):] for g in excludes)
 
 
+def holds_switch(switch_paths: Iterable[str], directory: str) -> bool:
+    """Whether a `switch` symlink is directly in `directory`: pointing it elsewhere
+    (a new link renamed over it) changes the directory's times."""
+    prefix = directory.rstrip("/") + "/"
+    return any(p.startswith(prefix) and "/" not in p[len(prefix):] for p in switch_paths)
+
+
+def switch_problem(entry: Mapping[str, Any] | None, targets: Iterable[str]) -> str | None:
+    """Why `entry` (a `files` entry, None: absent) is not a `switch` symlink holding one
+    of `targets`, in words; None when it is one (or absent)."""
+    if entry is None:
+        return None
+    if entry.get("type") != "symlink":
+        return f"a {entry.get('type')}, not a symlink"
+    known = list(targets)
+    if entry.get("target") not in known:
+        return f"points at {entry.get('target')}, not one of {', '.join(known)}"
+    return None
+
+
+def transient_problem(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+                      ) -> str | None:
+    """Why a unit the profile declares a known transient one (`services.known_transient`)
+    differing between `old` (recorded) and `new` (found) is drift, in words; None when
+    each side is transient or absent: such a unit may appear, change its active state
+    and go. A unit file under the name (enabled, static, ...) is never forgiven: a
+    persistent unit installed under the known name is what an intruder would do."""
+    for entry, recorded in ((new, ""), (old, "recorded as ")):
+        if entry is not None and entry.get("enabled") != TRANSIENT:
+            return f"{recorded}a unit file ({entry.get('enabled')}), not transient"
+    return None
+
+
 def judge_file(old: Mapping[str, Any], new: Mapping[str, Any], volatility: str, *,
-               excluded_entries: bool = False) -> list[AttributeChange]:
+               excluded_entries: bool = False, targets: Iterable[str] = ()
+               ) -> list[AttributeChange]:
     """The changes of one file entry present on both sides that its class does not allow.
 
     `excluded_entries`: a static directory directly holding excluded entries
-    (/root/.sudo_as_admin_successful): their coming and going changes the
-    directory's times, size and link count, which are then not judged (its
-    recorded entries still are, one by one).
+    (/root/.sudo_as_admin_successful) or a switch symlink: their coming and going
+    (or a switch's new link renamed in) changes the directory's times, size and link
+    count, which are then not judged (its recorded entries still are, one by one).
+    `targets`: a `switch` rule's known link targets.
     """
     ignore = HELPER_ATTRS
     extra: list[AttributeChange] = []
     if volatility == "excluded":
         return []
+    if volatility == "switch":
+        if old.get("type") == new.get("type") == "symlink":
+            if new.get("target") not in list(targets):
+                extra.append(AttributeChange("target (switch: not a known target)",
+                                             old.get("target"), new.get("target")))
+            return extra + attr_changes(old, new, ignore | SWITCH_ATTRS)
+        return attr_changes(old, new, ignore)  # anything else in its place: every attribute
     if volatility == "rewritten" and old.get("type") == new.get("type") == "file":
         return attr_changes(old, new, ignore | REWRITTEN_ATTRS)
     if volatility == "rotating":

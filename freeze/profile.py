@@ -4,7 +4,7 @@ A profile is the operator's policy, written in YAML and itself hashed into every
 manifest (`Profile.digest`), so a verifier can tell that a manifest was taken with
 the policy it is being checked against. Validation is strict: an unknown key is a
 typo that would silently leave something unchecked, so it is an error naming the
-key path (``profile.yml: paths[2].volatility: must be one of static, growing, rotating, rewritten, excluded``).
+key path (``profile.yml: paths[2].volatility: must be one of static, growing, rotating, rewritten, excluded, switch``).
 The only exceptions are the top-level ``zero`` and ``evidence`` sections, which the
 zero and evidence modules validate themselves; they are passed through raw.
 
@@ -19,9 +19,27 @@ Path rules follow AIDE's spirit:
     numbered rotation ``NAME`` -> ``NAME.1`` -> ``NAME.2.gz`` ... modelled, see
     freeze.rotation), ``rewritten`` (records rewritten in place, e.g. lastlog: type,
     mode, owner, inode, links, xattrs judged, content, size and times not),
-    ``excluded`` (not recorded at all);
+    ``excluded`` (not recorded at all), ``switch`` (one symlink whose target may be
+    any of its ``targets``, e.g. a mode selector: see below);
   * when entries nest, the longest matching path governs (``/var/lib`` static with
-    ``/var/lib/postgresql`` excluded).
+    ``/var/lib/postgresql`` excluded);
+  * a ``switch`` entry names ONE path, a symlink, with ``targets``: the link texts it
+    may hold (compared with readlink's text exactly, so ``mode-attack.conf`` is not
+    ``./mode-attack.conf``). Pointing it at another listed target is not drift (verify
+    reports which one is active); another target, anything but a symlink in its
+    place, its removal or an owner/mode change is. ``targets`` is required for
+    ``switch`` and refused elsewhere; ``recursive``, ``include`` and ``exclude`` are
+    refused with it (it is not a tree). A host without the path records nothing for
+    it (one profile serves several hosts); a snapshot refuses one whose link is not
+    one of its targets (freeze.snapshot), so the frozen state is a known one.
+
+``services.known_transient`` lists the transient systemd units a known operation
+may start and stop after the freeze (the results website's revert timer, which its
+mode switch makes with systemd-run): exact unit names ending in .service, .timer,
+.socket or .path (the types the services section records), no globs, no templates.
+Such a unit appearing, changing state or going is reported, not drift, as long as it
+is transient (no unit file) or absent; a unit file under the name is (freeze.judge
+``transient_problem``).
 
 Secrets: the database DSN never comes from the command line (it would show in
 `ps` and shell history). It comes from an environment variable named in the
@@ -32,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +61,7 @@ from freeze.errors import InputError
 from freeze.inputs import read_input, read_owner_only
 from freeze.judge import governing_rule
 
-VOLATILITY_CLASSES = ("static", "growing", "rotating", "rewritten", "excluded")
+VOLATILITY_CLASSES = ("static", "growing", "rotating", "rewritten", "excluded", "switch")
 
 # Kernel parameters that say something about the attack surface of a counting server.
 DEFAULT_SYSCTLS = (
@@ -77,6 +96,8 @@ class PathRule:
     recursive: bool = True
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    # `switch` only: the link texts the symlink may hold (known alternatives)
+    targets: tuple[str, ...] = ()
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -85,6 +106,8 @@ class PathRule:
             "recursive": self.recursive,
             "include": list(self.include),
             "exclude": list(self.exclude),
+            # only when set, so the spec of a rule without it stays what it was
+            **({"targets": list(self.targets)} if self.targets else {}),
         }
 
 
@@ -163,6 +186,11 @@ class Profile:
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @property
+    def known_transient(self) -> frozenset[str]:
+        """`services.known_transient`: transient units a known operation may start and stop."""
+        return frozenset(self.services.get("known_transient", ()))
+
     def rule_for(self, path: str) -> PathRule | None:
         """The governing rule for `path`: the longest rule path that contains it."""
         return governing_rule(self.paths, path, lambda rule: rule.path)
@@ -173,7 +201,8 @@ class Profile:
             "root": self.root,
             "paths": [r.to_spec() for r in self.paths],
             "packages": dict(self.packages),
-            "services": dict(self.services),
+            "services": {k: list(v) if isinstance(v, list) else v
+                         for k, v in self.services.items()},
             "accounts": dict(self.accounts),
             "network": dict(self.network),
             "kernel": dict(self.kernel),
@@ -254,6 +283,69 @@ _TOP_KEYS = {
 }
 
 
+def _targets(v: _V, m: dict[str, Any], where: str, volatility: str) -> tuple[str, ...]:
+    """A `switch` rule's known link targets (required, non-empty, distinct); refused
+    on every other class, and a switch refuses the keys that describe a tree."""
+    if volatility != "switch":
+        if "targets" in m:
+            raise v.fail(f"{where}.targets", f"only for volatility switch (this entry is "
+                         f"{volatility})")
+        return ()
+    for key in ("recursive", "include", "exclude"):
+        if key in m:
+            raise v.fail(f"{where}.{key}", "not for volatility switch (it names one symlink, "
+                         "not a tree)")
+    if m.get("targets") is None:
+        raise v.fail(f"{where}.targets", "required for volatility switch (the link targets "
+                     "it may hold)")
+    targets = v.strings(m["targets"], f"{where}.targets")
+    if not targets:
+        raise v.fail(f"{where}.targets", "must list at least one target")
+    for i, target in enumerate(targets):
+        if target in targets[:i]:
+            raise v.fail(f"{where}.targets[{i}]", f"{target} is listed twice")
+    return targets
+
+
+# The unit types the services section records (freeze.collect.services).
+UNIT_TYPES = ("service", "timer", "socket", "path")
+# systemd's unit name characters (unit_name_is_valid): a prefix, an optional
+# @instance, a type suffix
+_UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.[a-z]+")
+_GLOB_CHARS = frozenset("*?[]")
+
+
+def _known_transient(v: _V, sv: dict[str, Any], enabled: bool) -> list[str]:
+    """`services.known_transient`: exact unit names (a glob would let any unit of a
+    matching name come and go unreported), each once, only with the section on."""
+    where = "services.known_transient"
+    if "known_transient" not in sv:
+        return []
+    if not enabled:
+        raise v.fail(where, "only with the services section enabled (enabled: false records "
+                     "no units)")
+    units = v.strings(sv["known_transient"], where)
+    if not units:
+        raise v.fail(where, "must list at least one unit (or leave the key out)")
+    for i, unit in enumerate(units):
+        at = f"{where}[{i}]"
+        if _GLOB_CHARS & set(unit):
+            raise v.fail(at, f"{unit}: a glob; name each unit exactly")
+        if unit.rsplit(".", 1)[-1] not in UNIT_TYPES:
+            raise v.fail(at, f"{unit}: must end in "
+                         + ", ".join("." + t for t in UNIT_TYPES[:-1])
+                         + f" or .{UNIT_TYPES[-1]} (the unit types the services section records)")
+        if len(unit) > 255 or not _UNIT_NAME.fullmatch(unit):
+            raise v.fail(at, f"{unit}: must be a systemd unit name (letters, digits and "
+                         ":_.-\\ before the type, an optional @instance)")
+        if "@." in unit:
+            raise v.fail(at, f"{unit}: a template, never a running unit; name the instance "
+                         "(NAME@INSTANCE.TYPE)")
+        if unit in units[:i]:
+            raise v.fail(at, f"{unit} is listed twice")
+    return list(units)
+
+
 def parse_profile(data: bytes, source: str = "profile") -> Profile:
     """Validate profile bytes (YAML). Pure: no file system access."""
     v = _V(source)
@@ -284,7 +376,8 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
         where = f"paths[{i}]"
         if isinstance(item, str):
             item = {"path": item}
-        m = v.mapping(item, where, {"path", "volatility", "recursive", "include", "exclude"})
+        m = v.mapping(item, where,
+                      {"path", "volatility", "recursive", "include", "exclude", "targets"})
         p = v.abspath(m.get("path"), f"{where}.path")
         if p in seen:
             raise v.fail(f"{where}.path", f"{p} is listed twice")
@@ -301,7 +394,14 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
             recursive=v.boolean(m.get("recursive"), f"{where}.recursive", True),
             include=v.strings(m.get("include"), f"{where}.include"),
             exclude=v.strings(m.get("exclude"), f"{where}.exclude"),
+            targets=_targets(v, m, where, vol),
         ))
+    for i, rule in enumerate(rules):
+        if rule.volatility == "switch":
+            inner = next((r.path for r in rules if r.path.startswith(rule.path + "/")), None)
+            if inner is not None:
+                raise v.fail(f"paths[{i}].path", f"{rule.path} is a switch (one symlink) but "
+                             f"{inner} is listed below it")
 
     pk = v.mapping(top.get("packages"), "packages", {"enabled", "dpkg_admindir", "rpm"})
     packages = {
@@ -310,8 +410,11 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
                                    default="/var/lib/dpkg"),
         "rpm": v.boolean(pk.get("rpm"), "packages.rpm", True),
     }
-    sv = v.mapping(top.get("services"), "services", {"enabled"})
-    services = {"enabled": v.boolean(sv.get("enabled"), "services.enabled", True)}
+    sv = v.mapping(top.get("services"), "services", {"enabled", "known_transient"})
+    services: dict[str, Any] = {"enabled": v.boolean(sv.get("enabled"), "services.enabled", True)}
+    known_transient = _known_transient(v, sv, services["enabled"])
+    if known_transient:  # only when set, so the spec of a profile without it stays what it was
+        services["known_transient"] = known_transient
     ac = v.mapping(top.get("accounts"), "accounts", {"enabled", "cron", "sudoers"})
     accounts = {
         "enabled": v.boolean(ac.get("enabled"), "accounts.enabled", True),

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from freeze.durable import atomic_stream
-from freeze.errors import InputError, NoInputError, RefusedError
+from freeze.errors import ConfigMismatchError, InputError, NoInputError, RefusedError
 from freeze.extras import require_extra
+from freeze.judge import switch_problem
 from freeze.manifest import Manifest
 from freeze.profile import DatabaseSpec, Profile
 from freeze.transport import AnsibleInventory, LocalTransport, Transport
@@ -31,11 +32,29 @@ def take_snapshot(profile: Profile, *, transport: Transport | None = None,
     `require_tables=False` (verify): named tables that vanished are drift, not errors.
     `known` (verify): the manifest being verified; file entries equal to its own
     are recorded as its objects, so verify does not hold two copies of them.
+    Without `known` the snapshot is a reference: `check_switches` refuses it when a
+    switch symlink is in no known state.
     """
     transport = transport or LocalTransport()
     doc = transport.collect(profile.collect_spec(), growing=growing or {}, progress=progress,
                             known=known.sections.get("files") if known is not None else None)
+    if known is None:
+        check_switches(doc["sections"].get("files", {}), profile)
     return manifest_from_collected(profile, doc, database_sections(profile, dsn, require_tables))
+
+
+def check_switches(files: dict[str, Any], profile: Profile) -> None:
+    """Refuse a reference snapshot (`files` section) whose `switch` symlink is present but
+    not a symlink to one of its targets: the frozen state must be a known one, or verify
+    would take an unknown target for the recorded state. Absent is fine: one profile
+    serves hosts with and without the selector."""
+    for rule in profile.paths:
+        if rule.volatility == "switch":
+            problem = switch_problem(files.get(rule.path), rule.targets)
+            if problem is not None:
+                raise ConfigMismatchError(
+                    f"{rule.path} (volatility switch in {profile.source or 'the profile'}): "
+                    f"{problem}; freeze it in one of its known states")
 
 
 def database_sections(profile: Profile, dsn: str | None = None, require_tables: bool = True
@@ -167,6 +186,11 @@ def snapshot_inventory_to_dir(profile: Profile, output_dir: str, inventory: Ansi
     done = InventorySnapshot(errors={h: r for h, r in results.items() if isinstance(r, Exception)})
     for host, m in sorted(results.items()):
         if isinstance(m, Exception):
+            continue
+        try:
+            check_switches(m.sections.get("files", {}), profile)
+        except ConfigMismatchError as exc:
+            done.errors[host] = ConfigMismatchError(f"host {host}: {exc}")
             continue
         path = host_manifest_path(out_dir, host)
         if os.path.lexists(path) and not force:

@@ -471,6 +471,12 @@ def collect(spec: dict[str, Any], *, growing: Mapping[str, int] | None = None,
         pending: collections.deque[_Item] = collections.deque()
         for index, rule in enumerate(rules):
             top = rule["path"]
+            if rule["volatility"] == "switch":
+                # one symlink, never a tree (a directory in its place is recorded, not
+                # walked); absent is recorded as nothing: one profile serves hosts
+                # with and without it, and one that goes is drift (removed)
+                record([_describe_path(root, top, prefixes, False)])
+                continue
             st = _lstat_top(root, top)
             include, exclude = rule.get("include") or [], rule.get("exclude") or []
             if not _matches(top, exclude) and (not include or _matches(top, include)):

@@ -30,7 +30,12 @@ try:
     from freeze.fleet import check_signed_manifest
     from freeze.manifest import load_manifest
     from freeze.profile import load_profile
-    from freeze.snapshot import database_sections, manifest_from_collected, write_manifest
+    from freeze.snapshot import (
+        check_switches,
+        database_sections,
+        manifest_from_collected,
+        write_manifest,
+    )
     from freeze.transport import collector_sources
 except ImportError as exc:  # reported by the task, in one line
     FREEZE_IMPORT_ERROR = str(exc)
@@ -149,6 +154,8 @@ class ActionModule(ActionBase):
             try:
                 manifest = manifest_from_collected(
                     profile, doc, database_sections(profile, require_tables=baseline is None))
+                if baseline is None:  # a reference: its switch symlinks in a known state
+                    check_switches(manifest.sections.get("files", {}), profile)
                 if dest:
                     summary.update(dest=dest, sha256=write_manifest(dest, manifest),
                                    size=os.path.getsize(dest))
@@ -165,5 +172,10 @@ class ActionModule(ActionBase):
 def _drift_summary(report, first=10):
     """Counts and the first entries of a drift report (the task result stays small)."""
     items = ["%s %s %s" % (e.category, e.kind, e.key) for e in report.entries[:first]]
-    return dict(drift=report.counts(), drift_clean=report.is_clean, drift_items=items,
-                drift_exit_code=report.exit_code)
+    out = dict(drift=report.counts(), drift_clean=report.is_clean, drift_items=items,
+               drift_exit_code=report.exit_code)
+    if report.switches:  # which known target each switch symlink points at (not drift)
+        out["drift_switches"] = [s.text() for s in report.switches]
+    if report.transient_units:  # what each known transient unit is doing (not drift)
+        out["drift_transient_units"] = [u.text() for u in report.transient_units]
+    return out

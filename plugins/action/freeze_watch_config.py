@@ -16,9 +16,10 @@ package installed on the controller (the one copy of that code):
   the record meets the root's intervention threshold and names the host's
   after-manifest), then that the
   profile is the one it was taken with (`freeze.drift.check_profile_matches`), then
-  the host checker's configuration: the collector spec of that profile, the sizes of
-  growing files (`freeze.drift.growing_sizes`), the profile's path volatilities and
-  the host sections to compare. A manifest that is not the signed one fails the task
+  the host checker's configuration: the collector spec of that profile (with the
+  known transient units, when it lists some, which the checker also judges by), the sizes of
+  growing files (`freeze.drift.growing_sizes`), the profile's path volatilities (with
+  a switch's known targets) and the host sections to compare. A manifest that is not the signed one fails the task
   and nothing is deployed.
 """
 from __future__ import annotations
@@ -79,7 +80,9 @@ def watch_config(manifest_path, profile_path, *, own_units=()) -> dict:
         "spec": profile.collect_spec(),
         "growing": growing_sizes(manifest, profile),
         "judge_modules": list(JUDGE_MODULES),
-        "rules": [[r.path, r.volatility, list(r.exclude)] for r in profile.paths],
+        # [path, volatility, excludes] (+ [targets] of a switch: other rules' stay 3 long)
+        "rules": [[r.path, r.volatility, list(r.exclude)] + ([list(r.targets)] if r.targets else [])
+                  for r in profile.paths],
         "sections": sections,
         "kinds": {s: SECTION_KINDS.get(s, s) for s in sections},
         "own_units": list(own_units),

@@ -93,3 +93,196 @@ def test_a_part_never_recorded_and_now_unavailable_is_a_note_not_drift():
     assert r.find("changed", "collector", "packages") is not None
     assert r.find("changed", "collector", "sockets") is None
     assert "sockets: not checked (not collected: root is /mnt/image (...))" in r.notes
+
+
+# --------------------------------------------------------------------------- switch (issue 12)
+
+SWITCH_PROFILE = parse_profile(
+    b"paths:\n  - /etc\n  - path: /etc/web/active-mode.conf\n    volatility: switch\n"
+    b"    targets: [mode-normal.conf, mode-attack.conf]\n", "p.yml")
+SEL = "/etc/web/active-mode.conf"
+LINK = {"type": "symlink", "mode": "0777", "uid": 0, "gid": 0, "size": 16, "mtime_ns": 1,
+        "ctime_ns": 1, "inode": 9, "nlink": 1, "target": "mode-normal.conf"}
+DIR = {"type": "dir", "mode": "0755", "uid": 0, "gid": 0, "size": 4096, "mtime_ns": 1,
+       "ctime_ns": 1, "inode": 3, "nlink": 2}
+
+
+def _sw(files) -> Manifest:
+    return Manifest(host={"hostname": "h", "machine_id": "m"}, profile_name="p",
+                    profile_digest=SWITCH_PROFILE.digest, sections={"files": files},
+                    created="2026-11-22T07:00:00Z")
+
+
+def _switched(target, **attrs):
+    """What `ln -sfn TARGET sel.new && mv -Tf sel.new sel` leaves: a new link, new times."""
+    return {"/etc/web": dict(DIR, mtime_ns=5, ctime_ns=5),
+            SEL: dict(LINK, target=target, size=len(target), inode=10, mtime_ns=5, ctime_ns=5, **attrs)}
+
+
+def test_judge_switch_to_a_known_target_is_clean_another_is_drift():
+    from freeze.judge import judge_file
+
+    known = ("mode-normal.conf", "mode-attack.conf")
+    attack = _switched("mode-attack.conf")[SEL]
+    assert judge_file(LINK, attack, "switch", targets=known) == []
+    evil = _switched("/tmp/evil.conf")[SEL]
+    changes = judge_file(LINK, evil, "switch", targets=known)
+    assert [(c.attribute, c.old, c.new) for c in changes] == [
+        ("target (switch: not a known target)", "mode-normal.conf", "/tmp/evil.conf")]
+    assert [c.attribute for c in judge_file(LINK, dict(attack, uid=1000), "switch",
+                                            targets=known)] == ["uid"]
+    regular = {"type": "file", "mode": "0644", "uid": 0, "gid": 0, "size": 3, "mtime_ns": 5,
+               "ctime_ns": 5, "inode": 10, "nlink": 1, "sha256": "a" * 64}
+    assert "type" in [c.attribute for c in judge_file(LINK, regular, "switch", targets=known)]
+    # without the class (today's static judging) the same switch is drift
+    assert judge_file(LINK, attack, "static") != []
+
+
+def test_switch_to_a_known_target_is_reported_not_drift():
+    old = _sw({"/etc/web": DIR, SEL: LINK})
+    report = compare(old, _sw(_switched("mode-attack.conf")), SWITCH_PROFILE)
+    assert report.is_clean and report.exit_code == 0, report.to_dict()
+    [state] = report.switches
+    assert (state.active, state.recorded, state.problem) == ("mode-attack.conf", "mode-normal.conf", None)
+    assert state.text() == (f"switch {SEL}: mode-attack.conf (recorded mode-normal.conf; "
+                            f"known: mode-normal.conf, mode-attack.conf)")
+    assert report.to_dict()["switches"] == [{
+        "path": SEL, "active": "mode-attack.conf", "recorded": "mode-normal.conf",
+        "known": ["mode-normal.conf", "mode-attack.conf"], "present": True, "problem": None}]
+    # nothing changed: still reported
+    assert compare(old, _sw({"/etc/web": DIR, SEL: LINK}), SWITCH_PROFILE).switches[0].active \
+        == "mode-normal.conf"
+
+
+def test_switch_to_an_unknown_target_a_file_or_away_is_drift_naming_the_path():
+    old = _sw({"/etc/web": DIR, SEL: LINK})
+    report = compare(old, _sw(_switched("../../tmp/evil.conf")), SWITCH_PROFILE)
+    assert report.exit_code == EXIT_CHANGED
+    assert [(e.category, e.key) for e in report.entries] == [("changed", SEL)]
+    assert report.switches[0].problem == ("points at ../../tmp/evil.conf, not one of "
+                                          "mode-normal.conf, mode-attack.conf")
+    assert "DRIFT: points at ../../tmp/evil.conf" in report.switches[0].text()
+
+    regular = dict(_switched("x"), **{SEL: {"type": "file", "mode": "0644", "uid": 0, "gid": 0,
+                                            "size": 3, "mtime_ns": 5, "ctime_ns": 5,
+                                            "inode": 10, "nlink": 1, "sha256": "a" * 64}})
+    report = compare(old, _sw(regular), SWITCH_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("changed", SEL)]
+    assert report.switches[0].problem == "a file, not a symlink"
+
+    gone = {"/etc/web": dict(DIR, mtime_ns=5, ctime_ns=5)}
+    report = compare(old, _sw(gone), SWITCH_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("removed", SEL)]
+    assert report.exit_code == EXIT_REMOVED and not report.switches[0].present
+
+
+def test_switch_directory_times_only_are_forgiven():
+    """The switch renames a new link into its directory (times change); another entry
+    appearing there, or the directory's owner changing, is still drift."""
+    old = _sw({"/etc/web": DIR, SEL: LINK, "/etc/other": DIR})
+    new = _switched("mode-attack.conf")
+    new["/etc/other"] = dict(DIR, mtime_ns=5)  # not a switch's directory: judged as static
+    new["/etc/web/active-mode.conf.new"] = LINK
+    report = compare(old, _sw(new), SWITCH_PROFILE)
+    assert sorted((e.category, e.key) for e in report.entries) == [
+        ("added", "/etc/web/active-mode.conf.new"), ("changed", "/etc/other")]
+    new = _switched("mode-attack.conf")
+    new["/etc/web"]["uid"] = 1000
+    report = compare(_sw({"/etc/web": DIR, SEL: LINK}), _sw(new), SWITCH_PROFILE)
+    assert [c.attribute for c in report.find("changed", "file", "/etc/web").changes] == ["uid"]
+
+
+def test_reports_without_switch_rules_keep_their_json():
+    m = _m({"/etc/a": F})
+    assert "switches" not in compare(m, copy.deepcopy(m), PROFILE).to_dict()
+
+
+# --------------------------------------------------------------------------- known transient units (issue 12)
+
+TRANSIENT_PROFILE = parse_profile(
+    b"paths: [/etc]\nservices:\n  known_transient: [revert.timer, revert.service]\n", "p.yml")
+SSH = {"enabled": "enabled", "active": "active/running"}
+WAITING = {"enabled": "transient", "active": "active/waiting"}
+
+
+def _svc(services, profile=TRANSIENT_PROFILE) -> Manifest:
+    return Manifest(host={"hostname": "h", "machine_id": "m"}, profile_name="p",
+                    profile_digest=profile.digest, sections={"files": {}, "services": services},
+                    created="2026-11-22T07:00:00Z")
+
+
+def test_judge_transient_problem():
+    from freeze.judge import transient_problem
+
+    assert transient_problem(None, WAITING) is None
+    assert transient_problem(WAITING, None) is None
+    assert transient_problem(WAITING, dict(WAITING, active="inactive/dead")) is None
+    assert transient_problem(None, {"enabled": "transient"}) is None  # no active state collected
+    assert transient_problem(None, dict(SSH, enabled="static")) == "a unit file (static), not transient"
+    assert transient_problem(WAITING, SSH) == "a unit file (enabled), not transient"
+    assert transient_problem(SSH, None) == "recorded as a unit file (enabled), not transient"
+
+
+def test_known_transient_unit_appearing_changing_and_going_is_reported_not_drift():
+    frozen = _svc({"ssh.service": SSH})
+    armed = _svc({"ssh.service": SSH, "revert.timer": WAITING})
+    report = compare(frozen, armed, TRANSIENT_PROFILE)
+    assert report.is_clean and report.exit_code == 0, report.to_dict()
+    assert [u.text() for u in report.transient_units] == [
+        "unit revert.service: absent (transient; known)",
+        "unit revert.timer: active/waiting (transient; known)"]
+    assert report.to_dict()["transient_units"][1] == {
+        "unit": "revert.timer", "active": "active/waiting", "recorded": None,
+        "enabled": "transient", "present": True, "problem": None}
+    fired = _svc({"ssh.service": SSH, "revert.timer": dict(WAITING, active="inactive/dead"),
+                  "revert.service": dict(WAITING, active="active/exited")})
+    report = compare(armed, fired, TRANSIENT_PROFILE)
+    assert report.is_clean, report.to_dict()
+    assert [u.text() for u in report.transient_units] == [
+        "unit revert.service: active/exited (transient; known)",
+        "unit revert.timer: inactive/dead (transient; known)"]
+    report = compare(fired, frozen, TRANSIENT_PROFILE)  # garbage-collected by systemd
+    assert report.is_clean, report.to_dict()
+    assert [u.text() for u in report.transient_units] == [
+        "unit revert.service: absent (transient; known)", "unit revert.timer: absent (transient; known)"]
+    # without the declaration (the profile of before) the same timer is an added service
+    plain = parse_profile(b"paths: [/etc]\n", "p.yml")
+    report = compare(_svc({"ssh.service": SSH}, plain),
+                     _svc({"ssh.service": SSH, "revert.timer": WAITING}, plain), plain)
+    assert [(e.category, e.kind, e.key) for e in report.entries] == [("added", "service", "revert.timer")]
+    assert "transient_units" not in report.to_dict()
+
+
+def test_a_unit_file_under_a_known_transient_name_is_drift():
+    """An attacker's persistent unit installed under the known name is not forgiven."""
+    frozen = _svc({"ssh.service": SSH})
+    for enabled in ("enabled", "static", "disabled", "linked", "generated"):
+        unit = {"enabled": enabled, "active": "active/running"}
+        report = compare(frozen, _svc({"ssh.service": SSH, "revert.service": unit}), TRANSIENT_PROFILE)
+        assert [(e.category, e.key) for e in report.entries] == [("added", "revert.service")], enabled
+        assert report.transient_units[0].text() == (
+            f"unit revert.service: DRIFT: a unit file ({enabled}), not transient")
+    report = compare(_svc({"revert.timer": WAITING}),
+                     _svc({"revert.timer": {"enabled": "enabled", "active": "active/waiting"}}),
+                     TRANSIENT_PROFILE)
+    changed = report.find("changed", "service", "revert.timer")
+    assert changed and [(c.attribute, c.old, c.new) for c in changed.changes] == [
+        ("enabled", "transient", "enabled")]
+    # recorded as a unit file at the freeze: its removal is drift as for any unit
+    report = compare(_svc({"revert.timer": {"enabled": "enabled", "active": "active/waiting"}}),
+                     _svc({}), TRANSIENT_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("removed", "revert.timer")]
+    assert "recorded as a unit file (enabled)" in report.transient_units[1].text()
+    # frozen as a unit file and unchanged: no drift, and the report does not call it transient
+    real = _svc({"revert.timer": {"enabled": "enabled", "active": "active/waiting"}})
+    report = compare(real, copy.deepcopy(real), TRANSIENT_PROFILE)
+    assert report.is_clean and report.transient_units[1].text() == (
+        "unit revert.timer: active/waiting (a unit file (enabled) as recorded, not transient)")
+
+
+def test_an_unknown_transient_unit_is_drift():
+    report = compare(_svc({"ssh.service": SSH}),
+                     _svc({"ssh.service": SSH, "run-u42.service": dict(WAITING, active="active/running"),
+                           "revert.timer": WAITING}), TRANSIENT_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("added", "run-u42.service")]
+    assert report.exit_code == EXIT_ADDED

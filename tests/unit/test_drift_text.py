@@ -71,3 +71,31 @@ database:
 def test_max_entries_cuts_the_detail_not_the_summary():
     lines = render_drift_text(_report(), manifest="m.json", max_entries=1)
     assert "... 3 more (use --json)" in lines and "  public.results: 2 row(s)" in lines
+
+
+def test_switch_state_is_shown_under_clean_and_listed_as_left_out():
+    from freeze.drift import SwitchState
+
+    profile = parse_profile(b"paths:\n  - path: /etc/web/sel\n    volatility: switch\n"
+                            b"    targets: [n.conf, a.conf]\n", "p.yml")
+    report = DriftReport(manifest_digest="ab" * 32, host={"hostname": "results-tx"}, switches=[
+        SwitchState("/etc/web/sel", ("n.conf", "a.conf"), recorded="n.conf", active="a.conf")])
+    lines = render_drift_text(report, manifest="m.json", profile=profile)
+    at = lines.index("clean: host results-tx matches the manifest")
+    assert lines[at + 1] == "switch /etc/web/sel: a.conf (recorded n.conf; known: n.conf, a.conf)"
+    assert "  path /etc/web/sel (switch: a symlink that may point at any of n.conf, a.conf)" in lines
+
+
+def test_known_transient_units_are_shown_under_clean_and_listed_as_left_out():
+    from freeze.drift import TransientUnit
+
+    profile = parse_profile(b"services:\n  known_transient: [revert.timer, revert.service]\n", "p.yml")
+    report = DriftReport(manifest_digest="ab" * 32, host={"hostname": "results-tx"}, transient_units=[
+        TransientUnit("revert.service", recorded=None, active=None, enabled=None),
+        TransientUnit("revert.timer", recorded=None, active="active/waiting", enabled="transient")])
+    lines = render_drift_text(report, manifest="m.json", profile=profile)
+    at = lines.index("clean: host results-tx matches the manifest")
+    assert lines[at + 1:at + 3] == ["unit revert.service: absent (transient; known)",
+                                    "unit revert.timer: active/waiting (transient; known)"]
+    assert ("  units revert.timer, revert.service (known transient: may start, change state "
+            "and go while they have no unit file)") in lines

@@ -109,6 +109,17 @@ def test_lab_example_profile_is_valid():
     assert p.rule_for("/var/log/syslog").volatility == "rotating"
     assert p.rule_for("/var/log/lastlog").volatility == "rewritten"
     assert p.database is not None and p.database.dsn_env == "FREEZE_DB_DSN"
+    # issue 12: the results website's mode selector, its two modes known (the role's
+    # selector path and the mode files its switch script points it at)
+    import yaml
+
+    role = Path(__file__).resolve().parents[2] / "roles/results_website"
+    path = yaml.safe_load((role / "vars/main.yml").read_text())["__results_website_selector"]
+    assert 'ln -sfn "mode-$1.conf" "$sel.new"' in (role / "templates/results-website-mode.sh.j2").read_text()
+    selector = p.rule_for(path)
+    assert selector.volatility == "switch" and selector.path == path
+    assert selector.targets == ("mode-normal.conf", "mode-attack.conf")
+    assert p.rule_for("/etc/nginx/results-website/mode-attack.conf").volatility == "static"
 
 
 def test_virtual_file_systems_are_refused():
@@ -143,3 +154,137 @@ def test_lab_example_profile_documents_commands_that_work_on_the_lab():
         assert args.known_hosts and args.identity == ".lab/cache/ssh/id_ed25519"
     assert "ssh-keyscan -p 2221 127.0.0.1 > lab_known_hosts" in text
     assert "root@" not in text
+
+
+# --------------------------------------------------------------------------- switch (issue 12)
+
+_SWITCH = "  - path: /etc/sel.conf\n    volatility: switch\n"
+
+
+def test_switch_rule_keeps_its_known_targets():
+    p = _parse("paths:\n  - /etc\n" + _SWITCH + "    targets: [mode-normal.conf, mode-attack.conf]\n")
+    rule = p.rule_for("/etc/sel.conf")
+    assert rule.volatility == "switch" and rule.targets == ("mode-normal.conf", "mode-attack.conf")
+    assert p.rule_for("/etc/other.conf").volatility == "static"
+    spec = {r["path"]: r for r in p.collect_spec()["paths"]}
+    assert spec["/etc/sel.conf"]["targets"] == ["mode-normal.conf", "mode-attack.conf"]
+
+
+def test_rules_without_targets_keep_their_spec():
+    """A profile that does not use `targets` gives the collectors (and the host checker)
+    exactly the spec it gave before: no `targets` key."""
+    p = _parse("paths:\n  - /etc\n  - {path: /var/log, volatility: growing, exclude: ['*.gz']}\n")
+    assert p.collect_spec()["paths"] == [
+        {"path": "/etc", "volatility": "static", "recursive": True, "include": [], "exclude": []},
+        {"path": "/var/log", "volatility": "growing", "recursive": True, "include": [],
+         "exclude": ["*.gz"]},
+    ]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("paths:\n" + _SWITCH,
+     "profile.yml: paths[0].targets: required for volatility switch"),
+    ("paths:\n" + _SWITCH + "    targets: []\n",
+     "profile.yml: paths[0].targets: must list at least one target"),
+    ("paths:\n" + _SWITCH + "    targets: a.conf\n",
+     "profile.yml: paths[0].targets: must be a list of strings"),
+    ("paths:\n" + _SWITCH + "    targets: [a.conf, '']\n",
+     "profile.yml: paths[0].targets[1]: must be a non-empty string"),
+    ("paths:\n" + _SWITCH + "    targets: [a.conf, a.conf]\n",
+     "profile.yml: paths[0].targets[1]: a.conf is listed twice"),
+    ("paths:\n  - /etc\n  - {path: /var/log, volatility: growing, targets: [a]}\n",
+     "profile.yml: paths[1].targets: only for volatility switch (this entry is growing)"),
+    ("paths:\n  - {path: /etc, targets: [a]}\n",
+     "profile.yml: paths[0].targets: only for volatility switch (this entry is static)"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n    recursive: false\n",
+     "profile.yml: paths[0].recursive: not for volatility switch"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n    exclude: ['*.new']\n",
+     "profile.yml: paths[0].exclude: not for volatility switch"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n    include: ['*']\n",
+     "profile.yml: paths[0].include: not for volatility switch"),
+    ("paths:\n" + _SWITCH + "    target: [a]\n",
+     "profile.yml: paths[0].target: unknown key"),
+    ("paths:\n" + _SWITCH + "    targets: [a]\n  - /etc/sel.conf/x\n",
+     "profile.yml: paths[0].path: /etc/sel.conf is a switch (one symlink) but /etc/sel.conf/x"),
+])
+def test_switch_validation_names_the_key(text, message):
+    with pytest.raises(InputError) as exc:
+        _parse(text)
+    assert str(exc.value).startswith(message), str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+# --------------------------------------------------------------------------- known transient units (issue 12)
+
+_REVERT = "[results-website-attack-revert.timer, results-website-attack-revert.service]"
+
+
+def test_known_transient_units_are_kept_and_only_then_in_the_spec():
+    p = _parse("paths: [/etc]\nservices:\n  enabled: true\n  known_transient: " + _REVERT + "\n")
+    assert p.services == {"enabled": True, "known_transient": [
+        "results-website-attack-revert.timer", "results-website-attack-revert.service"]}
+    assert p.collect_spec()["services"]["known_transient"] == [
+        "results-website-attack-revert.timer", "results-website-attack-revert.service"]
+    assert p.known_transient == frozenset(p.services["known_transient"])
+    # a profile without the key gives the collectors (and watch.json) the spec it gave before
+    for text in ("paths: [/etc]\n", "paths: [/etc]\nservices: {enabled: true}\n"):
+        assert _parse(text).collect_spec()["services"] == {"enabled": True}
+        assert _parse(text).known_transient == frozenset()
+    assert _parse("services:\n  known_transient: [a@1.socket, x.path]\n").known_transient \
+        == {"a@1.socket", "x.path"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("services: {known_transient: results-website-attack-revert.timer}\n",
+     "profile.yml: services.known_transient: must be a list of strings"),
+    ("services: {known_transient: []}\n",
+     "profile.yml: services.known_transient: must list at least one unit"),
+    ("services: {known_transient: [results-website-*.timer]}\n",
+     "profile.yml: services.known_transient[0]: results-website-*.timer: a glob; name each unit exactly"),
+    ("services: {known_transient: [a.timer, 'run-u[0-9].service']}\n",
+     "profile.yml: services.known_transient[1]: run-u[0-9].service: a glob; name each unit exactly"),
+    ("services: {known_transient: [a.timer, 'b?.timer']}\n",
+     "profile.yml: services.known_transient[1]: b?.timer: a glob"),
+    ("services: {known_transient: [results-website-attack-revert]}\n",
+     "profile.yml: services.known_transient[0]: results-website-attack-revert: must end in "
+     ".service, .timer, .socket or .path"),
+    ("services: {known_transient: [tmp.mount]}\n",
+     "profile.yml: services.known_transient[0]: tmp.mount: must end in .service, .timer, .socket or .path"),
+    ("services: {known_transient: [.timer]}\n",
+     "profile.yml: services.known_transient[0]: .timer: must be a systemd unit name"),
+    ("services: {known_transient: ['a b.timer']}\n",
+     "profile.yml: services.known_transient[0]: a b.timer: must be a systemd unit name"),
+    ("services: {known_transient: [getty@.service]}\n",
+     "profile.yml: services.known_transient[0]: getty@.service: a template"),
+    ("services: {known_transient: [a.timer, a.timer]}\n",
+     "profile.yml: services.known_transient[1]: a.timer is listed twice"),
+    ("services: {known_transient: [a.timer, '']}\n",
+     "profile.yml: services.known_transient[1]: must be a non-empty string"),
+    ("services: {enabled: false, known_transient: [a.timer]}\n",
+     "profile.yml: services.known_transient: only with the services section enabled"),
+    ("services: {known_transients: [a.timer]}\n",
+     "profile.yml: services.known_transients: unknown key (allowed: enabled, known_transient)"),
+])
+def test_known_transient_validation_names_the_key(text, message):
+    with pytest.raises(InputError) as exc:
+        _parse(text)
+    assert str(exc.value).startswith(message), str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+
+def test_lab_profile_knows_the_revert_timer_units_the_switch_script_starts():
+    """The lab profile's known transient units are the two systemd-run makes from the
+    role's revert unit name (--unit=NAME with --on-active: NAME.timer and NAME.service)."""
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    role = repo / "roles/results_website"
+    unit = yaml.safe_load((role / "vars/main.yml").read_text())["__results_website_revert_unit"]
+    script = (role / "templates/results-website-mode.sh.j2").read_text()
+    assert "unit={{ __results_website_revert_unit }}" in script
+    assert 'systemd-run --quiet --unit="$unit" --on-active=' in script
+    p = load_profile(repo / "inventories/lab/freeze/profile.yml")
+    assert p.services["known_transient"] == [f"{unit}.timer", f"{unit}.service"]

@@ -15,8 +15,12 @@ Installed by the role election.freeze.freeze_watch and run by freeze-watch.servi
   kernel) with the manifest the controller checked against the signed envelope
   before deploying it. Files are judged by freeze's own judges (`freeze.judge`
   and `freeze.rotation`, copied by the role like the collectors): static,
-  growing, rotating (log rotation followed), rewritten and excluded paths get
-  exactly the verdict `freeze verify` gives. The database is not a host section: `freeze verify`
+  growing, rotating (log rotation followed), rewritten, excluded and switch
+  paths (a symlink pointed at one of its known targets is clean, any other
+  target is drift) get exactly the verdict `freeze verify` gives. Units the
+  profile lists in services.known_transient (the spec carries them) may appear,
+  change state and go while transient or absent, judged by the same
+  `freeze.judge.transient_problem`. The database is not a host section: `freeze verify`
   checks it over SQL.
 * Writes node exporter textfile metrics atomically (temporary file in the same
   directory, fsync, rename): freeze_verify_ok, freeze_verify_drift_items,
@@ -78,7 +82,7 @@ def load_judges(lib_dir, modules):
 # --------------------------------------------------------------------------- comparison
 
 def _rule_path(rule):
-    return rule[0]  # a rule is [path, volatility, excludes] (watch.json)
+    return rule[0]  # a rule is [path, volatility, excludes] (+ [targets] of a switch) (watch.json)
 
 
 def _judge_file(judge, rules, path, old, new):
@@ -86,13 +90,19 @@ def _judge_file(judge, rules, path, old, new):
     if rule is None:
         return judge.judge_file(old, new, "static")
     excludes = rule[2] if len(rule) > 2 else []
-    return judge.judge_file(old, new, rule[1], excluded_entries=judge.holds_excluded(excludes, path))
+    targets = rule[3] if len(rule) > 3 else []
+    switches = [r[0] for r in rules if r[1] == "switch"]
+    return judge.judge_file(old, new, rule[1], targets=targets,
+                            excluded_entries=judge.holds_excluded(excludes, path)
+                            or judge.holds_switch(switches, path))
 
 
 def compare(manifest, doc, config, judge):
     """Drift items (category, kind, key, attributes) of the host sections, as freeze.drift.compare."""
     kinds = config.get("kinds", {})
     own_units = set(config.get("own_units", []))
+    # the profile's known transient units (in the spec only when it declares some)
+    known_transient = set(((config.get("spec") or {}).get("services") or {}).get("known_transient") or [])
     rules = [tuple(r) for r in config.get("rules", [])]
 
     def is_rotating(path):
@@ -129,6 +139,9 @@ def compare(manifest, doc, config, judge):
         for key in sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)):
             if key in rotated:
                 continue
+            if (section == "services" and key in known_transient
+                    and judge.transient_problem(a.get(key), b.get(key)) is None):
+                continue  # a known transient unit coming, changing state or going
             if key not in b:
                 items.append((REMOVED, kind, key, []))
             elif key not in a:

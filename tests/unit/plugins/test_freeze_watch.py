@@ -317,8 +317,94 @@ def test_excluded_entry_in_a_static_directory_changes_nothing(watch, tmp_path):
     assert checker_items(metrics) == drift_keys(watch) == {("added", "file", str(watch["root"] / "app" / "other"))}
 
 
+def test_a_mode_switch_is_clean_and_an_unknown_target_is_drift(watch, tmp_path):
+    """Issue 12: the results website's selector (a `switch` symlink) pointed at its other
+    known target is clean on the host, as in freeze verify; another target is drift naming it."""
+    selector = watch["root"] / "app" / "active-mode.conf"
+    (watch["root"] / "app" / "mode-normal.conf").write_text("normal\n")
+    (watch["root"] / "app" / "mode-attack.conf").write_text("attack\n")
+    selector.symlink_to("mode-normal.conf")
+    _reprofile(watch, tmp_path, watch["profile"].read_text().replace(
+        "  - path: " + str(watch["root"]) + "/cache",
+        "  - path: " + str(selector) + "\n    volatility: switch\n"
+        "    targets: [mode-normal.conf, mode-attack.conf]\n"
+        "  - path: " + str(watch["root"]) + "/cache"))
+    config = deploy(watch)
+    assert [str(selector), "switch", [], ["mode-normal.conf", "mode-attack.conf"]] in config["rules"]
+    assert all(len(r) == 3 for r in config["rules"] if r[1] != "switch")
+
+    def point(target):  # as results-website-mode does: a new link renamed over the old one
+        new = selector.with_name("active-mode.conf.new")
+        new.symlink_to(target)
+        os.replace(new, selector)
+
+    point("mode-attack.conf")
+    out, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "1", out + str(checker_items(metrics))
+    assert drift_keys(watch) == set()
+    point(str(tmp_path / "evil.conf"))
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert checker_items(metrics) == drift_keys(watch) == {("changed", "file", str(selector))}
+
+
 def test_config_names_host_sections_only(watch):
     config = deploy(watch)
     assert config["sections"] == ["files"]
     assert config["growing"] == {str(watch["root"] / "log" / "app.log"): len("started\n")}
     assert config["own_units"] == ["freeze-watch.service"]
+
+
+
+def test_known_transient_units_come_and_go_cleanly_and_a_unit_file_under_their_name_is_drift(
+        watch, tmp_path, monkeypatch):
+    """Issue 12: the revert timer results-website-mode starts with systemd-run (a transient
+    timer and service) is clean on the host while it is armed, fires and goes, as in freeze
+    verify; a unit file under its name, or any other transient unit, is drift naming it.
+    systemctl is a stand-in printing what a live systemd would (no systemd in tests)."""
+    units = tmp_path / "systemd"
+    units.mkdir()
+    fake = tmp_path / "bin" / "systemctl"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+for a in "$@"; do
+  case "$a" in
+    list-unit-files) exec cat {units}/unit-files ;;
+    list-units) exec cat {units}/units ;;
+  esac
+done
+exit 1
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+
+    def systemd(unit_files, running):
+        (units / "unit-files").write_text("".join(f"{u} {s} enabled\n" for u, s in unit_files))
+        (units / "units").write_text("".join(f"{u} loaded {a} {s} {u}\n" for u, a, s in running))
+
+    ssh_file, ssh_running = ("ssh.service", "enabled"), ("ssh.service", "active", "running")
+    systemd([ssh_file], [ssh_running])
+    _reprofile(watch, tmp_path, watch["profile"].read_text().replace(
+        "services: {enabled: false}",
+        "services:\n  known_transient: [revert.timer, revert.service]"))
+    config = deploy(watch)
+    assert config["spec"]["services"] == {"enabled": True,
+                                          "known_transient": ["revert.timer", "revert.service"]}
+    steps = [  # armed (only list-units shows it), fired, garbage-collected
+        ([ssh_file], [ssh_running, ("revert.timer", "active", "waiting")]),
+        ([ssh_file, ("revert.timer", "transient"), ("revert.service", "transient")],
+         [ssh_running, ("revert.timer", "inactive", "dead"), ("revert.service", "active", "running")]),
+        ([ssh_file], [ssh_running]),
+    ]
+    for unit_files, running in steps:
+        systemd(unit_files, running)
+        out, metrics = run_checker(watch)
+        assert value(metrics, "freeze_verify_ok", host=HOST) == "1", out + str(checker_items(metrics))
+        assert drift_keys(watch) == set()
+    systemd([ssh_file, ("revert.service", "enabled")], [ssh_running, ("revert.service", "active", "running")])
+    _, metrics = run_checker(watch)
+    assert value(metrics, "freeze_verify_ok", host=HOST) == "0"
+    assert checker_items(metrics) == drift_keys(watch) == {("added", "service", "revert.service")}
+    systemd([ssh_file], [ssh_running, ("revert.timer", "active", "waiting"), ("run-u7.service", "active", "running")])
+    _, metrics = run_checker(watch)
+    assert checker_items(metrics) == drift_keys(watch) == {("added", "service", "run-u7.service")}
