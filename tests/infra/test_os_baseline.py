@@ -42,9 +42,11 @@ SYSCTL = {
 # Programs that must keep their set-uid bit, or nobody can become root.
 MUST_STAY_SETUID = ("/usr/bin/sudo", "/usr/bin/su", "/usr/bin/passwd")
 
-# Minimal PAM client (ctypes, no extra package on the host): authenticates USER
-# with the password read from stdin through the "other" PAM service, i.e. the
-# common-auth/common-account stacks pam-auth-update generates; prints the PAM code.
+# Minimal PAM client (ctypes, no extra package on the host): for each password line
+# on stdin, one whole PAM transaction for USER (start, authenticate, account, end)
+# through the "other" PAM service, i.e. the common-auth/common-account stacks
+# pam-auth-update generates; prints one PAM code per line. One process for all the
+# attempts: a python3 start per attempt cost seconds each on an emulated VM.
 PAM_CLIENT = r'''
 import ctypes, ctypes.util, sys
 pam = ctypes.CDLL(ctypes.util.find_library("pam"))
@@ -60,22 +62,24 @@ CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTE
                         ctypes.POINTER(ctypes.POINTER(Resp)), ctypes.c_void_p)
 class Conv(ctypes.Structure):
     _fields_ = [("conv", CONV), ("data", ctypes.c_void_p)]
-password = sys.stdin.readline().rstrip("\n").encode()
+current = [b""]
 def answer(n, msgs, resp, _data):
     arr = ctypes.cast(libc.calloc(n, ctypes.sizeof(Resp)), ctypes.POINTER(Resp))
     for i in range(n):
         if msgs[i].contents.style in (1, 2):  # PAM_PROMPT_ECHO_OFF / _ON
-            arr[i].resp = libc.strdup(password)
+            arr[i].resp = libc.strdup(current[0])
     resp[0] = arr
     return 0
 conv = Conv(CONV(answer), None)
-handle = ctypes.c_void_p()
 pam.pam_start.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(Conv), ctypes.POINTER(ctypes.c_void_p)]
-rc = pam.pam_start(b"election-pam-probe", sys.argv[1].encode(), ctypes.byref(conv), ctypes.byref(handle))
-rc = rc or pam.pam_authenticate(handle, 0)
-rc = rc or pam.pam_acct_mgmt(handle, 0)
-pam.pam_end(handle, rc)
-print(rc)
+for line in sys.stdin:
+    current[0] = line.rstrip("\n").encode()
+    handle = ctypes.c_void_p()
+    rc = pam.pam_start(b"election-pam-probe", sys.argv[1].encode(), ctypes.byref(conv), ctypes.byref(handle))
+    rc = rc or pam.pam_authenticate(handle, 0)
+    rc = rc or pam.pam_acct_mgmt(handle, 0)
+    pam.pam_end(handle, rc)
+    print(rc, flush=True)
 '''
 PROBE_USER = "pamprobe"
 PROBE_PASSWORD = "Lab-probe-Passw0rd-#47"
@@ -146,21 +150,25 @@ def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None
               f"{shlex.quote(PROBE_PASSWORD)}")
     client = f"python3 -c {shlex.quote(PAM_CLIENT)} {PROBE_USER}"
 
-    def authenticate(password: str) -> int:
-        res = host.run(f"printf '%s\\n' {shlex.quote(password)} | {client}")
+    def authenticate(passwords: list[str]) -> list[int]:
+        res = host.run(f"printf '%s\\n' {' '.join(shlex.quote(p) for p in passwords)} | {client}")
         assert res.rc == 0, res.stderr
-        return int(res.stdout.strip().splitlines()[-1])
+        codes = [int(line) for line in res.stdout.split()]
+        assert len(codes) == len(passwords), res.stdout
+        return codes
 
     with host.sudo():
         host.run(f"userdel -r {PROBE_USER} 2>/dev/null; true")
         host.check_output(f"useradd -M -s /usr/sbin/nologin {PROBE_USER} && usermod -p \"$({hashed})\" {PROBE_USER}")
         try:
             host.check_output(f"faillock --user {PROBE_USER} --reset")
-            assert authenticate(PROBE_PASSWORD) == 0, "the PAM probe cannot authenticate at all"
-            for _ in range(deny):
-                assert authenticate("wrong-password") != 0
+            # the right password, `deny` wrong ones, the right one again: one PAM
+            # transaction each, in order, in one process
+            first, *wrong, last = authenticate([PROBE_PASSWORD] + ["wrong-password"] * deny + [PROBE_PASSWORD])
             tally = host.check_output(f"faillock --user {PROBE_USER}")
-            assert authenticate(PROBE_PASSWORD) != 0, f"account not locked after {deny} failures:\n{tally}"
+            assert first == 0, "the PAM probe cannot authenticate at all"
+            assert all(code != 0 for code in wrong), wrong
+            assert last != 0, f"account not locked after {deny} failures:\n{tally}"
             failures = [line for line in tally.splitlines() if line[:4].isdigit()]
             assert len(failures) >= deny, tally
         finally:
