@@ -13,7 +13,9 @@ starts empty. So after `s` rotations since the snapshot, the verifier requires:
     (decompressed if `.gz`); with s = 0, `NAME` is judged as `growing` (same
     inode, recorded bytes unchanged);
   * every recorded generation `NAME.g` is, byte for byte (decompressed), the
-    content of `NAME.g+s`, with the same type, mode and owner;
+    content of `NAME.g+s`, with the same type and owner and the same mode or one
+    with permission bits taken away (auditd makes what it rotates read-only), never
+    one with a bit added (the same holds for the recorded `NAME` in `NAME.s`);
   * a recorded generation may be missing only past the end of the chain
     (g + s > the highest generation now) and only if the chain is not shorter
     than it was at the snapshot (logrotate deletes the oldest, never the middle);
@@ -86,10 +88,23 @@ def _chain(section: Mapping[str, Any], base: str, members: Mapping[int, str]
     return out
 
 
+def _mode_only_narrowed(old: Any, new: Any) -> bool:
+    """Whether permission bits were only taken away (auditd makes the generations it
+    rotates read-only: audit.log 0640 -> audit.log.1 0440); a bit added is never."""
+    try:
+        o, n = int(str(old), 8), int(str(new), 8)
+    except ValueError:
+        return False
+    return n & ~o == 0
+
+
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any], attrs: tuple[str, ...],
-                 key: str, what: str) -> list[Failure]:
+                 key: str, what: str, *, rotated: bool = False) -> list[Failure]:
+    """`rotated`: `new` is a generation `old` was rotated into, whose mode may have
+    lost permission bits (never gained any)."""
     return [Failure(key, f"{a} ({what})", old.get(a), new.get(a))
-            for a in attrs if old.get(a) != new.get(a)]
+            for a in attrs if old.get(a) != new.get(a)
+            and not (rotated and a == "mode" and _mode_only_narrowed(old.get(a), new.get(a)))]
 
 
 def _judge(old: dict[int, tuple[str, Mapping[str, Any]]],
@@ -127,7 +142,7 @@ def _judge(old: dict[int, tuple[str, Mapping[str, Any]]],
                     failures.append(Failure(key, f"rotation: recorded bytes of {base} rewritten",
                                             recorded.get("sha256"), entry.get("prefix_sha256")))
                 failures += _differences(recorded, entry, _SAME_FOR_MEMBERS, key,
-                                         f"rotated from {base}")
+                                         f"rotated from {base}", rotated=True)
                 explained.add(s)
     elif 0 in new:
         failures.append(Failure(base, "rotation: log not recorded", None, "present"))
@@ -147,7 +162,7 @@ def _judge(old: dict[int, tuple[str, Mapping[str, Any]]],
             failures.append(Failure(key, f"rotation: content of recorded {old_key} changed",
                                     _plain(recorded), _plain(entry)))
         failures += _differences(recorded, entry, _SAME_FOR_MEMBERS, key,
-                                 f"rotated from {old_key}")
+                                 f"rotated from {old_key}", rotated=True)
     for g in sorted(x for x in new if x > 0):
         if g in explained or g < s:
             continue  # written after the snapshot (g < s) or judged above

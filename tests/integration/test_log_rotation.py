@@ -253,3 +253,35 @@ def test_savelog_rotations_verify_clean_and_a_rewrite_is_drift(logs):
     with gzip.open(log / "pacct.2.gz", "wb") as fh:  # the recorded pacct, two rotations on
         fh.write(b"\x03" * 100)
     _drift(m, profile, f"{log}/pacct.2.gz", "rotation: recorded bytes of")
+
+
+def auditd_rotate(log: Path) -> None:
+    """One rotation as auditd makes it (max_log_file_action = rotate/keep_logs, or
+    SIGUSR1): renames only, and every generation it rotates made read-only (0440)."""
+    rotate(log, compress=False)
+    for gen in log.parent.glob(f"{log.name}.*"):
+        os.chmod(gen, 0o440)
+
+
+def test_auditd_rotation_making_generations_read_only_verifies_clean(logs):
+    """Found on the lab (routine day): audit.log 0640 -> audit.log.1 0440 was drift."""
+    log, profile = logs
+    audit = log / "audit.log"
+    audit.write_text("type=DAEMON_START msg=audit(1.0:1)\n")
+    os.chmod(audit, 0o640)
+    (log / "audit.log.1").write_text("type=DAEMON_END msg=audit(0.5:9)\n")
+    os.chmod(log / "audit.log.1", 0o440)
+    m = _freeze(profile)
+    _append(audit, "type=USER_LOGIN msg=audit(2.0:2)\n")
+    auditd_rotate(audit)
+    _append(audit, "type=USER_LOGIN msg=audit(3.0:3)\n")
+    _clean(m, profile)
+
+
+def test_a_rotated_generation_given_a_permission_bit_is_drift(logs):
+    """Taking bits away on rotation is allowed; adding one (world-readable history) is not."""
+    log, profile = logs
+    m = _freeze(profile)
+    rotate(log / "syslog")
+    os.chmod(log / "syslog.2.gz", 0o644)  # the recorded syslog.1 (0640), rotated on
+    _drift(m, profile, f"{log}/syslog.2.gz", "mode (rotated from")
