@@ -21,7 +21,7 @@ from tests.infra.web_client import Reply, Site, site_of
 
 REPO = Path(__file__).resolve().parents[2]
 SITE_DIR = REPO / "roles" / "results_website" / "files" / "site"
-AUDIT_LOG = "/var/log/nginx/modsec_audit.log"
+AUDIT_LOG = "/var/log/modsecurity/audit.log"
 SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "content-security-policy",
                     "referrer-policy", "strict-transport-security", "x-request-id")
 # The query strings the site's own pages use (links, cache busting, open data).
@@ -110,6 +110,35 @@ def test_attacks_are_blocked_and_logged_with_their_rule_id(host: Any, site: Site
         rules = {str(m["details"]["ruleId"]) for m in by_id[request_id]["transaction"].get("messages", [])}
         assert any(rule.startswith(RULE_PREFIX[family]) for rule in rules), f"{family} {path}: rules {rules}"
         assert "949110" in rules, f"{family} {path}: not blocked by the anomaly score ({rules})"
+
+
+def test_audit_log_is_private_and_survives_its_rotation(host: Any, site: Site) -> None:
+    """The WAF's records land in the file the shippers read, before and after a rotation.
+
+    libmodsecurity does not reopen its audit log on nginx's USR1: under a rename
+    rotation (Debian's nginx logrotate) it kept writing into the rotated file. The
+    role rotates it with copytruncate; forced here, then a blocked request must be
+    in the live file, under the same inode, and the live file still 0640 root:adm.
+    """
+    # one record first: logrotate leaves an empty log alone (notifempty)
+    assert site.request("/?id=1%27%20OR%20%271%27%3D%271", client=_client()).status == 403
+    with host.sudo():
+        log, directory = host.file(AUDIT_LOG), host.file(str(Path(AUDIT_LOG).parent))
+        assert (log.user, log.group, log.mode) == ("root", "adm", 0o640)
+        assert (directory.user, directory.group, directory.mode) == ("root", "adm", 0o750)
+        inode = host.check_output(f"stat -c %i {AUDIT_LOG}")
+        rotated = host.run("logrotate -f /etc/logrotate.d/results-website-modsecurity")
+        assert rotated.rc == 0, rotated.stderr
+        assert host.file(AUDIT_LOG + ".1").exists, "the forced rotation made no generation"
+    r = site.request("/?q=%3Cscript%3Ealert(1)%3C/script%3E", client=_client())
+    assert r.status == 403
+    request_id = r.header("x-request-id")
+    ids = {e["transaction"]["unique_id"] for e in _audit_entries(host)}
+    assert request_id in ids, "after the rotation the WAF's record is not in the live audit log"
+    with host.sudo():
+        assert host.check_output(f"stat -c %i {AUDIT_LOG}") == inode
+        log = host.file(AUDIT_LOG)
+        assert (log.user, log.group, log.mode) == ("root", "adm", 0o640)
 
 
 def test_oversized_requests_are_refused(site: Site) -> None:

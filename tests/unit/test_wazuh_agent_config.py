@@ -114,7 +114,7 @@ def test_web_host_and_switched_options(tmp_path: Path) -> None:
     dirs = {d.text for d in conf.iter("directories")}
     assert "/etc/nginx" in dirs and "/etc/postgresql" not in dirs
     files = {f.findtext("location") for f in conf.iter("localfile")}
-    assert "/var/log/nginx/access.log" in files and "/var/log/nginx/modsec_audit.log" in files
+    assert "/var/log/nginx/access.log" in files and "/var/log/modsecurity/audit.log" in files
 
 
 def test_enrollment_disabled_renders_no_enrollment_details(tmp_path: Path) -> None:
