@@ -131,9 +131,8 @@ python -m lab.recap "$ART/check.log" --hosts "$HOSTS_EXPECTED" --max-changed 0
 end
 
 begin "testinfra (tests/infra)"
-# one worker per host: the tests wait on the VMs' emulated CPUs, not the controller's;
-# loadgroup: the lockout_guard tests (one playbook run per scenario over all hosts) share a worker
-python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 3 --dist loadgroup \
+# one worker per host: the tests wait on the VMs' emulated CPUs, not the controller's
+python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 3 \
   --hosts='ansible://counting_servers' --ansible-inventory="$INV" \
   --junitxml="$ART/testinfra.xml"
 end

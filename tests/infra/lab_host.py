@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -40,39 +38,3 @@ def write_private_file(host: Any, path: str, content: str) -> None:
     argv += [f"{v.get('ansible_user', 'root')}@{v.get('ansible_host', host.backend.host)}",
              f"umask 077 && cat > {shlex.quote(path)}"]
     subprocess.run(argv, input=content.encode(), check=True, timeout=60)
-
-
-_RECAP = re.compile(r"^(\S+)\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
-# a task result line of one host: "ok: [count-db]", "fatal: [count-db]: FAILED! => ..."
-_RESULT = re.compile(r"^(?:ok|changed|skipping|fatal|failed|unreachable): \[([^\]]+)\]", re.M)
-
-
-@dataclass(frozen=True)
-class HostOutcome:
-    """One host's part of a scenario's playbook run."""
-
-    ran: bool
-    failed: bool
-    changed: int
-    output: str  # this host's task results only
-
-
-def host_outcome(stdout: str, host: str) -> HostOutcome:
-    """One host's part of an ansible-playbook run over several hosts: its PLAY RECAP
-    counts and its own task results (another host's failure is never this host's)."""
-    recap = {m.group(1): m for m in _RECAP.finditer(stdout)}
-    mine: list[str] = []
-    current = None
-    for line in stdout.splitlines():
-        m = _RESULT.match(line)
-        if m:
-            current = m.group(1)
-        elif line.startswith(("TASK [", "PLAY [", "PLAY RECAP", "RUNNING HANDLER")):
-            current = None
-        if current == host:
-            mine.append(line)
-    m = recap.get(host)
-    if m is None:
-        return HostOutcome(ran=False, failed=True, changed=0, output="\n".join(mine))
-    return HostOutcome(ran=True, failed=int(m.group(4)) > 0 or int(m.group(3)) > 0,
-                       changed=int(m.group(2)), output="\n".join(mine))
