@@ -17,9 +17,11 @@
 #      operator out must be undone by ssh_hardening's on-host timer and fail the run
 #      (count-db, then re-tested); a firewall allowlist without the controller must be
 #      undone by nftables_firewall's timer (count-app) (LAB_ROLLBACK_PROOF=0 skips
-#      both; ~4 min); the results website's attack mode under load (results-tx,
-#      LAB_ATTACK_PROOF=0 skips it; ~2 min)
-#   9. optional: molecule scenarios (LAB_MOLECULE=1: ssh_hardening; LAB_MOLECULE=all: every role)
+#      both; ~4 min); the results website's attack mode under load, then switched on
+#      and off on the frozen host: verify clean with the active mode reported, a
+#      selector repointed by hand is drift (results-tx, LAB_ATTACK_PROOF=0 skips it; ~5 min)
+#   9. optional: the routine day on a frozen host (LAB_ROUTINE_DAY=1, ~7 min); molecule
+#      scenarios (LAB_MOLECULE=1: ssh_hardening; LAB_MOLECULE=all: every role)
 # The fleet is torn down at the end (trap), unless LAB_KEEP=1 (to run the
 # benchmarks on the converged fleet afterwards). Logs and the failure proof go to artifacts/lab/.
 # Env: LAB_DIR / LAB_PORT_BASE (default: .lab/test-fleet on 2620, apart from the
@@ -179,10 +181,15 @@ end
 # on count-app, sshd lockout on count-db.
 attack_proof=""
 if [ "${LAB_ATTACK_PROOF:-1}" = 1 ]; then
-  # results_website: attack mode on/off under load, upstream killed, timed revert (~2 min)
-  LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_results_website_attack.py \
-    --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/attack-mode.xml" \
-    >"$ART/attack-mode.log" 2>&1 &
+  # results_website: attack mode on/off under load, upstream killed, timed revert (~2 min);
+  # then the same host frozen (lab profile, --quick paths): attack mode on and off after
+  # the freeze must verify clean with the active mode reported, and the selector
+  # repointed by hand must be drift (~3 min)
+  ( LAB_DISRUPTIVE=1 python -m pytest -p no:cacheprovider -q -m lab tests/infra/test_results_website_attack.py \
+      --hosts='ansible://results-tx' --ansible-inventory="$INV" --junitxml="$ART/attack-mode.xml" \
+      >"$ART/attack-mode.log" 2>&1 \
+    && python -m tests.lab_tier.attack_mode_freeze_proof --inventory "$INV" --target results-tx \
+      --work "$LAB_DIR/attack-mode-freeze-proof" >"$ART/attack-mode-freeze-proof.log" 2>&1 ) &
   attack_proof=$!
 fi
 if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
@@ -210,8 +217,23 @@ if [ "${LAB_ROLLBACK_PROOF:-1}" = 1 ]; then
 fi
 if [ -n "$attack_proof" ]; then
   begin "proof: results website attack mode (rest)"
-  wait "$attack_proof" || { tail -40 "$ART/attack-mode.log"; echo "attack mode proof failed"; exit 1; }
+  wait "$attack_proof" || { tail -40 "$ART/attack-mode.log"; tail -40 "$ART/attack-mode-freeze-proof.log" 2>/dev/null
+                             echo "attack mode proof failed"; exit 1; }
   echo "attack mode: $(tail -1 "$ART/attack-mode.log")"
+  grep "^attack-mode freeze proof:" "$ART/attack-mode-freeze-proof.log"
+  end
+fi
+
+# LAB_ROUTINE_DAY=1: a frozen results-tx through a routine day (every timer's service,
+# cron.daily, forced logrotate, auditd rotation, two interactive logins, one reboot)
+# must verify clean, and one byte changed in a rotated log must not (~7 min; not in the
+# default run: the test command's time on this machine kind is the limit).
+if [ "${LAB_ROUTINE_DAY:-0}" = 1 ]; then
+  begin "proof: routine day on a frozen host"
+  python -m tests.lab_tier.routine_day_proof --inventory "$INV" --target results-tx \
+    --work "$LAB_DIR/routine-day-proof" >"$ART/routine-day-proof.log" 2>&1 \
+    || { tail -60 "$ART/routine-day-proof.log"; echo "routine-day proof failed"; exit 1; }
+  grep "^routine-day proof:" "$ART/routine-day-proof.log"
   end
 fi
 

@@ -48,8 +48,8 @@ def attack_mode(inventory: str, target: str, state: str) -> float:
 
 def summary(stdout: str) -> list[str]:
     """verify.yml's summary table lines (the debug task's msg list)."""
-    return [ln.strip().strip('",') for ln in stdout.splitlines()
-            if "switch " in ln or "unit " in ln or " clean" in ln or "first items" in ln]
+    lines = [ln.strip().removeprefix("- ").strip("'\",").strip() for ln in stdout.splitlines()]
+    return [ln for ln in lines if ln.startswith(("switch ", "unit ")) or " clean" in ln or "first items" in ln]
 
 
 def main(argv: list[str] | None = None) -> int:
