@@ -353,3 +353,18 @@ def test_modules_on_demand_validation_names_the_key(text, message):
         _parse(text)
     assert str(exc.value).startswith(message), str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_lab_profile_lists_the_modules_loaded_on_demand_and_keeps_its_kernel_defaults():
+    """Issue 17: the lab's routine day (ss, the tests' veth pairs, one reboot) left inet_diag,
+    tcp_diag and veth as removed modules; the lab profile lists the sock_diag family and
+    veth, and the rest of its kernel section stays the defaults it had."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    p = load_profile(repo / "inventories/lab/freeze/profile.yml")
+    assert p.kernel == {"enabled": True, "sysctls": list(DEFAULT_SYSCTLS), "modules": True,
+                        "modules_on_demand": ["inet_diag", "tcp_diag", "udp_diag", "unix_diag",
+                                              "netlink_diag", "raw_diag", "af_packet_diag", "veth"]}
+    # the lab test that makes the veth pair
+    assert "type veth" in (repo / "tests/infra/test_nftables_firewall.py").read_text()
