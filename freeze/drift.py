@@ -37,6 +37,11 @@ the results website's revert timer, which its mode switch starts with systemd-ru
 may appear, change their active state and go while they have no unit file
 (recorded `enabled: transient`) or are absent: reported (`transient_units`), not
 drift. A unit file under such a name, and every other unit, is judged as usual.
+
+Modules the profile lists as loaded on demand (`kernel.modules_on_demand`: the
+sock_diag modules ss loads, veth for network namespaces) may be loaded, unloaded and
+loaded again with another size: reported (`on_demand_modules`, only those whose state
+differs from the freeze's), not drift. Every other module is judged as usual.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from freeze.judge import (
     holds_switch,
     judge_file,
     judge_rotations,
+    on_demand_problem,
     switch_problem,
     transient_problem,
 )
@@ -167,6 +173,37 @@ class TransientUnit:
         return f"unit {self.unit}: {active} (transient; known)"
 
 
+@dataclass(frozen=True)
+class OnDemandModule:
+    """A module of the profile's `kernel.modules_on_demand` whose state differs from the
+    freeze's: loaded or unloaded since, or loaded with another size.
+
+    `recorded_size`/`size`: its size at the freeze and now (None: not loaded);
+    `problem`: why it is drift (another recorded attribute changed), None when it is not."""
+
+    module: str
+    recorded_size: int | None
+    size: int | None
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"module": self.module, "loaded": self.size is not None,
+                "recorded_loaded": self.recorded_size is not None, "size": self.size,
+                "recorded_size": self.recorded_size, "problem": self.problem}
+
+    def text(self) -> str:
+        """"kernel module inet_diag: not loaded now (loaded at the freeze; on demand, known)"."""
+        prefix = f"kernel module {self.module}:"
+        if self.problem is not None:
+            return f"{prefix} DRIFT: {self.problem}"
+        if self.size is None:
+            return f"{prefix} not loaded now (loaded at the freeze; on demand, known)"
+        if self.recorded_size is None:
+            return f"{prefix} loaded now (not loaded at the freeze; on demand, known)"
+        return (f"{prefix} loaded, size {self.size} (size {self.recorded_size} at the freeze; "
+                f"on demand, known)")
+
+
 @dataclass
 class DriftReport:
     entries: list[DriftEntry] = field(default_factory=list)
@@ -177,6 +214,8 @@ class DriftReport:
     switches: list[SwitchState] = field(default_factory=list)
     # the profile's known transient units: what each is doing now (not drift by itself)
     transient_units: list[TransientUnit] = field(default_factory=list)
+    # the profile's modules loaded on demand that were loaded, unloaded or resized (not drift)
+    on_demand_modules: list[OnDemandModule] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -218,6 +257,9 @@ class DriftReport:
             # only with known transient units, likewise
             **({"transient_units": [u.to_dict() for u in self.transient_units]}
                if self.transient_units else {}),
+            # only with modules loaded on demand that did so, likewise
+            **({"on_demand_modules": [m.to_dict() for m in self.on_demand_modules]}
+               if self.on_demand_modules else {}),
         }
 
 
@@ -308,6 +350,10 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
             # a known transient unit coming, changing state or going (reported below)
             differing = [key for key in differing if key not in profile.known_transient
                          or transient_problem(a.get(key), b.get(key)) is not None]
+        if section == "modules" and profile is not None and profile.modules_on_demand:
+            # a module loaded on demand, unloaded or resized (reported below)
+            differing = [key for key in differing if key not in profile.modules_on_demand
+                         or on_demand_problem(a.get(key), b.get(key)) is not None]
         rotated: set[str] = set()
         if section == "files" and profile is not None and any(
                 r.volatility == "rotating" for r in profile.paths):
@@ -333,7 +379,30 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
             and "services" not in new.unavailable):
         report.transient_units = transient_units(old.sections.get("services", {}),
                                                  new.sections.get("services", {}), profile)
+    if (profile is not None and profile.modules_on_demand and "modules" not in old.unavailable
+            and "modules" not in new.unavailable):
+        report.on_demand_modules = on_demand_modules(old.sections.get("modules", {}),
+                                                     new.sections.get("modules", {}), profile)
     return report
+
+
+def on_demand_modules(old: dict[str, Any], new: dict[str, Any], profile: Profile
+                      ) -> list[OnDemandModule]:
+    """The modules loaded on demand whose state differs from the freeze's, by name
+    (reported, not judged: an entry that is drift is reported with the others, and its
+    `problem` says why). One that is as it was is not listed: eight unchanged lines a
+    host would bury the ones that say something."""
+    out = []
+    for module in sorted(profile.modules_on_demand):
+        a, b = old.get(module), new.get(module)
+        if a == b:
+            continue
+        out.append(OnDemandModule(
+            module=module,
+            recorded_size=a.get("size") if a is not None else None,
+            size=b.get("size") if b is not None else None,
+            problem=on_demand_problem(a, b)))
+    return out
 
 
 def transient_units(old: dict[str, Any], new: dict[str, Any], profile: Profile

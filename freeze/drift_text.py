@@ -98,6 +98,9 @@ def excluded_lines(profile: Profile | None) -> list[str]:
     if profile.known_transient:
         out.append(f"units {', '.join(profile.services['known_transient'])} (known transient: "
                    f"may start, change state and go while they have no unit file)")
+    if profile.modules_on_demand:
+        out.append(f"kernel modules {', '.join(profile.kernel['modules_on_demand'])} (loaded on "
+                   f"demand: may be loaded, unloaded and change size)")
     db = profile.database
     if db is not None:
         for table in db.exclude_tables:
@@ -117,12 +120,14 @@ def render_drift_text(report: DriftReport, *, manifest: str, profile: Profile | 
         lines.append(f"clean: host {host} matches the manifest")
         lines.extend(s.text() for s in report.switches)  # which known state is active
         lines.extend(u.text() for u in report.transient_units)
+        lines.extend(m.text() for m in report.on_demand_modules)
     else:
         counts = report.counts()
         lines.append(f"drift on host {host}: {counts[ADDED]} added, {counts[REMOVED]} removed, "
                      f"{counts[CHANGED]} changed (exit {report.exit_code})")
         lines.extend(s.text() for s in report.switches)
         lines.extend(u.text() for u in report.transient_units)
+        lines.extend(m.text() for m in report.on_demand_modules)
         lines.append("")
         lines.append("summary by kind:")
         per_kind: Counter[tuple[str, str]] = Counter((e.kind, e.category) for e in report.entries)

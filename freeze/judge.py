@@ -9,7 +9,8 @@ the auditor's `freeze verify` cannot disagree).
 The volatility classes are described in freeze.drift. Inputs are plain data: the
 `files` entries of two manifests (dicts of attributes) and the class of the
 profile rule that governs the path; for the profile's known transient units
-(`services.known_transient`), their `services` entries.
+(`services.known_transient`), their `services` entries; for the modules it lists as
+loaded on demand (`kernel.modules_on_demand`), their `modules` entries.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ SWITCH_ATTRS = frozenset({"target", "size", "mtime_ns", "ctime_ns", "inode"})
 # on disk (systemd-run's): `list-unit-files` says so, and a unit only `list-units`
 # shows is recorded with it too.
 TRANSIENT = "transient"
+# A module loaded on demand (`kernel.modules_on_demand`) may be loaded and unloaded
+# after the freeze, and loaded again with another size (freeze.collect.kernel records
+# the size /proc/modules gives); any other attribute recorded for it stays judged.
+ON_DEMAND_ATTRS = frozenset({"size"})
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,22 @@ def transient_problem(old: Mapping[str, Any] | None, new: Mapping[str, Any] | No
     for entry, recorded in ((new, ""), (old, "recorded as ")):
         if entry is not None and entry.get("enabled") != TRANSIENT:
             return f"{recorded}a unit file ({entry.get('enabled')}), not transient"
+    return None
+
+
+def on_demand_problem(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+                      ) -> str | None:
+    """Why a module the profile lists as loaded on demand (`kernel.modules_on_demand`)
+    differing between `old` (recorded) and `new` (found) is drift, in words; None when
+    it was loaded or unloaded since (one side absent) or only its size changed: ss,
+    a monitoring agent or a network namespace loads it, a reboot unloads it. Another
+    recorded attribute changing is not forgiven."""
+    if old is None or new is None:
+        return None
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if k not in ON_DEMAND_ATTRS | HELPER_ATTRS and old.get(k) != new.get(k))
+    if changed:
+        return f"{', '.join(changed)} changed"
     return None
 
 

@@ -41,6 +41,15 @@ Such a unit appearing, changing state or going is reported, not drift, as long a
 is transient (no unit file) or absent; a unit file under the name is (freeze.judge
 ``transient_problem``).
 
+``kernel.modules_on_demand`` lists the kernel modules ordinary user-space tools load
+on demand, which a reboot unloads (``ss`` and monitoring agents load the sock_diag
+modules inet_diag, tcp_diag, ...; creating a veth pair loads veth): exact module
+names as /proc/modules spells them (``[a-z0-9_]``: the kernel turns a hyphen in a
+module name into an underscore, so a hyphen is refused rather than silently
+matching nothing), no globs. Such a module being loaded, unloaded or changing size
+is reported, not drift (freeze.judge ``on_demand_problem``); any other module is
+judged as before.
+
 Secrets: the database DSN never comes from the command line (it would show in
 `ps` and shell history). It comes from an environment variable named in the
 profile or from a file only its owner can read; errors never print it.
@@ -191,6 +200,11 @@ class Profile:
         """`services.known_transient`: transient units a known operation may start and stop."""
         return frozenset(self.services.get("known_transient", ()))
 
+    @property
+    def modules_on_demand(self) -> frozenset[str]:
+        """`kernel.modules_on_demand`: modules user-space tools load on demand."""
+        return frozenset(self.kernel.get("modules_on_demand", ()))
+
     def rule_for(self, path: str) -> PathRule | None:
         """The governing rule for `path`: the longest rule path that contains it."""
         return governing_rule(self.paths, path, lambda rule: rule.path)
@@ -205,7 +219,8 @@ class Profile:
                          for k, v in self.services.items()},
             "accounts": dict(self.accounts),
             "network": dict(self.network),
-            "kernel": dict(self.kernel),
+            "kernel": {k: list(v) if isinstance(v, list) else v
+                       for k, v in self.kernel.items()},
         }
 
 
@@ -346,6 +361,40 @@ def _known_transient(v: _V, sv: dict[str, Any], enabled: bool) -> list[str]:
     return list(units)
 
 
+# A module name as /proc/modules lists it (the kernel's KBUILD_MODNAME: a hyphen in
+# the file name becomes an underscore), shorter than MODULE_NAME_LEN (64 - 8).
+_MODULE_NAME = re.compile(r"[a-z0-9_]{1,55}")
+
+
+def _modules_on_demand(v: _V, kn: dict[str, Any], enabled: bool, modules: bool) -> list[str]:
+    """`kernel.modules_on_demand`: exact module names (a glob would let any module of a
+    matching name, a rootkit's included, be loaded unreported), each once, only with
+    the modules recorded."""
+    where = "kernel.modules_on_demand"
+    if "modules_on_demand" not in kn:
+        return []
+    if not enabled or not modules:
+        off = "enabled: false" if not enabled else "modules: false"
+        raise v.fail(where, f"only with the kernel section's modules recorded ({off} records "
+                     "no modules)")
+    names = v.strings(kn["modules_on_demand"], where)
+    if not names:
+        raise v.fail(where, "must list at least one module (or leave the key out)")
+    for i, name in enumerate(names):
+        at = f"{where}[{i}]"
+        if _GLOB_CHARS & set(name):
+            raise v.fail(at, f"{name}: a glob; name each module exactly")
+        if "-" in name and _MODULE_NAME.fullmatch(name.replace("-", "_")):
+            raise v.fail(at, f"{name}: /proc/modules spells module names with underscores; "
+                         f"write {name.replace('-', '_')}")
+        if not _MODULE_NAME.fullmatch(name):
+            raise v.fail(at, f"{name}: must be a module name as /proc/modules lists it "
+                         "(a-z, 0-9 and _, at most 55 characters)")
+        if name in names[:i]:
+            raise v.fail(at, f"{name} is listed twice")
+    return list(names)
+
+
 def parse_profile(data: bytes, source: str = "profile") -> Profile:
     """Validate profile bytes (YAML). Pure: no file system access."""
     v = _V(source)
@@ -427,16 +476,20 @@ def parse_profile(data: bytes, source: str = "profile") -> Profile:
         key: v.boolean(nw.get(key), f"network.{key}", True)
         for key in ("enabled", "sockets", "routes", "addresses", "nftables")
     }
-    kn = v.mapping(top.get("kernel"), "kernel", {"enabled", "sysctls", "modules"})
+    kn = v.mapping(top.get("kernel"), "kernel",
+                   {"enabled", "sysctls", "modules", "modules_on_demand"})
     sysctls = v.strings(kn.get("sysctls"), "kernel.sysctls") if "sysctls" in kn else DEFAULT_SYSCTLS
     for i, s in enumerate(sysctls):
         if "/" in s or ".." in s.split("."):
             raise v.fail(f"kernel.sysctls[{i}]", "must be a dotted name like net.ipv4.ip_forward")
-    kernel = {
+    kernel: dict[str, Any] = {
         "enabled": v.boolean(kn.get("enabled"), "kernel.enabled", True),
         "sysctls": list(sysctls),
         "modules": v.boolean(kn.get("modules"), "kernel.modules", True),
     }
+    on_demand = _modules_on_demand(v, kn, kernel["enabled"], kernel["modules"])
+    if on_demand:  # only when set, so the spec of a profile without it stays what it was
+        kernel["modules_on_demand"] = on_demand
 
     database: DatabaseSpec | None = None
     if top.get("database") is not None:

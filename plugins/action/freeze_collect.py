@@ -178,4 +178,6 @@ def _drift_summary(report, first=10):
         out["drift_switches"] = [s.text() for s in report.switches]
     if report.transient_units:  # what each known transient unit is doing (not drift)
         out["drift_transient_units"] = [u.text() for u in report.transient_units]
+    if report.on_demand_modules:  # modules loaded on demand, unloaded or resized (not drift)
+        out["drift_on_demand_modules"] = [m.text() for m in report.on_demand_modules]
     return out

@@ -17,7 +17,8 @@ package installed on the controller (the one copy of that code):
   after-manifest), then that the
   profile is the one it was taken with (`freeze.drift.check_profile_matches`), then
   the host checker's configuration: the collector spec of that profile (with the
-  known transient units, when it lists some, which the checker also judges by), the sizes of
+  known transient units and the modules loaded on demand, when it lists some, which
+  the checker also judges by), the sizes of
   growing files (`freeze.drift.growing_sizes`), the profile's path volatilities (with
   a switch's known targets) and the host sections to compare. A manifest that is not the signed one fails the task
   and nothing is deployed.

@@ -286,3 +286,88 @@ def test_an_unknown_transient_unit_is_drift():
                            "revert.timer": WAITING}), TRANSIENT_PROFILE)
     assert [(e.category, e.key) for e in report.entries] == [("added", "run-u42.service")]
     assert report.exit_code == EXIT_ADDED
+
+
+# --------------------------------------------------------------------------- modules loaded on demand (issue 17)
+
+ON_DEMAND_PROFILE = parse_profile(
+    b"paths: [/etc]\nkernel:\n  modules_on_demand: [inet_diag, tcp_diag, veth]\n", "p.yml")
+EXT4, INET_DIAG, TCP_DIAG, VETH = {"size": 1081344}, {"size": 28672}, {"size": 12288}, {"size": 40960}
+
+
+def _mods(modules, profile=ON_DEMAND_PROFILE, unavailable=None) -> Manifest:
+    sections = {"files": {}} if unavailable else {"files": {}, "modules": modules}
+    return Manifest(host={"hostname": "h", "machine_id": "m"}, profile_name="p",
+                    profile_digest=profile.digest, sections=sections,
+                    unavailable={"modules": unavailable} if unavailable else {},
+                    created="2026-11-22T07:00:00Z")
+
+
+def test_judge_on_demand_problem():
+    from freeze.judge import on_demand_problem
+
+    assert on_demand_problem(None, INET_DIAG) is None  # loaded since
+    assert on_demand_problem(INET_DIAG, None) is None  # unloaded (a reboot)
+    assert on_demand_problem(INET_DIAG, {"size": 32768}) is None  # loaded again, another size
+    assert on_demand_problem(dict(INET_DIAG, taint="O"), dict(INET_DIAG, taint="OE")) == "taint changed"
+
+
+def test_the_routine_day_of_issue_17_is_clean_and_reported():
+    """ss loaded inet_diag and tcp_diag, the lab tests veth; a reboot unloaded them."""
+    frozen = _mods({"ext4": EXT4, "inet_diag": INET_DIAG, "tcp_diag": TCP_DIAG, "veth": VETH})
+    rebooted = _mods({"ext4": EXT4})
+    report = compare(frozen, rebooted, ON_DEMAND_PROFILE)
+    assert report.is_clean and report.exit_code == 0, report.to_dict()
+    assert [m.text() for m in report.on_demand_modules] == [
+        "kernel module inet_diag: not loaded now (loaded at the freeze; on demand, known)",
+        "kernel module tcp_diag: not loaded now (loaded at the freeze; on demand, known)",
+        "kernel module veth: not loaded now (loaded at the freeze; on demand, known)"]
+    assert report.to_dict()["on_demand_modules"][2] == {
+        "module": "veth", "loaded": False, "recorded_loaded": True, "size": None,
+        "recorded_size": 40960, "problem": None}
+    # the other way round: loaded after the freeze
+    report = compare(rebooted, frozen, ON_DEMAND_PROFILE)
+    assert report.is_clean, report.to_dict()
+    assert report.on_demand_modules[0].text() == (
+        "kernel module inet_diag: loaded now (not loaded at the freeze; on demand, known)")
+    # loaded again with another size; the modules as they were are not listed
+    report = compare(frozen, _mods({"ext4": EXT4, "inet_diag": {"size": 32768}, "tcp_diag": TCP_DIAG,
+                                    "veth": VETH}), ON_DEMAND_PROFILE)
+    assert report.is_clean, report.to_dict()
+    assert [m.text() for m in report.on_demand_modules] == [
+        "kernel module inet_diag: loaded, size 32768 (size 28672 at the freeze; on demand, known)"]
+    report = compare(frozen, copy.deepcopy(frozen), ON_DEMAND_PROFILE)
+    assert report.is_clean and report.on_demand_modules == []
+    assert "on_demand_modules" not in report.to_dict()
+
+
+def test_unlisted_modules_stay_drift():
+    frozen = _mods({"ext4": EXT4, "inet_diag": INET_DIAG})
+    report = compare(frozen, _mods({"inet_diag": INET_DIAG, "rootkit": {"size": 4096}}),
+                     ON_DEMAND_PROFILE)
+    assert [(e.category, e.kind, e.key) for e in report.entries] == [
+        ("removed", "kernel_module", "ext4"), ("added", "kernel_module", "rootkit")]
+    assert report.exit_code == EXIT_ADDED | EXIT_REMOVED
+    report = compare(frozen, _mods({"ext4": {"size": 1}, "inet_diag": INET_DIAG}), ON_DEMAND_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("changed", "ext4")]
+    # a listed module with another recorded attribute changed is drift, named in its line
+    report = compare(_mods({"veth": dict(VETH, taint="O")}), _mods({"veth": dict(VETH, taint="OE")}),
+                     ON_DEMAND_PROFILE)
+    assert [(e.category, e.key) for e in report.entries] == [("changed", "veth")]
+    assert report.on_demand_modules[0].text() == "kernel module veth: DRIFT: taint changed"
+
+
+def test_without_the_declaration_the_same_reboot_is_drift():
+    plain = parse_profile(b"paths: [/etc]\n", "p.yml")
+    report = compare(_mods({"ext4": EXT4, "inet_diag": INET_DIAG}, plain), _mods({"ext4": EXT4}, plain),
+                     plain)
+    assert [(e.category, e.kind, e.key) for e in report.entries] == [
+        ("removed", "kernel_module", "inet_diag")]
+    assert "on_demand_modules" not in report.to_dict()
+
+
+def test_modules_unavailable_are_not_reported_as_on_demand():
+    report = compare(_mods({"inet_diag": INET_DIAG}),
+                     _mods({}, unavailable="/proc/modules: No such file or directory"), ON_DEMAND_PROFILE)
+    assert [(e.category, e.kind, e.key) for e in report.entries] == [("changed", "collector", "modules")]
+    assert report.on_demand_modules == []

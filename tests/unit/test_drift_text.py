@@ -99,3 +99,25 @@ def test_known_transient_units_are_shown_under_clean_and_listed_as_left_out():
                                     "unit revert.timer: active/waiting (transient; known)"]
     assert ("  units revert.timer, revert.service (known transient: may start, change state "
             "and go while they have no unit file)") in lines
+
+
+def test_modules_loaded_on_demand_are_shown_under_clean_and_listed_as_left_out():
+    """Issue 17: the routine day's reboot unloaded inet_diag: reported, not drift."""
+    from freeze.drift import OnDemandModule
+
+    profile = parse_profile(b"kernel:\n  modules_on_demand: [tcp_diag, inet_diag, veth]\n", "p.yml")
+    report = DriftReport(manifest_digest="ab" * 32, host={"hostname": "count-db"}, on_demand_modules=[
+        OnDemandModule("inet_diag", recorded_size=28672, size=None),
+        OnDemandModule("veth", recorded_size=None, size=40960)])
+    lines = render_drift_text(report, manifest="m.json", profile=profile)
+    at = lines.index("clean: host count-db matches the manifest")
+    assert lines[at + 1:at + 3] == [
+        "kernel module inet_diag: not loaded now (loaded at the freeze; on demand, known)",
+        "kernel module veth: loaded now (not loaded at the freeze; on demand, known)"]
+    assert ("  kernel modules tcp_diag, inet_diag, veth (loaded on demand: may be loaded, unloaded "
+            "and change size)") in lines
+    drifted = DriftReport(manifest_digest="ab" * 32, host={"hostname": "count-db"},
+                          entries=_report().entries[:1], on_demand_modules=report.on_demand_modules)
+    lines = render_drift_text(drifted, manifest="m.json", profile=profile)
+    at = next(i for i, line in enumerate(lines) if line.startswith("drift on host count-db"))
+    assert lines[at + 1] == "kernel module inet_diag: not loaded now (loaded at the freeze; on demand, known)"

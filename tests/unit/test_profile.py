@@ -288,3 +288,83 @@ def test_lab_profile_knows_the_revert_timer_units_the_switch_script_starts():
     assert 'systemd-run --quiet --unit="$unit" --on-active=' in script
     p = load_profile(repo / "inventories/lab/freeze/profile.yml")
     assert p.services["known_transient"] == [f"{unit}.timer", f"{unit}.service"]
+
+
+# --------------------------------------------------------------------------- modules loaded on demand (issue 17)
+
+_DIAG = "[inet_diag, tcp_diag, veth]"
+
+
+def test_modules_on_demand_are_kept_and_only_then_in_the_spec():
+    p = _parse("paths: [/etc]\nkernel:\n  modules: true\n  modules_on_demand: " + _DIAG + "\n")
+    assert p.kernel["modules_on_demand"] == ["inet_diag", "tcp_diag", "veth"]
+    assert p.collect_spec()["kernel"]["modules_on_demand"] == ["inet_diag", "tcp_diag", "veth"]
+    assert p.collect_spec()["kernel"]["modules_on_demand"] is not p.kernel["modules_on_demand"]
+    assert p.modules_on_demand == frozenset({"inet_diag", "tcp_diag", "veth"})
+    # a profile without the key gives the collectors (and watch.json) the spec it gave before
+    for text in ("paths: [/etc]\n", "paths: [/etc]\nkernel: {modules: true}\n"):
+        assert _parse(text).collect_spec()["kernel"] == {
+            "enabled": True, "sysctls": list(DEFAULT_SYSCTLS), "modules": True}
+        assert _parse(text).modules_on_demand == frozenset()
+    assert _parse("kernel: {sysctls: [], modules_on_demand: [af_packet_diag, x9]}\n").kernel == {
+        "enabled": True, "sysctls": [], "modules": True, "modules_on_demand": ["af_packet_diag", "x9"]}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("kernel: {modules_on_demand: inet_diag}\n",
+     "profile.yml: kernel.modules_on_demand: must be a list of strings"),
+    ("kernel: {modules_on_demand: []}\n",
+     "profile.yml: kernel.modules_on_demand: must list at least one module"),
+    ("kernel: {modules_on_demand: ['*_diag']}\n",
+     "profile.yml: kernel.modules_on_demand[0]: *_diag: a glob; name each module exactly"),
+    ("kernel: {modules_on_demand: [veth, 'nf_?at']}\n",
+     "profile.yml: kernel.modules_on_demand[1]: nf_?at: a glob"),
+    ("kernel: {modules_on_demand: [veth, '[a-z]_diag']}\n",
+     "profile.yml: kernel.modules_on_demand[1]: [a-z]_diag: a glob"),
+    ("kernel: {modules_on_demand: [inet-diag]}\n",
+     "profile.yml: kernel.modules_on_demand[0]: inet-diag: /proc/modules spells module names "
+     "with underscores; write inet_diag"),
+    ("kernel: {modules_on_demand: [Veth]}\n",
+     "profile.yml: kernel.modules_on_demand[0]: Veth: must be a module name as /proc/modules lists it"),
+    ("kernel: {modules_on_demand: [veth.ko]}\n",
+     "profile.yml: kernel.modules_on_demand[0]: veth.ko: must be a module name"),
+    ("kernel: {modules_on_demand: ['inet diag']}\n",
+     "profile.yml: kernel.modules_on_demand[0]: inet diag: must be a module name"),
+    ("kernel: {modules_on_demand: [" + "m" * 56 + "]}\n",
+     "profile.yml: kernel.modules_on_demand[0]: " + "m" * 56 + ": must be a module name"),
+    ("kernel: {modules_on_demand: [veth, '']}\n",
+     "profile.yml: kernel.modules_on_demand[1]: must be a non-empty string"),
+    ("kernel: {modules_on_demand: [veth, 7]}\n",
+     "profile.yml: kernel.modules_on_demand[1]: must be a non-empty string"),
+    ("kernel: {modules_on_demand: [tcp_diag, veth, tcp_diag]}\n",
+     "profile.yml: kernel.modules_on_demand[2]: tcp_diag is listed twice"),
+    ("kernel: {modules: false, modules_on_demand: [veth]}\n",
+     "profile.yml: kernel.modules_on_demand: only with the kernel section's modules recorded "
+     "(modules: false records no modules)"),
+    ("kernel: {enabled: false, modules_on_demand: [veth]}\n",
+     "profile.yml: kernel.modules_on_demand: only with the kernel section's modules recorded "
+     "(enabled: false records no modules)"),
+    ("kernel: {module_on_demand: [veth]}\n",
+     "profile.yml: kernel.module_on_demand: unknown key (allowed: enabled, modules, "
+     "modules_on_demand, sysctls)"),
+])
+def test_modules_on_demand_validation_names_the_key(text, message):
+    with pytest.raises(InputError) as exc:
+        _parse(text)
+    assert str(exc.value).startswith(message), str(exc.value)
+    assert "\n" not in str(exc.value)
+
+
+def test_lab_profile_lists_the_modules_loaded_on_demand_and_keeps_its_kernel_defaults():
+    """Issue 17: the lab's routine day (ss, the tests' veth pairs, one reboot) left inet_diag,
+    tcp_diag and veth as removed modules; the lab profile lists the sock_diag family and
+    veth, and the rest of its kernel section stays the defaults it had."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    p = load_profile(repo / "inventories/lab/freeze/profile.yml")
+    assert p.kernel == {"enabled": True, "sysctls": list(DEFAULT_SYSCTLS), "modules": True,
+                        "modules_on_demand": ["inet_diag", "tcp_diag", "udp_diag", "unix_diag",
+                                              "netlink_diag", "raw_diag", "af_packet_diag", "veth"]}
+    # the lab test that makes the veth pair
+    assert "type veth" in (repo / "tests/infra/test_nftables_firewall.py").read_text()

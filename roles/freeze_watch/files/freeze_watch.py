@@ -20,8 +20,10 @@ Installed by the role election.freeze.freeze_watch and run by freeze-watch.servi
   target is drift) get exactly the verdict `freeze verify` gives. Units the
   profile lists in services.known_transient (the spec carries them) may appear,
   change state and go while transient or absent, judged by the same
-  `freeze.judge.transient_problem`. The database is not a host section: `freeze verify`
-  checks it over SQL.
+  `freeze.judge.transient_problem`. Modules it lists in kernel.modules_on_demand
+  (the spec carries them: ss's sock_diag modules, veth) may be loaded, unloaded
+  and resized, judged by the same `freeze.judge.on_demand_problem`. The database
+  is not a host section: `freeze verify` checks it over SQL.
 * Writes node exporter textfile metrics atomically (temporary file in the same
   directory, fsync, rename): freeze_verify_ok, freeze_verify_drift_items,
   freeze_verify_drift_item (the first items, by name),
@@ -103,6 +105,8 @@ def compare(manifest, doc, config, judge):
     own_units = set(config.get("own_units", []))
     # the profile's known transient units (in the spec only when it declares some)
     known_transient = set(((config.get("spec") or {}).get("services") or {}).get("known_transient") or [])
+    # the profile's modules loaded on demand (in the spec only when it lists some)
+    on_demand = set(((config.get("spec") or {}).get("kernel") or {}).get("modules_on_demand") or [])
     rules = [tuple(r) for r in config.get("rules", [])]
 
     def is_rotating(path):
@@ -142,6 +146,9 @@ def compare(manifest, doc, config, judge):
             if (section == "services" and key in known_transient
                     and judge.transient_problem(a.get(key), b.get(key)) is None):
                 continue  # a known transient unit coming, changing state or going
+            if (section == "modules" and key in on_demand
+                    and judge.on_demand_problem(a.get(key), b.get(key)) is None):
+                continue  # a module loaded on demand, unloaded (a reboot) or resized
             if key not in b:
                 items.append((REMOVED, kind, key, []))
             elif key not in a:

@@ -29,3 +29,17 @@ def test_the_collect_action_names_known_transient_units():
         "unit revert.timer: active/waiting (transient; known)"]
     assert _drift_summary(report)["drift_clean"] is True
     assert "drift_transient_units" not in _drift_summary(DriftReport())
+
+
+def test_the_collect_action_names_modules_loaded_on_demand():
+    """Issue 17: verify.yml's result says which modules loaded on demand (ss's sock_diag
+    modules, veth) were loaded or unloaded since the freeze; other results are unchanged."""
+    from ansible_collections.election.freeze.plugins.action.freeze_collect import _drift_summary
+
+    from freeze.drift import DriftReport, OnDemandModule
+
+    report = DriftReport(on_demand_modules=[OnDemandModule("inet_diag", recorded_size=28672, size=None)])
+    assert _drift_summary(report)["drift_on_demand_modules"] == [
+        "kernel module inet_diag: not loaded now (loaded at the freeze; on demand, known)"]
+    assert _drift_summary(report)["drift_clean"] is True
+    assert "drift_on_demand_modules" not in _drift_summary(DriftReport())
