@@ -58,6 +58,7 @@ from freeze.errors import (
     worst_exit_code,
 )
 from freeze.judge import (
+    CHECKER_UNITS,
     HELPER_ATTRS,
     TRANSIENT,
     AttributeChange,
@@ -294,10 +295,19 @@ def _judge_row(key: str, old: dict[str, Any], new: dict[str, Any],
     return changes
 
 
+def _judge_service(key: str, old: dict[str, Any], new: dict[str, Any],
+                   profile: Profile | None) -> list[AttributeChange]:
+    """A unit's enabled and active state; the continuous checker's own units' active
+    state is their schedule (freeze.judge.CHECKER_UNITS), not judged."""
+    del profile
+    return attr_changes(old, new, HELPER_ATTRS | {"active"} if key in CHECKER_UNITS else HELPER_ATTRS)
+
+
 _JUDGES: dict[str, Callable[[str, dict[str, Any], dict[str, Any], Profile | None],
                             list[AttributeChange]]] = {
     "files": _judge_file,
     "db_rows": _judge_row,
+    "services": _judge_service,
 }
 
 

@@ -41,6 +41,13 @@ TRANSIENT = "transient"
 # the size /proc/modules gives); any other attribute recorded for it stays judged.
 ON_DEMAND_ATTRS = frozenset({"size"})
 
+# The continuous checker's own units (roles/freeze_watch: __freeze_watch_service).
+# After the freeze the checker runs every period: its service is "activating" while
+# it looks, "inactive" between runs, and its timer "running" or "waiting". Their
+# active state is that schedule, never drift, in freeze verify and in the checker
+# alike; their unit files (enabled state, the files under /etc/systemd) still are.
+CHECKER_UNITS = frozenset({"freeze-watch.service", "freeze-watch.timer"})
+
 
 @dataclass(frozen=True)
 class AttributeChange:
