@@ -60,6 +60,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,22 +331,31 @@ _UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]*)?\.[a-z]+")
 _GLOB_CHARS = frozenset("*?[]")
 
 
-def _known_transient(v: _V, sv: dict[str, Any], enabled: bool) -> list[str]:
-    """`services.known_transient`: exact unit names (a glob would let any unit of a
-    matching name come and go unreported), each once, only with the section on."""
-    where = "services.known_transient"
-    if "known_transient" not in sv:
+def _exact_names(v: _V, section: dict[str, Any], key: str, where: str, noun: str,
+                 off: str | None, check: Callable[[str, str], None]) -> list[str]:
+    """A list of exact names at `section[key]` (a glob would let anything of a matching
+    name come and go unreported), each once. `off`: why the section records none (the
+    key is then refused); `check(at, name)`: the kind's own spelling rules."""
+    if key not in section:
         return []
-    if not enabled:
-        raise v.fail(where, "only with the services section enabled (enabled: false records "
-                     "no units)")
-    units = v.strings(sv["known_transient"], where)
-    if not units:
-        raise v.fail(where, "must list at least one unit (or leave the key out)")
-    for i, unit in enumerate(units):
+    if off:
+        raise v.fail(where, off)
+    names = v.strings(section[key], where)
+    if not names:
+        raise v.fail(where, f"must list at least one {noun} (or leave the key out)")
+    for i, name in enumerate(names):
         at = f"{where}[{i}]"
-        if _GLOB_CHARS & set(unit):
-            raise v.fail(at, f"{unit}: a glob; name each unit exactly")
+        if _GLOB_CHARS & set(name):
+            raise v.fail(at, f"{name}: a glob; name each {noun} exactly")
+        check(at, name)
+        if name in names[:i]:
+            raise v.fail(at, f"{name} is listed twice")
+    return list(names)
+
+
+def _known_transient(v: _V, sv: dict[str, Any], enabled: bool) -> list[str]:
+    """`services.known_transient`: exact unit names, only with the section on."""
+    def check(at: str, unit: str) -> None:
         if unit.rsplit(".", 1)[-1] not in UNIT_TYPES:
             raise v.fail(at, f"{unit}: must end in "
                          + ", ".join("." + t for t in UNIT_TYPES[:-1])
@@ -356,9 +366,9 @@ def _known_transient(v: _V, sv: dict[str, Any], enabled: bool) -> list[str]:
         if "@." in unit:
             raise v.fail(at, f"{unit}: a template, never a running unit; name the instance "
                          "(NAME@INSTANCE.TYPE)")
-        if unit in units[:i]:
-            raise v.fail(at, f"{unit} is listed twice")
-    return list(units)
+
+    off = None if enabled else "only with the services section enabled (enabled: false records no units)"
+    return _exact_names(v, sv, "known_transient", "services.known_transient", "unit", off, check)
 
 
 # A module name as /proc/modules lists it (the kernel's KBUILD_MODNAME: a hyphen in
@@ -367,32 +377,21 @@ _MODULE_NAME = re.compile(r"[a-z0-9_]{1,55}")
 
 
 def _modules_on_demand(v: _V, kn: dict[str, Any], enabled: bool, modules: bool) -> list[str]:
-    """`kernel.modules_on_demand`: exact module names (a glob would let any module of a
-    matching name, a rootkit's included, be loaded unreported), each once, only with
-    the modules recorded."""
-    where = "kernel.modules_on_demand"
-    if "modules_on_demand" not in kn:
-        return []
-    if not enabled or not modules:
-        off = "enabled: false" if not enabled else "modules: false"
-        raise v.fail(where, f"only with the kernel section's modules recorded ({off} records "
-                     "no modules)")
-    names = v.strings(kn["modules_on_demand"], where)
-    if not names:
-        raise v.fail(where, "must list at least one module (or leave the key out)")
-    for i, name in enumerate(names):
-        at = f"{where}[{i}]"
-        if _GLOB_CHARS & set(name):
-            raise v.fail(at, f"{name}: a glob; name each module exactly")
+    """`kernel.modules_on_demand`: exact module names (a rootkit's module of a matching
+    name would otherwise load unreported), only with the modules recorded."""
+    def check(at: str, name: str) -> None:
         if "-" in name and _MODULE_NAME.fullmatch(name.replace("-", "_")):
             raise v.fail(at, f"{name}: /proc/modules spells module names with underscores; "
                          f"write {name.replace('-', '_')}")
         if not _MODULE_NAME.fullmatch(name):
             raise v.fail(at, f"{name}: must be a module name as /proc/modules lists it "
                          "(a-z, 0-9 and _, at most 55 characters)")
-        if name in names[:i]:
-            raise v.fail(at, f"{name} is listed twice")
-    return list(names)
+
+    off = None
+    if not enabled or not modules:
+        off = ("only with the kernel section's modules recorded ("
+               + ("enabled: false" if not enabled else "modules: false") + " records no modules)")
+    return _exact_names(v, kn, "modules_on_demand", "kernel.modules_on_demand", "module", off, check)
 
 
 def parse_profile(data: bytes, source: str = "profile") -> Profile:
