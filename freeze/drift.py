@@ -63,10 +63,10 @@ from freeze.judge import (
     TRANSIENT,
     AttributeChange,
     attr_changes,
-    holds_excluded,
-    holds_switch,
+    holds_changing_entries,
     judge_file,
     judge_rotations,
+    known_change,
     on_demand_problem,
     switch_problem,
     transient_problem,
@@ -218,6 +218,12 @@ class DriftReport:
     # the profile's modules loaded on demand that were loaded, unloaded or resized (not drift)
     on_demand_modules: list[OnDemandModule] = field(default_factory=list)
 
+    def known_state_lines(self) -> list[str]:
+        """One line per known state the profile declares (switches, transient units,
+        modules loaded on demand): which one is active now; never drift by itself."""
+        return ([s.text() for s in self.switches] + [u.text() for u in self.transient_units]
+                + [m.text() for m in self.on_demand_modules])
+
     @property
     def exit_code(self) -> int:
         code = 0
@@ -274,8 +280,7 @@ def _judge_file(path: str, old: dict[str, Any], new: dict[str, Any],
     assert profile is not None
     switches = [r.path for r in profile.paths if r.volatility == "switch"]
     return judge_file(old, new, rule.volatility,
-                      excluded_entries=holds_excluded(rule.exclude, path)
-                      or holds_switch(switches, path),
+                      excluded_entries=holds_changing_entries(rule.exclude, switches, path),
                       targets=rule.targets)
 
 
@@ -356,14 +361,10 @@ def compare(old: Manifest, new: Manifest, profile: Profile | None = None) -> Dri
             continue  # the common case, decided in C for the whole section
         judge = _JUDGES.get(section)
         differing = [key for key in a.keys() | b.keys() if a.get(key) != b.get(key)]
-        if section == "services" and profile is not None and profile.known_transient:
-            # a known transient unit coming, changing state or going (reported below)
-            differing = [key for key in differing if key not in profile.known_transient
-                         or transient_problem(a.get(key), b.get(key)) is not None]
-        if section == "modules" and profile is not None and profile.modules_on_demand:
-            # a module loaded on demand, unloaded or resized (reported below)
-            differing = [key for key in differing if key not in profile.modules_on_demand
-                         or on_demand_problem(a.get(key), b.get(key)) is not None]
+        if profile is not None and (profile.known_transient or profile.modules_on_demand):
+            # a known transient unit coming and going, a module loaded on demand (reported below)
+            differing = [key for key in differing if not known_change(
+                section, key, a.get(key), b.get(key), profile.known_transient, profile.modules_on_demand)]
         rotated: set[str] = set()
         if section == "files" and profile is not None and any(
                 r.volatility == "rotating" for r in profile.paths):

@@ -118,16 +118,12 @@ def render_drift_text(report: DriftReport, *, manifest: str, profile: Profile | 
              f"manifest sha256: {report.manifest_digest}"]
     if report.is_clean:
         lines.append(f"clean: host {host} matches the manifest")
-        lines.extend(s.text() for s in report.switches)  # which known state is active
-        lines.extend(u.text() for u in report.transient_units)
-        lines.extend(m.text() for m in report.on_demand_modules)
+        lines.extend(report.known_state_lines())
     else:
         counts = report.counts()
         lines.append(f"drift on host {host}: {counts[ADDED]} added, {counts[REMOVED]} removed, "
                      f"{counts[CHANGED]} changed (exit {report.exit_code})")
-        lines.extend(s.text() for s in report.switches)
-        lines.extend(u.text() for u in report.transient_units)
-        lines.extend(m.text() for m in report.on_demand_modules)
+        lines.extend(report.known_state_lines())
         lines.append("")
         lines.append("summary by kind:")
         per_kind: Counter[tuple[str, str]] = Counter((e.kind, e.category) for e in report.entries)

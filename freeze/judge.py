@@ -15,7 +15,7 @@ loaded on demand (`kernel.modules_on_demand`), their `modules` entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -87,17 +87,14 @@ def attr_changes(old: Mapping[str, Any], new: Mapping[str, Any],
     return changes
 
 
-def holds_excluded(excludes: tuple[str, ...] | list[str], directory: str) -> bool:
-    """Whether an `exclude` glob names entries directly in `directory`."""
+def holds_changing_entries(excludes: Iterable[str], switch_paths: Iterable[str],
+                           directory: str) -> bool:
+    """Whether `directory` directly holds entries whose coming and going is allowed: an
+    `exclude` glob's (/root/.sudo_as_admin_successful) or a `switch` symlink (pointing
+    it elsewhere renames a new link in). Either changes the directory's times."""
     prefix = directory.rstrip("/") + "/"
-    return any(g.startswith(prefix) and "/" not in g[len(prefix):] for g in excludes)
-
-
-def holds_switch(switch_paths: Iterable[str], directory: str) -> bool:
-    """Whether a `switch` symlink is directly in `directory`: pointing it elsewhere
-    (a new link renamed over it) changes the directory's times."""
-    prefix = directory.rstrip("/") + "/"
-    return any(p.startswith(prefix) and "/" not in p[len(prefix):] for p in switch_paths)
+    return any(p.startswith(prefix) and "/" not in p[len(prefix):]
+               for p in (*excludes, *switch_paths))
 
 
 def switch_problem(entry: Mapping[str, Any] | None, targets: Iterable[str]) -> str | None:
@@ -140,6 +137,20 @@ def on_demand_problem(old: Mapping[str, Any] | None, new: Mapping[str, Any] | No
     if changed:
         return f"{', '.join(changed)} changed"
     return None
+
+
+def known_change(section: str, key: str, old: Mapping[str, Any] | None,
+                 new: Mapping[str, Any] | None, known_transient: Collection[str],
+                 on_demand: Collection[str]) -> bool:
+    """Whether a differing entry of a host section is a change the profile declares
+    known, reported but not drift: a unit of `services.known_transient` that stayed
+    transient or absent, a module of `kernel.modules_on_demand` loaded, unloaded or
+    resized. freeze verify and the host checker both ask this."""
+    if section == "services" and key in known_transient:
+        return transient_problem(old, new) is None
+    if section == "modules" and key in on_demand:
+        return on_demand_problem(old, new) is None
+    return False
 
 
 def judge_file(old: Mapping[str, Any], new: Mapping[str, Any], volatility: str, *,

@@ -152,10 +152,11 @@ class ActionModule(ActionBase):
             with open(local, "rb") as fh:
                 doc = json.load(fh)
             try:
+                if baseline is None:  # a reference: its switch symlinks in a known state,
+                    # checked before the database is read (a refusal costs nothing then)
+                    check_switches(doc["sections"].get("files", {}), profile)
                 manifest = manifest_from_collected(
                     profile, doc, database_sections(profile, require_tables=baseline is None))
-                if baseline is None:  # a reference: its switch symlinks in a known state
-                    check_switches(manifest.sections.get("files", {}), profile)
                 if dest:
                     summary.update(dest=dest, sha256=write_manifest(dest, manifest),
                                    size=os.path.getsize(dest))

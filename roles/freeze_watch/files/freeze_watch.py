@@ -95,8 +95,7 @@ def _judge_file(judge, rules, path, old, new):
     targets = rule[3] if len(rule) > 3 else []
     switches = [r[0] for r in rules if r[1] == "switch"]
     return judge.judge_file(old, new, rule[1], targets=targets,
-                            excluded_entries=judge.holds_excluded(excludes, path)
-                            or judge.holds_switch(switches, path))
+                            excluded_entries=judge.holds_changing_entries(excludes, switches, path))
 
 
 def compare(manifest, doc, config, judge):
@@ -143,12 +142,8 @@ def compare(manifest, doc, config, judge):
         for key in sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k)):
             if key in rotated:
                 continue
-            if (section == "services" and key in known_transient
-                    and judge.transient_problem(a.get(key), b.get(key)) is None):
-                continue  # a known transient unit coming, changing state or going
-            if (section == "modules" and key in on_demand
-                    and judge.on_demand_problem(a.get(key), b.get(key)) is None):
-                continue  # a module loaded on demand, unloaded (a reboot) or resized
+            if judge.known_change(section, key, a.get(key), b.get(key), known_transient, on_demand):
+                continue  # a known transient unit coming and going, a module loaded on demand
             if key not in b:
                 items.append((REMOVED, kind, key, []))
             elif key not in a:
