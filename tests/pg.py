@@ -109,9 +109,11 @@ def start_server(base: Path | None = None) -> PgServer:
     return server
 
 
-def start_standby(primary: PgServer, base: Path | None = None) -> PgServer:
+def start_standby(primary: PgServer, base: Path | None = None, slot: str | None = None) -> PgServer:
     """A streaming hot standby of `primary`: pg_basebackup -R (replication as the
-    test superuser over 127.0.0.1, scram), started on its own free port."""
+    test superuser over 127.0.0.1, scram), started on its own free port; with
+    `slot`, pg_basebackup creates that physical slot and the standby streams from it
+    (as the lab's standbys do)."""
     root = Path(tempfile.mkdtemp(prefix="freeze-pg-standby-", dir=base))
     if primary._run_as:
         shutil.chown(root, "postgres", "postgres")
@@ -120,7 +122,8 @@ def start_standby(primary: PgServer, base: Path | None = None) -> PgServer:
     subprocess.run(primary._run_as + ["env", f"PGPASSWORD={SUPERUSER_PASSWORD}",
                                       str(primary.bindir / "pg_basebackup"), "-D", str(datadir),
                                       "-h", primary.host, "-p", str(primary.port), "-U", SUPERUSER,
-                                      "-X", "stream", "-R", "--checkpoint=fast"],
+                                      "-X", "stream", "-R", "--checkpoint=fast"]
+                   + (["--create-slot", f"--slot={slot}"] if slot else []),
                    check=True, capture_output=True, env=env)
     port = _free_port()
     opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} "
