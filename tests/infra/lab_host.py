@@ -38,3 +38,38 @@ def write_private_file(host: Any, path: str, content: str) -> None:
     argv += [f"{v.get('ansible_user', 'root')}@{v.get('ansible_host', host.backend.host)}",
              f"umask 077 && cat > {shlex.quote(path)}"]
     subprocess.run(argv, input=content.encode(), check=True, timeout=60)
+
+
+def peer_host(config: Any, name: str) -> Any:
+    """Another host of the same inventory (testinfra's ansible backend), for tests
+    that act from one lab host on another; skips without --ansible-inventory."""
+    import testinfra
+
+    inventory = config.getoption("ansible_inventory", None)
+    if not inventory:
+        pytest.skip("cross-host tests need --ansible-inventory")
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=str(inventory))
+
+
+def fetch(host: Any, url: str, timeout: int = 10) -> str:
+    """GET url from the lab host itself (its python3; no curl on the image)."""
+    return str(host.run_expect([0], f"python3 -c \"import urllib.request as u;"
+                                    f"print(u.urlopen('{url}', timeout={timeout}).read().decode())\"").stdout)
+
+
+def connects(host: Any, address: str, port: int, timeout: int = 3) -> bool:
+    """Whether a TCP connection from the lab host to address:port is accepted
+    (the firewall's drop shows as a timeout, a closed port as a refusal)."""
+    probe = f"import socket; socket.create_connection(('{address}', {port}), timeout={timeout})"
+    result = host.run(f'python3 -c "{probe}"')
+    return bool(result.rc == 0)
+
+
+def prometheus_text(body: str) -> dict[str, float]:
+    """Series of a /metrics page: '<name>{<labels>}' (as printed) -> value."""
+    series: dict[str, float] = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            series[key] = float(value)
+    return series

@@ -63,11 +63,41 @@ def test_every_node_target_is_up(host: Any) -> None:
                    for t in targets), probe
 
 
+def test_database_and_web_exporters_are_up_with_real_figures(host: Any) -> None:
+    """The primary's PostgreSQL exporter and the web tier's nginx exporter are scraped
+    (instance = inventory name), and Prometheus itself holds their figures: the
+    inventory's streaming standbys, nginx answering."""
+    variables, address = _server(host)
+    groups = variables["groups"]
+    wanted = {job: sorted({h for g in variables.get(f"monitoring_server_{job}_groups", []) for h in groups.get(g, [])})
+              for job in ("postgresql", "nginx")}
+    if not any(wanted.values()):
+        pytest.skip("no monitoring_server_postgresql_groups / _nginx_groups in this inventory")
+    targets = _get(host, f"http://{address}:9090/api/v1/targets?state=active")["data"]["activeTargets"]
+    for job, hosts in wanted.items():
+        health = {t["labels"]["instance"]: t["health"] for t in targets if t["labels"]["job"] == job}
+        assert sorted(health) == hosts, (job, health)
+        assert set(health.values()) <= {"up"}, (job, health)
+
+    def query(expr: str) -> dict[str, float]:
+        result = _get(host, f"http://{address}:9090/api/v1/query?query={expr}")["data"]["result"]
+        return {r["metric"]["instance"]: float(r["value"][1]) for r in result}
+
+    standbys = int(variables.get("monitoring_server_postgresql_expected_standbys", 1))
+    if wanted["postgresql"]:
+        assert query("pg_replication_primary_streaming_standbys") == dict.fromkeys(wanted["postgresql"], standbys)
+        assert query("pg_up") == dict.fromkeys(wanted["postgresql"], 1.0)
+    if wanted["nginx"]:
+        assert query("nginx_up") == dict.fromkeys(wanted["nginx"], 1.0)
+
+
 def test_rules_loaded_and_alertmanager_connected(host: Any) -> None:
     _, address = _server(host)
     groups = _get(host, f"http://{address}:9090/api/v1/rules")["data"]["groups"]
     alerts = {r["name"] for g in groups for r in g["rules"]}
-    assert {"HostDown", "DiskFilling", "ClockSkew", "ResultsSiteProbeFailing", "FrozenStateDrifted"} <= alerts
+    assert {"HostDown", "DiskFilling", "ClockSkew", "ResultsSiteProbeFailing", "FrozenStateDrifted",
+            "PostgresqlDown", "PostgresqlReplicaMissing", "PostgresqlReplicationLagHigh", "NginxDown",
+            "ResultsSiteConnectionsHigh"} <= alerts
     managers = _get(host, f"http://{address}:9090/api/v1/alertmanagers")["data"]["activeAlertmanagers"]
     assert [m["url"] for m in managers] == [f"http://{address}:9093/api/v2/alerts"]
 
