@@ -135,6 +135,13 @@ def test_pg_hba_is_hostssl_scram_only_and_no_network_superuser(server: Any) -> N
     assert rows and all(r[5] == "" for r in rows), rows
     admitting = [r for r in rows if r[4] != "reject"]
     assert admitting[0] == ["local", "{all}", "{postgres}", "", "peer", ""]
+    # the primary's exporter (postgresql_server_exporter_enabled): its OS user by peer on
+    # the socket, to the postgres database only; the one other local rule that admits
+    variables = hostvars(server)
+    if variables.get("postgresql_server_exporter_enabled") and _mode(server) == "primary":
+        login = variables.get("postgresql_server_exporter_login", "prometheus")
+        assert admitting[1] == ["local", "{postgres}", "{" + login + "}", "", "peer", ""], admitting[1]
+        admitting = admitting[1:]
     for r in admitting[1:]:
         assert r[0] == "hostssl" and r[4] == "scram-sha-256", r
         assert r[2] not in ("{all}", "{postgres}") and r[3] not in ("", "0.0.0.0", "::"), r

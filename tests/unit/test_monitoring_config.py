@@ -75,6 +75,23 @@ def test_rule_unit_tests_fail_when_a_threshold_changes(tmp_path: Path) -> None:
     assert res.returncode != 0
 
 
+@pytest.mark.parametrize("override", [{"monitoring_server_postgresql_expected_standbys": 0},
+                                      {"monitoring_server_replication_lag_seconds": 60},
+                                      {"monitoring_server_replication_lag_bytes": 33554432},
+                                      {"monitoring_server_replication_lag_for": "5m"},
+                                      {"monitoring_server_nginx_connections_high": 2000}],
+                         ids=lambda o: next(iter(o)))
+def test_database_and_web_rule_tests_fail_when_their_threshold_changes(tmp_path: Path, override: dict) -> None:
+    """Each threshold of the exporter alerts is pinned by its unit test: moving it
+    (no replica expected, a laxer lag or connection limit, a longer wait) breaks them."""
+    promtool = tool("promtool")
+    rules = rules_file(tmp_path, **override)
+    test = tmp_path / "rules_test.yml"
+    test.write_text(RULE_TESTS.read_text().replace("[RULES]", f"[{rules}]"))
+    res = subprocess.run([promtool, "test", "rules", str(test)], capture_output=True, text=True)
+    assert res.returncode != 0, res.stdout
+
+
 def test_prometheus_config_scrapes_the_inventory_and_passes_promtool(tmp_path: Path) -> None:
     conf = yaml.safe_load(render(tmp_path, "prometheus.yml.j2"))
     jobs = {j["job_name"]: j for j in conf["scrape_configs"]}
