@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -65,11 +66,20 @@ def connects(host: Any, address: str, port: int, timeout: int = 3) -> bool:
     return bool(result.rc == 0)
 
 
-def prometheus_text(body: str) -> dict[str, float]:
-    """Series of a /metrics page: '<name>{<labels>}' (as printed) -> value."""
-    series: dict[str, float] = {}
+def prometheus_text(body: str) -> list[tuple[str, dict[str, str], float]]:
+    """Samples of a /metrics page: (name, labels, value)."""
+    samples = []
     for line in body.splitlines():
-        if line and not line.startswith("#"):
-            key, _, value = line.rpartition(" ")
-            series[key] = float(value)
-    return series
+        match = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+            samples.append((match.group(1), labels, float(match.group(3))))
+    return samples
+
+
+def sample(samples: list[tuple[str, dict[str, str], float]], name: str, **labels: str) -> float:
+    """The one value of `name` whose labels include `labels` (other labels, such as
+    the postgres exporter's server="...", are ignored)."""
+    found = [v for n, lab, v in samples if n == name and labels.items() <= lab.items()]
+    assert len(found) == 1, f"{name}{labels}: {len(found)} samples"
+    return found[0]

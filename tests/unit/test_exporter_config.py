@@ -114,6 +114,7 @@ def test_prometheus_scrapes_the_database_and_web_exporters(tmp_path: Path) -> No
     conf = yaml.safe_load(text)
     jobs = {j["job_name"]: j for j in conf["scrape_configs"]}
     assert jobs["postgresql"]["static_configs"] == [{"targets": ["10.20.0.11:9187"], "labels": {"instance": "target"}}]
+    assert jobs["postgresql"]["metric_relabel_configs"] == [{"action": "labeldrop", "regex": "server"}]
     assert jobs["nginx"]["static_configs"] == [{"targets": ["10.20.0.13:9113"], "labels": {"instance": "target"}}]
     conf["rule_files"] = [str(rules_file(tmp_path))]
     path = tmp_path / "prometheus.yml"
