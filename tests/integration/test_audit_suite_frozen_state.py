@@ -148,3 +148,21 @@ def test_without_the_options_it_skips_and_with_some_it_errs(audited: Audited, tm
     rc, out, cases = _suite(audited, tmp_path, f"--freeze-manifests={audited.manifests}")
     assert rc == 1 and cases[CASE][0] == "error", out[-4000:]
     assert "also needs --freeze-profile --freeze-root" in cases[CASE][1], cases
+
+
+def test_the_auditors_script_writes_one_junit_file_named_by_controls(audited: Audited, tmp_path: Path) -> None:
+    """scripts/audit-suite.sh: the frozen-state pass, then the rest (here narrowed with -k
+    to a test that reads only this checkout: the loopback "host" is this machine), one
+    JUnit XML of both."""
+    junit = tmp_path / "report" / "audit.xml"
+    res = subprocess.run(
+        ["bash", "scripts/audit-suite.sh", str(audited.inventory), "--hosts", HOST, "--junit", str(junit),
+         "--manifests", str(audited.manifests), "--root", str(audited.root), "--profile", str(audited.profile),
+         "--", "-k", "test_host_matches_its_signed_manifest or test_fixture_pages_exist"],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(REPO)})
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    names = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")]
+    assert sorted(names) == [f"EF-FRZ-5 test_host_matches_its_signed_manifest[ansible://{HOST}]",
+                             "EF-WEB-1 test_fixture_pages_exist"], names  # no host: not parametrized by one
+    assert "== 2 passed, 0 failed, 0 skipped" in res.stdout and not Path(f"{junit}.frozen").exists()
