@@ -3,7 +3,7 @@
 # XML whose test cases are named by the controls they check ("CIS-5.1.20
 # test_root_login_refused[ansible://count-db]"; catalogue: tests/infra/controls.py).
 #
-#   scripts/audit-suite.sh INVENTORY [--hosts PATTERN] [--junit OUT.xml]
+#   scripts/audit-suite.sh INVENTORY [--hosts PATTERN] [--junit OUT.xml] [--with-writes]
 #       [--ceremony DIR --profile FILE]
 #       [--manifests DIR --root FILE [--envelope FILE] [--fleet FILE] --profile FILE]
 #       [-- PYTEST_ARGS...]
@@ -13,21 +13,25 @@
 # (DIR/ceremony/manifest.dsse.json) and the fleet manifest (DIR/manifests/fleet-manifest.json)
 # for test_frozen_state ("this host matches its signed manifest", EF-FRZ-5); the
 # explicit options override any of them. Without a ceremony or manifests that test skips.
+# Tests marked `writes` change a host to probe it (a probe user, a marker file, rows in
+# the counting database, a forced log rotation): left out unless --with-writes, since an
+# audit of a frozen production fleet must not change it (the lab tier runs them all).
 # PYTEST_ARGS go to pytest as they are (e.g. -n 3 for one worker per host, -k ssh).
 # Exit status: pytest's (0 all passed or skipped, 1 a test failed, 2+ a usage or run error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-64}"; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-64}"; }
 [ $# -ge 1 ] || usage
 case "$1" in -h|--help) usage 0 ;; esac
 inventory=$1; shift
-hosts=all junit=artifacts/audit/audit-suite.xml
+hosts=all junit=artifacts/audit/audit-suite.xml select="lab and not writes"
 ceremony="" manifests="" root="" envelope="" fleet="" profile=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --hosts) hosts=$2; shift 2 ;;
+    --with-writes) select=lab; shift ;;
     --junit) junit=$2; shift 2 ;;
     --ceremony) ceremony=$2; shift 2 ;;
     --manifests) manifests=$2; shift 2 ;;
@@ -55,10 +59,10 @@ freeze=()
 [ -z "$envelope" ] || freeze+=("--freeze-envelope=$envelope")
 [ -z "$fleet" ] || freeze+=("--freeze-fleet=$fleet")
 mkdir -p "$(dirname "$junit")"
-echo "== auditor's suite: tests/infra on '$hosts' of $inventory -> $junit"
+echo "== auditor's suite: tests/infra ($select) on '$hosts' of $inventory -> $junit"
 run() {  # run JUNIT PYTEST_ARGS...: one pytest pass over the inventory
   local out=$1; shift
-  "$PY" -m pytest -p no:cacheprovider -q -m lab --hosts="ansible://$hosts" --ansible-inventory="$inventory" \
+  "$PY" -m pytest -p no:cacheprovider -q -m "$select" --hosts="ansible://$hosts" --ansible-inventory="$inventory" \
     --junitxml="$out" "$@"
 }
 rc=0

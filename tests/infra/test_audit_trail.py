@@ -35,6 +35,7 @@ def test_rule_loaded_in_kernel(loaded_rules: str, key: str) -> None:
 
 
 @pytest.mark.control("CIS-6.2.3.20")
+@pytest.mark.writes
 def test_rules_are_immutable(host) -> None:  # noqa: ANN001
     with host.sudo():
         status = host.check_output("auditctl -s")

@@ -63,6 +63,7 @@ def _state(host) -> tuple[str, str]:  # noqa: ANN001
 
 
 @pytest.mark.control("EF-FW-5")
+@pytest.mark.writes
 def test_timer_restores_the_ruleset_when_the_controller_is_gone(host, ssh_target: SshTarget,
                                                                tmp_path: Path) -> None:  # noqa: ANN001
     ruleset_before, conf_before = _state(host)
@@ -81,6 +82,7 @@ def test_timer_restores_the_ruleset_when_the_controller_is_gone(host, ssh_target
 
 
 @pytest.mark.control("EF-FW-6")
+@pytest.mark.writes
 def test_control_connection_rescue_restores_at_once(host, ssh_target: SshTarget,
                                                     tmp_path: Path) -> None:  # noqa: ANN001
     ruleset_before, conf_before = _state(host)

@@ -52,6 +52,7 @@ def test_preflight_refuses_password_based_access(host, tmp_path: Path) -> None: 
 
 
 @pytest.mark.control("EF-LOCK-5")
+@pytest.mark.writes
 def test_verify_opens_a_fresh_login(host, tmp_path: Path) -> None:  # noqa: ANN001
     res = _run_guard(host, tmp_path, {"lockout_guard_phase": "verify", "lockout_guard_after": "os_baseline"})
     assert res.returncode == 0, res.stdout[-3000:]

@@ -35,6 +35,7 @@ def test_rsyslog_ships_with_relp_and_keeps_its_key_private(host: Any) -> None:
 
 
 @pytest.mark.control("EF-LOG-4")
+@pytest.mark.writes
 def test_audit_event_reaches_the_collector_within_5_seconds(host: Any) -> None:
     variables = _shipper(host)
     if variables["inventory_hostname"] != EVENT_HOST:

@@ -109,6 +109,7 @@ def test_device_mac_set_matches_inventory(ruleset: list[dict], host) -> None:  #
 
 
 @pytest.mark.control("EF-FW-4")
+@pytest.mark.writes
 def test_only_registered_macs_reach_the_transmission_service(host) -> None:  # noqa: ANN001
     """Real frames: a registered MAC gets to the service port; an unknown MAC, or the
     registered MAC on any other port (here SSH), is dropped and counted."""

@@ -38,6 +38,7 @@ def test_listens_on_the_private_address_only(host: Any) -> None:
 
 
 @pytest.mark.control("EF-MON-8")
+@pytest.mark.writes
 def test_serves_metrics_and_the_textfile_collector(host: Any) -> None:
     variables, address, port = _exporter(host)
     textfile_dir = variables.get("node_exporter_textfile_dir", "/var/lib/prometheus/node-exporter")

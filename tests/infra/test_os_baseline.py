@@ -142,6 +142,7 @@ def test_temporary_directories_mounted_nodev_nosuid_noexec(host, mountpoint: str
 
 
 @pytest.mark.control("CIS-1.1.2.1.4")
+@pytest.mark.writes
 def test_noexec_tmp_really_refuses_execution(host) -> None:  # noqa: ANN001
     with host.sudo():
         res = host.run("f=$(mktemp -p /tmp) && printf '#!/bin/sh\\necho ran\\n' > $f && chmod +x $f; "
@@ -178,6 +179,7 @@ def test_operator_sudo_still_works(host) -> None:  # noqa: ANN001
 
 
 @pytest.mark.control("CIS-5.3.3.1.1")
+@pytest.mark.writes
 def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None:  # noqa: ANN001
     """Real PAM stack: N wrong passwords lock the account; even the right one is then refused."""
     deny = int(hostvars(host).get("os_baseline_faillock_deny", 4))

@@ -171,6 +171,7 @@ def test_no_md5_hash_and_no_superuser_password(server: Any) -> None:
 
 
 @pytest.mark.control("EF-DB-5")
+@pytest.mark.writes
 def test_writer_writes_only_from_the_application_host(fleet: Fleet) -> None:
     station = f"t-{uuid.uuid4().hex[:8]}"
     ok = fleet.psql(fleet.app, fleet.primary_address, "counting_writer",
@@ -185,6 +186,7 @@ def test_writer_writes_only_from_the_application_host(fleet: Fleet) -> None:
 
 
 @pytest.mark.control("EF-DB-6")
+@pytest.mark.writes
 def test_auditor_only_reads(fleet: Fleet) -> None:
     read = fleet.psql(fleet.app, fleet.primary_address, "count_auditor", "SELECT count(*) >= 0 FROM results")
     assert read.rc == 0 and read.stdout.strip() == "t", read.stderr
@@ -195,6 +197,7 @@ def test_auditor_only_reads(fleet: Fleet) -> None:
 
 
 @pytest.mark.control("EF-DB-2")
+@pytest.mark.writes
 def test_superuser_over_the_network_is_refused(fleet: Fleet) -> None:
     for src in (fleet.app, fleet.primary):
         r = fleet.psql(src, fleet.primary_address, "postgres", "SELECT 1")
@@ -202,12 +205,14 @@ def test_superuser_over_the_network_is_refused(fleet: Fleet) -> None:
 
 
 @pytest.mark.control("EF-DB-2")
+@pytest.mark.writes
 def test_a_login_without_tls_is_refused(fleet: Fleet) -> None:
     r = fleet.psql(fleet.app, fleet.primary_address, "counting_writer", "SELECT 1", sslmode="disable")
     assert r.rc != 0 and "no encryption" in r.stderr, r.stderr
 
 
 @pytest.mark.control("EF-DB-7")
+@pytest.mark.writes
 def test_ddl_role_change_and_result_write_are_in_the_audit_log_with_the_user(fleet: Fleet) -> None:
     mark = uuid.uuid4().hex[:10]
     ddl = fleet.psql(fleet.primary, fleet.primary_address, "freeze_operator",
@@ -230,6 +235,7 @@ def test_ddl_role_change_and_result_write_are_in_the_audit_log_with_the_user(fle
 
 
 @pytest.mark.control("EF-DB-8")
+@pytest.mark.writes
 def test_replication_streams_within_a_second_and_the_replica_refuses_writes(fleet: Fleet) -> None:
     station = f"r-{uuid.uuid4().hex[:8]}"
     fleet._passfile(fleet.app)
@@ -268,6 +274,7 @@ echo $(( ($(date +%s%N) - t0) / 1000000 ))
 
 
 @pytest.mark.control("EF-DB-9")
+@pytest.mark.writes
 def test_replication_is_streaming_over_tls_from_the_slot_and_lag_is_queryable(fleet: Fleet) -> None:
     slot = "standby_" + fleet.standby_name.replace("-", "_")
     rows = fleet.psql(fleet.app, fleet.primary_address, "count_auditor",

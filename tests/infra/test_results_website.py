@@ -117,6 +117,7 @@ def test_attacks_are_blocked_and_logged_with_their_rule_id(host: Any, site: Site
 
 
 @pytest.mark.control("EF-WEB-4")
+@pytest.mark.writes
 def test_audit_log_is_private_and_survives_its_rotation(host: Any, site: Site) -> None:
     """The WAF's records land in the file the shippers read, before and after a rotation.
 

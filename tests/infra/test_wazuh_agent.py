@@ -93,6 +93,7 @@ def test_whodata_rules_are_in_the_immutable_kernel_rule_set(host, conf: ET.Eleme
 
 
 @pytest.mark.control("EF-WAZ-6")
+@pytest.mark.writes
 def test_a_write_reaches_the_agent_with_who_made_it(host) -> None:  # noqa: ANN001
     hostvars(host)
     marker = f"whodata-probe-{uuid.uuid4().hex[:10]}"
