@@ -24,7 +24,12 @@ def _report(host: Any) -> tuple[dict[str, Any], str, int]:
         pytest.skip("traffic_report runs on the monitoring group only")
     if not variables.get("traffic_report_enabled", True):
         pytest.skip("traffic_report is disabled on this host")
-    return variables, variables["traffic_report_listen_address"], int(variables.get("traffic_report_port", 7880))
+    address = str(variables.get("traffic_report_listen_address", ""))
+    if "{{" in address:  # the inventory's expression (ansible-inventory does not template it)
+        address = str(variables.get("lab_private_address", ""))
+    if not address:
+        pytest.skip("no literal traffic_report_listen_address for this host")
+    return variables, address, int(variables.get("traffic_report_port", 7880))
 
 
 def _listeners(host: Any, port: int) -> list[str]:
@@ -55,11 +60,12 @@ def test_listens_on_the_monitoring_address_and_loopback_only(host: Any) -> None:
 
 def _http(host: Any, url: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
     """status, headers, body of a GET made on the host (python3 of the VM)."""
-    script = ("import sys, urllib.request as u, urllib.error as e\n"
+    script = ("import json, sys, urllib.request as u, urllib.error as e\n"
               f"r = u.Request({url!r}, headers={headers or {}!r})\n"
               "try:\n    x = u.urlopen(r, timeout=10)\n"
               "except e.HTTPError as err:\n    x = err\n"
-              "print(x.status); print(repr(str(x.headers))); sys.stdout.write(x.read().decode(errors='replace'))\n")
+              "print(x.status); print(json.dumps(dict(x.headers)))\n"
+              "sys.stdout.write(x.read().decode(errors='replace'))\n")
     out = host.run_expect([0], f"python3 -c {shlex.quote(script)}").stdout
     status, head, body = out.split("\n", 2)
     return int(status), head, body
