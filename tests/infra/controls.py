@@ -217,6 +217,11 @@ CONTROLS: dict[str, str] = {
     "EF-MON-6": "the node exporter is enabled, running and sandboxed as user prometheus",
     "EF-MON-7": "the node exporter listens on the private (monitoring) address only",
     "EF-MON-8": "the node exporter serves host metrics and the textfile collector's",
+    "EF-MON-9": "the live traffic report (goaccess) runs as an unprivileged, sandboxed dynamic user",
+    "EF-MON-10": "the traffic report listens on the monitoring address only, its WebSocket on loopback only",
+    "EF-MON-11": "the traffic report page is served with its security headers and no version",
+    "EF-MON-12": "the traffic report's WebSocket accepts the page's own origin only",
+    "EF-MON-13": "the results website's access lines reach the collector's live feed, unaltered, within 10 s",
     # --- EF-DB: postgresql_server -----------------------------------------------------------------
     "EF-DB-1": "PostgreSQL listens on the inventory's addresses only",
     "EF-DB-2": "logins are TLS-only with scram-sha-256; no superuser login over the network",

@@ -37,6 +37,7 @@ def _listeners(host: Any, port: int) -> list[str]:
             if line.split()[3].endswith(f":{port}")]
 
 
+@pytest.mark.control("EF-MON-9")
 def test_goaccess_runs_unprivileged_and_sandboxed(host: Any) -> None:
     _report(host)
     service = host.service("traffic-report")
@@ -49,6 +50,7 @@ def test_goaccess_runs_unprivileged_and_sandboxed(host: Any) -> None:
     assert user and "root" not in user, user
 
 
+@pytest.mark.control("EF-MON-10")
 def test_listens_on_the_monitoring_address_and_loopback_only(host: Any) -> None:
     variables, address, port = _report(host)
     ws_port = int(variables.get("traffic_report_websocket_port", 7890))
@@ -71,6 +73,7 @@ def _http(host: Any, url: str, headers: dict[str, str] | None = None) -> tuple[i
     return int(status), head, body
 
 
+@pytest.mark.control("EF-MON-11")
 def test_serves_the_report_with_its_security_headers(host: Any) -> None:
     variables, address, port = _report(host)
     status, head, body = _http(host, f"http://{address}:{port}/")
@@ -93,6 +96,7 @@ def _upgrade(host: Any, address: str, port: int, origin: str) -> str:
     return str(host.run_expect([0], f"python3 -c {shlex.quote(script)}").stdout).strip()
 
 
+@pytest.mark.control("EF-MON-12")
 def test_websocket_upgrades_for_the_page_origin_only(host: Any) -> None:
     _, address, port = _report(host)
     assert " 101 " in _upgrade(host, address, port, f"http://{address}:{port}")
@@ -100,6 +104,7 @@ def test_websocket_upgrades_for_the_page_origin_only(host: Any) -> None:
     assert " 101 " not in _upgrade(host, address, port, "http://evil.example")
 
 
+@pytest.mark.control("EF-MON-13")
 def test_a_results_website_request_is_counted_from_the_live_feed(host: Any) -> None:
     variables, _, _ = _report(host)
     feed = variables.get("traffic_report_feed", "/var/log/remote-feeds/web-access.log")
