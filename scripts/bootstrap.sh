@@ -20,6 +20,9 @@ APT_PACKAGES=(
   rsyslog rsyslog-relp
   # monitoring_server unit tests: promtool (check + rule unit tests), amtool, blackbox --config.check
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
+  # traffic_report: goaccess parses the website's access lines in a unit test; the lab
+  # proof reads the live report in headless Chromium and saves its screenshot
+  goaccess chromium
   python3-venv git
 )
 

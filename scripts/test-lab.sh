@@ -13,6 +13,7 @@
 #   7. testinfra (tests/infra) against every host; then, side by side, log delivery through
 #      a 60 s collector outage, a frozen VM raising HostDown in Alertmanager, and a file
 #      changed on a frozen host (count-db) raising FrozenStateDrifted (LAB_FREEZE_WATCH_PROOF=0 skips it)
+#      then the live traffic report read in headless Chromium (requests counted by the open page)
 #   8. disruptive proofs, one per host, all at once: an sshd change that locks the
 #      operator out must be undone by ssh_hardening's on-host timer and fail the run
 #      (count-db, then re-tested); a firewall allowlist without the controller must be
@@ -139,7 +140,7 @@ python -m pytest -p no:cacheprovider -q -m lab tests/infra -n 3 \
   --junitxml="$ART/testinfra.xml"
 end
 
-begin "proofs: log delivery through a 60 s collector outage, host-down alert, frozen-state drift alert, audit event stored in 5 s"
+begin "proofs: log delivery through a 60 s collector outage, host-down alert, frozen-state drift alert, audit event stored in 5 s, live traffic report"
 # monitoring_server: results-tx's VM is frozen (SIGSTOP) until Alertmanager on
 # count-app has HostDown for it, then continued until the alert resolves. It runs
 # beside the log proof (other hosts; both mostly wait), so it costs no extra time.
@@ -174,6 +175,11 @@ fi
 # count-db, each read back from count-app's store within 5 s (~15 s). After the
 # freeze-watch proof: it changes /etc/postgresql's times, which that proof froze.
 python -m tests.lab_tier.audit_event_proof --fleet "$LAB_DIR" --sender count-db --collector count-app
+# traffic_report: headless Chromium on the controller opens the live report through a
+# SOCKS tunnel into count-app (where the watch room's browsers stand); requests to the
+# results website are counted by the open page within 90 s; screenshot in artifacts/lab/.
+python -m tests.lab_tier.traffic_report_proof --fleet "$LAB_DIR" --site results-tx --monitor count-app \
+  --screenshot "$ART/traffic-report.png"
 end
 
 # Disruptive proofs, one per host and all at once (the lockout proofs mostly wait

@@ -45,6 +45,7 @@ def _sql(host: Any, sql: str, db: str = "postgres") -> str:
         return str(host.check_output(f"psql -X -At -d {db} -c {shlex.quote(sql)}"))
 
 
+@pytest.mark.control("EF-MON-15")
 def test_runs_enabled_and_sandboxed(host: Any) -> None:
     _primary(host)
     service = host.service(SERVICE)
@@ -54,6 +55,7 @@ def test_runs_enabled_and_sandboxed(host: Any) -> None:
         assert wanted in show, show
 
 
+@pytest.mark.control("EF-MON-16")
 def test_listens_on_the_private_address_only(host: Any) -> None:
     _, address, port = _primary(host)
     listeners = [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
@@ -61,6 +63,7 @@ def test_listens_on_the_private_address_only(host: Any) -> None:
     assert listeners == [f"{address}:{port}"], listeners
 
 
+@pytest.mark.control("EF-MON-17")
 def test_login_has_pg_monitor_only_no_password_and_the_socket_only(host: Any) -> None:
     variables, address, _ = _primary(host)
     login = variables.get("postgresql_server_exporter_login", "prometheus")
@@ -81,6 +84,7 @@ def test_login_has_pg_monitor_only_no_password_and_the_socket_only(host: Any) ->
     assert network.rc != 0 and "pg_hba.conf rejects connection" in network.stderr, network.stderr
 
 
+@pytest.mark.control("EF-MON-18")
 def test_reports_the_real_standby_streaming(host: Any) -> None:
     variables, address, port = _primary(host)
     series = _metrics(host, address, port)
@@ -98,6 +102,7 @@ def test_reports_the_real_standby_streaming(host: Any) -> None:
     assert not [name for name, _, _ in series if name.startswith("pg_settings_")]
 
 
+@pytest.mark.control("EF-MON-18")
 def test_lag_returns_to_zero_after_a_write_on_the_primary(host: Any) -> None:
     """2 MiB of WAL written on the primary (a logical message: no election data
     touched); the exporter's lag for the standby returns to 0 bytes and the
@@ -121,6 +126,7 @@ def test_lag_returns_to_zero_after_a_write_on_the_primary(host: Any) -> None:
                       f"WHERE application_name = '{slot}'") == "t"
 
 
+@pytest.mark.control("EF-MON-16")
 def test_port_open_to_the_monitoring_host_only(host: Any, request: pytest.FixtureRequest) -> None:
     variables, address, port = _primary(host)
     groups = variables["groups"]

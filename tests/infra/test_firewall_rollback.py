@@ -62,6 +62,8 @@ def _state(host) -> tuple[str, str]:  # noqa: ANN001
         return host.check_output("nft -s list ruleset"), host.check_output("sha256sum /etc/nftables.conf")
 
 
+@pytest.mark.control("EF-FW-5")
+@pytest.mark.writes
 def test_timer_restores_the_ruleset_when_the_controller_is_gone(host, ssh_target: SshTarget,
                                                                tmp_path: Path) -> None:  # noqa: ANN001
     ruleset_before, conf_before = _state(host)
@@ -79,6 +81,8 @@ def test_timer_restores_the_ruleset_when_the_controller_is_gone(host, ssh_target
     assert ruleset_after == ruleset_before and conf_after == conf_before
 
 
+@pytest.mark.control("EF-FW-6")
+@pytest.mark.writes
 def test_control_connection_rescue_restores_at_once(host, ssh_target: SshTarget,
                                                     tmp_path: Path) -> None:  # noqa: ANN001
     ruleset_before, conf_before = _state(host)

@@ -32,6 +32,7 @@ def _metrics(host: Any, variables: dict[str, Any]) -> str:
     return "\n".join(line for line in body.splitlines() if line.startswith("freeze_verify_"))
 
 
+@pytest.mark.control("EF-FRZ-1")
 def test_timer_enabled_active_with_the_inventory_period(host: Any) -> None:
     variables = _watch(host)
     timer = host.service(f"{SERVICE}.timer")
@@ -43,6 +44,7 @@ def test_timer_enabled_active_with_the_inventory_period(host: Any) -> None:
     assert f"OnUnitActiveSec={period}" in unit
 
 
+@pytest.mark.control("EF-FRZ-2")
 def test_check_is_sandboxed_read_only_without_network(host: Any) -> None:
     variables = _watch(host)
     show = host.run(f"systemctl show {SERVICE}.service -p ProtectSystem -p ProtectHome -p ReadWritePaths "
@@ -55,6 +57,7 @@ def test_check_is_sandboxed_read_only_without_network(host: Any) -> None:
     assert "Type=oneshot" in show
 
 
+@pytest.mark.control("EF-FRZ-3")
 def test_last_check_succeeded_and_wrote_nothing_but_its_metric(host: Any) -> None:
     variables = _watch(host)
     install_dir = variables.get("freeze_watch_install_dir", "/usr/local/lib/freeze-watch")
@@ -65,6 +68,7 @@ def test_last_check_succeeded_and_wrote_nothing_but_its_metric(host: Any) -> Non
     assert pycache == "", "the checker wrote byte code next to its (frozen) code"
 
 
+@pytest.mark.control("EF-FRZ-4")
 def test_node_exporter_serves_the_verdict(host: Any) -> None:
     variables = _watch(host)
     lines = _metrics(host, variables)

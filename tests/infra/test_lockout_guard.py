@@ -29,11 +29,13 @@ def _run_guard(host, tmp_path: Path, extra_vars: dict) -> subprocess.CompletedPr
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=REPO, check=False)
 
 
+@pytest.mark.control("EF-LOCK-2")
 def test_preflight_passes_for_the_real_operator(host, tmp_path: Path) -> None:  # noqa: ANN001
     res = _run_guard(host, tmp_path, {"lockout_guard_phase": "preflight"})
     assert res.returncode == 0, res.stdout[-3000:]
 
 
+@pytest.mark.control("EF-LOCK-3")
 def test_preflight_refuses_a_policy_that_excludes_the_operator(host, tmp_path: Path) -> None:  # noqa: ANN001
     res = _run_guard(host, tmp_path, {"lockout_guard_phase": "preflight",
                                       "lockout_guard_ssh_allow_users": ["somebody-else"]})
@@ -42,12 +44,15 @@ def test_preflight_refuses_a_policy_that_excludes_the_operator(host, tmp_path: P
     assert "changed=0" in res.stdout
 
 
+@pytest.mark.control("EF-LOCK-4")
 def test_preflight_refuses_password_based_access(host, tmp_path: Path) -> None:  # noqa: ANN001
     res = _run_guard(host, tmp_path, {"lockout_guard_phase": "preflight", "ansible_become_password": "x"})
     assert res.returncode != 0
     assert "LOCKOUT RISK" in res.stdout
 
 
+@pytest.mark.control("EF-LOCK-5")
+@pytest.mark.writes
 def test_verify_opens_a_fresh_login(host, tmp_path: Path) -> None:  # noqa: ANN001
     res = _run_guard(host, tmp_path, {"lockout_guard_phase": "verify", "lockout_guard_after": "os_baseline"})
     assert res.returncode == 0, res.stdout[-3000:]

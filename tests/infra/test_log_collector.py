@@ -19,6 +19,7 @@ def _collector(host: Any) -> dict[str, Any]:
     return variables
 
 
+@pytest.mark.control("EF-LOG-1")
 def test_listens_for_relp_over_tls(host: Any) -> None:
     variables = _collector(host)
     port = variables.get("log_collector_port", 2514)
@@ -27,6 +28,7 @@ def test_listens_for_relp_over_tls(host: Any) -> None:
         assert host.run("rsyslogd -N1").rc == 0
 
 
+@pytest.mark.control("EF-LOG-2")
 def test_store_is_private_and_retained(host: Any) -> None:
     variables = _collector(host)
     store = variables.get("log_collector_store_dir", "/var/log/remote")

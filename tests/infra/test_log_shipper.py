@@ -23,6 +23,7 @@ def _shipper(host: Any) -> dict[str, Any]:
     return variables
 
 
+@pytest.mark.control("EF-LOG-3")
 def test_rsyslog_ships_with_relp_and_keeps_its_key_private(host: Any) -> None:
     _shipper(host)
     assert host.package("rsyslog-relp").is_installed
@@ -33,6 +34,8 @@ def test_rsyslog_ships_with_relp_and_keeps_its_key_private(host: Any) -> None:
         assert host.run("rsyslogd -N1").rc == 0
 
 
+@pytest.mark.control("EF-LOG-4")
+@pytest.mark.writes
 def test_audit_event_reaches_the_collector_within_5_seconds(host: Any) -> None:
     variables = _shipper(host)
     if variables["inventory_hostname"] != EVENT_HOST:

@@ -33,6 +33,7 @@ def evidence(host) -> dict[str, dict]:  # noqa: ANN001
     return found
 
 
+@pytest.mark.control("EF-LYN-1")
 def test_fact_summarises_a_lynis_run_of_this_host(host, evidence: dict[str, dict]) -> None:  # noqa: ANN001
     hv = hostvars(host)
     facts_dir = hv.get("lynis_evidence_facts_dir", "/etc/ansible/facts.d")
@@ -52,6 +53,7 @@ def test_fact_summarises_a_lynis_run_of_this_host(host, evidence: dict[str, dict
         assert summary["report_datetime_start"] <= summary["report_datetime_end"]
 
 
+@pytest.mark.control("EF-LYN-2")
 def test_raw_report_kept_and_matches_the_fact(host, evidence: dict[str, dict]) -> None:  # noqa: ANN001
     """The summary comes from the report Lynis wrote, which stays on the host (root only)."""
     host_dir = hostvars(host).get("lynis_evidence_host_dir", "/var/lib/lynis_evidence")
@@ -67,6 +69,7 @@ def test_raw_report_kept_and_matches_the_fact(host, evidence: dict[str, dict]) -
             assert host.file(f"{host_dir}/{phase}/lynis.log").size > 0
 
 
+@pytest.mark.control("EF-LYN-3")
 def test_ansible_reads_the_local_fact(host, evidence: dict[str, dict]) -> None:  # noqa: ANN001
     local = host.ansible("setup", "filter=ansible_local")["ansible_facts"]["ansible_local"]
     for phase, summary in evidence.items():

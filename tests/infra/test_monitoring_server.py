@@ -29,6 +29,7 @@ def _get(host: Any, url: str) -> Any:
     return json.loads(out)
 
 
+@pytest.mark.control("EF-MON-1")
 def test_services_run(host: Any) -> None:
     _server(host)
     for name in SERVICES:
@@ -36,6 +37,7 @@ def test_services_run(host: Any) -> None:
         assert service.is_running and service.is_enabled, name
 
 
+@pytest.mark.control("EF-MON-2")
 def test_listen_only_on_the_private_address_and_loopback(host: Any) -> None:
     _, address = _server(host)
     listeners = {line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()}
@@ -47,6 +49,7 @@ def test_listen_only_on_the_private_address_and_loopback(host: Any) -> None:
     assert not [a for a in listeners if a.endswith(":9094")], "Alertmanager cluster port must be off"
 
 
+@pytest.mark.control("EF-MON-3")
 def test_every_node_target_is_up(host: Any) -> None:
     variables, address = _server(host)
     groups = variables["groups"]
@@ -63,6 +66,7 @@ def test_every_node_target_is_up(host: Any) -> None:
                    for t in targets), probe
 
 
+@pytest.mark.control("EF-MON-14")
 def test_database_and_web_exporters_are_up_with_real_figures(host: Any) -> None:
     """The primary's PostgreSQL exporter and the web tier's nginx exporter are scraped
     (instance = inventory name), and Prometheus itself holds their figures: the
@@ -91,6 +95,7 @@ def test_database_and_web_exporters_are_up_with_real_figures(host: Any) -> None:
         assert query("nginx_up") == dict.fromkeys(wanted["nginx"], 1.0)
 
 
+@pytest.mark.control("EF-MON-4")
 def test_rules_loaded_and_alertmanager_connected(host: Any) -> None:
     _, address = _server(host)
     groups = _get(host, f"http://{address}:9090/api/v1/rules")["data"]["groups"]
@@ -102,6 +107,7 @@ def test_rules_loaded_and_alertmanager_connected(host: Any) -> None:
     assert [m["url"] for m in managers] == [f"http://{address}:9093/api/v2/alerts"]
 
 
+@pytest.mark.control("EF-MON-5")
 def test_configuration_valid_on_the_host(host: Any) -> None:
     _server(host)
     with host.sudo():

@@ -54,17 +54,20 @@ def _has_saddr(rule: dict) -> bool:
                for expr in rule["expr"])
 
 
+@pytest.mark.control("CIS-4.3.5", "CIS-4.3.8")
 def test_default_deny_inbound_and_forward(ruleset: list[dict]) -> None:
     assert _chain(ruleset, "input")["policy"] == "drop"
     assert _chain(ruleset, "forward")["policy"] == "drop"
     assert _chain(ruleset, "input")["hook"] == "input"
 
 
+@pytest.mark.control("EF-FW-1")
 def test_ssh_allowed_in_the_same_table(ruleset: list[dict], host) -> None:  # noqa: ANN001
     port = int(hostvars(host).get("ssh_hardening_port", 22))
     assert any(port in _dports(r) and _accepts(r) for r in _rules(ruleset, "input"))
 
 
+@pytest.mark.control("EF-FW-2")
 def test_group_services_follow_the_inventory(ruleset: list[dict], host) -> None:  # noqa: ANN001
     hv = hostvars(host)
     wanted = [svc for group, services in (hv.get("nftables_firewall_group_services") or {}).items()
@@ -85,6 +88,7 @@ def test_group_services_follow_the_inventory(ruleset: list[dict], host) -> None:
     assert opened <= allowed, f"unexpected open ports: {sorted(opened - allowed)}"
 
 
+@pytest.mark.control("CIS-4.3.9", "CIS-4.3.10")
 def test_ruleset_persists_and_parses(host) -> None:  # noqa: ANN001
     with host.sudo():
         assert host.run("nft -c -f /etc/nftables.conf").rc == 0
@@ -94,6 +98,7 @@ def test_ruleset_persists_and_parses(host) -> None:  # noqa: ANN001
     assert not host.service("nftables-firewall-rollback.timer").is_running, "rollback still pending"
 
 
+@pytest.mark.control("EF-FW-3")
 def test_device_mac_set_matches_inventory(ruleset: list[dict], host) -> None:  # noqa: ANN001
     hv = hostvars(host)
     if not hv.get("nftables_firewall_device_network_enabled"):
@@ -103,6 +108,8 @@ def test_device_mac_set_matches_inventory(ruleset: list[dict], host) -> None:  #
     assert sorted(sets[0].get("elem", [])) == sorted(m.lower() for m in hv["nftables_firewall_device_macs"])
 
 
+@pytest.mark.control("EF-FW-4")
+@pytest.mark.writes
 def test_only_registered_macs_reach_the_transmission_service(host) -> None:  # noqa: ANN001
     """Real frames: a registered MAC gets to the service port; an unknown MAC, or the
     registered MAC on any other port (here SSH), is dropped and counted."""

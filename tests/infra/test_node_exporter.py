@@ -20,6 +20,7 @@ def _exporter(host: Any) -> tuple[dict[str, Any], str, int]:
     return variables, address, int(variables.get("node_exporter_port", 9100))
 
 
+@pytest.mark.control("EF-MON-6")
 def test_runs_enabled_and_sandboxed(host: Any) -> None:
     _exporter(host)
     service = host.service("prometheus-node-exporter")
@@ -28,6 +29,7 @@ def test_runs_enabled_and_sandboxed(host: Any) -> None:
     assert "ProtectSystem=strict" in show and "NoNewPrivileges=yes" in show and "User=prometheus" in show
 
 
+@pytest.mark.control("EF-MON-7")
 def test_listens_on_the_private_address_only(host: Any) -> None:
     _, address, port = _exporter(host)
     listeners = [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
@@ -35,6 +37,8 @@ def test_listens_on_the_private_address_only(host: Any) -> None:
     assert listeners == [f"{address}:{port}"], listeners
 
 
+@pytest.mark.control("EF-MON-8")
+@pytest.mark.writes
 def test_serves_metrics_and_the_textfile_collector(host: Any) -> None:
     variables, address, port = _exporter(host)
     textfile_dir = variables.get("node_exporter_textfile_dir", "/var/lib/prometheus/node-exporter")

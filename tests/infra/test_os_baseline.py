@@ -85,15 +85,39 @@ PROBE_USER = "pamprobe"
 PROBE_PASSWORD = "Lab-probe-Passw0rd-#47"
 
 
-@pytest.mark.parametrize(("key", "value"), sorted(SYSCTL.items()))
+# The control each kernel parameter serves (the ids in the comments above).
+SYSCTL_CONTROLS = {
+    "kernel.randomize_va_space": "CIS-1.5.1", "kernel.yama.ptrace_scope": "CIS-1.5.2",
+    "fs.suid_dumpable": "CIS-1.5.3", "net.ipv4.ip_forward": "CIS-3.3.1",
+    "net.ipv4.conf.all.send_redirects": "CIS-3.3.2", "net.ipv4.icmp_ignore_bogus_error_responses": "CIS-3.3.3",
+    "net.ipv4.icmp_echo_ignore_broadcasts": "CIS-3.3.4", "net.ipv4.conf.all.accept_redirects": "CIS-3.3.5",
+    "net.ipv6.conf.all.accept_redirects": "CIS-3.3.5", "net.ipv4.conf.all.secure_redirects": "CIS-3.3.6",
+    "net.ipv4.conf.all.rp_filter": "CIS-3.3.7", "net.ipv4.conf.all.accept_source_route": "CIS-3.3.8",
+    "net.ipv4.conf.all.log_martians": "CIS-3.3.9", "net.ipv4.tcp_syncookies": "CIS-3.3.10",
+    "net.ipv6.conf.all.accept_ra": "CIS-3.3.11",
+}
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    pytest.param(key, value, marks=pytest.mark.control(SYSCTL_CONTROLS.get(key, "EF-OS-1")))
+    for key, value in sorted(SYSCTL.items())])
 def test_kernel_parameters(host, key: str, value: int) -> None:  # noqa: ANN001
     with host.sudo():
         assert int(host.check_output(f"sysctl -n {key}")) == value
 
 
-@pytest.mark.parametrize("module", ["cramfs", "freevxfs", "hfs", "hfsplus", "jffs2", "udf",
-                                    "usb-storage", "dccp", "tipc", "rds", "sctp",
-                                    "firewire-core", "firewire-ohci"])
+MODULE_CONTROLS = {
+    "cramfs": "CIS-1.1.1.1", "freevxfs": "CIS-1.1.1.2", "hfs": "CIS-1.1.1.3", "hfsplus": "CIS-1.1.1.4",
+    "jffs2": "CIS-1.1.1.5", "udf": "CIS-1.1.1.8", "usb-storage": "CIS-1.1.1.9", "dccp": "CIS-3.2.1",
+    "tipc": "CIS-3.2.2", "rds": "CIS-3.2.3", "sctp": "CIS-3.2.4", "firewire-core": "EF-OS-2",
+    "firewire-ohci": "EF-OS-2",
+}
+
+
+@pytest.mark.parametrize("module", [pytest.param(module, marks=pytest.mark.control(MODULE_CONTROLS[module]))
+                                    for module in ["cramfs", "freevxfs", "hfs", "hfsplus", "jffs2", "udf",
+                                                   "usb-storage", "dccp", "tipc", "rds", "sctp",
+                                                   "firewire-core", "firewire-ohci"]])
 def test_unused_modules_cannot_load(host, module: str) -> None:  # noqa: ANN001
     """modprobe resolves the module to `install /bin/false` (CIS 1.1.1.x / 3.2.x)."""
     with host.sudo():
@@ -103,7 +127,13 @@ def test_unused_modules_cannot_load(host, module: str) -> None:  # noqa: ANN001
     assert listed.rc == 0
 
 
-@pytest.mark.parametrize("mountpoint", ["/tmp", "/dev/shm", "/var/tmp"])
+# CIS numbers the four checks of each directory alike: separate mount, nodev, nosuid, noexec.
+MOUNT_SECTIONS = {"/tmp": "1.1.2.1", "/dev/shm": "1.1.2.2", "/var/tmp": "1.1.2.5"}
+
+
+@pytest.mark.parametrize("mountpoint", [
+    pytest.param(mountpoint, marks=pytest.mark.control(*(f"CIS-{MOUNT_SECTIONS[mountpoint]}.{n}" for n in range(1, 5))))
+    for mountpoint in ["/tmp", "/dev/shm", "/var/tmp"]])
 def test_temporary_directories_mounted_nodev_nosuid_noexec(host, mountpoint: str) -> None:  # noqa: ANN001
     out = host.run(f"findmnt -no OPTIONS --mountpoint {mountpoint}")
     assert out.rc == 0, f"{mountpoint} is not a separate mount"
@@ -111,6 +141,8 @@ def test_temporary_directories_mounted_nodev_nosuid_noexec(host, mountpoint: str
     assert {"nodev", "nosuid", "noexec"} <= options, options
 
 
+@pytest.mark.control("CIS-1.1.2.1.4")
+@pytest.mark.writes
 def test_noexec_tmp_really_refuses_execution(host) -> None:  # noqa: ANN001
     with host.sudo():
         res = host.run("f=$(mktemp -p /tmp) && printf '#!/bin/sh\\necho ran\\n' > $f && chmod +x $f; "
@@ -118,6 +150,7 @@ def test_noexec_tmp_really_refuses_execution(host) -> None:  # noqa: ANN001
     assert res.rc != 0 and "ran" not in res.stdout
 
 
+@pytest.mark.control("CIS-7.1.13")
 def test_setid_programs_are_only_the_allowlisted_ones(host) -> None:  # noqa: ANN001
     allow = set(hostvars(host).get("os_baseline_suid_allowlist") or [])
     if not allow:
@@ -132,6 +165,7 @@ def test_setid_programs_are_only_the_allowlisted_ones(host) -> None:  # noqa: AN
         assert host.file(prog).mode & 0o4000, f"{prog} lost its set-uid bit"
 
 
+@pytest.mark.control("EF-OS-3")
 def test_setid_inventory_kept_as_local_fact(host) -> None:  # noqa: ANN001
     with host.sudo():
         fact = json.loads(host.check_output("cat /etc/ansible/facts.d/os_baseline_files.fact"))
@@ -139,10 +173,13 @@ def test_setid_inventory_kept_as_local_fact(host) -> None:  # noqa: ANN001
     assert set(fact) == {"setid_files", "world_writable_files", "unowned_files"}
 
 
+@pytest.mark.control("EF-LOCK-1")
 def test_operator_sudo_still_works(host) -> None:  # noqa: ANN001
     assert host.run("sudo -n true").rc == 0
 
 
+@pytest.mark.control("CIS-5.3.3.1.1")
+@pytest.mark.writes
 def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None:  # noqa: ANN001
     """Real PAM stack: N wrong passwords lock the account; even the right one is then refused."""
     deny = int(hostvars(host).get("os_baseline_faillock_deny", 4))
@@ -176,6 +213,7 @@ def test_faillock_locks_a_password_account_after_repeated_failures(host) -> None
     assert host.run("sudo -n true").rc == 0, "sudo for the operator broke"
 
 
+@pytest.mark.control("CIS-5.3.2.2", "CIS-5.3.2.3")
 def test_pam_is_managed_by_pam_auth_update(host) -> None:  # noqa: ANN001
     common_auth = host.file("/etc/pam.d/common-auth").content_string
     assert "pam_faillock.so preauth" in common_auth
@@ -184,6 +222,7 @@ def test_pam_is_managed_by_pam_auth_update(host) -> None:  # noqa: ANN001
     assert "pam_pwquality.so" in host.file("/etc/pam.d/common-password").content_string
 
 
+@pytest.mark.control("EF-OS-4")
 def test_key_only_operator_is_not_aged(host) -> None:  # noqa: ANN001
     """Password ageing never expires the key-only operator (it would block key logins via PAM)."""
     user = hostvars(host)["ansible_user"]
@@ -193,6 +232,7 @@ def test_key_only_operator_is_not_aged(host) -> None:  # noqa: ANN001
     assert expires and expires[0].rstrip().endswith(": never"), out
 
 
+@pytest.mark.control("CIS-1.6.1", "CIS-1.6.2", "CIS-1.6.3", "CIS-5.4.1.1", "CIS-5.4.3.3")
 def test_login_defs_and_banners(host) -> None:  # noqa: ANN001
     defs = host.file("/etc/login.defs").content_string
     assert "PASS_MAX_DAYS   365" in defs and "UMASK           027" in defs
@@ -202,15 +242,18 @@ def test_login_defs_and_banners(host) -> None:  # noqa: ANN001
         assert not any(esc in text for esc in ("\\m", "\\r", "\\s", "\\v"))
 
 
+@pytest.mark.control("CIS-2.4.1.2", "CIS-2.4.1.8")
 def test_cron_restricted(host) -> None:  # noqa: ANN001
     assert host.file("/etc/crontab").mode == 0o600
     assert host.file("/etc/cron.allow").exists and not host.file("/etc/cron.deny").exists
 
 
+@pytest.mark.control("CIS-2.3.3.3")
 def test_time_sync_by_chrony(host) -> None:  # noqa: ANN001
     assert host.service("chrony").is_enabled and host.service("chrony").is_running
 
 
+@pytest.mark.control("CIS-6.3.1", "EF-OS-5")
 def test_integrity_and_accounting_tools(host) -> None:  # noqa: ANN001
     """AIDE (CIS 6.3.1, when on) and debsums are installed; process accounting records commands."""
     packages = ["debsums", "acct"]
@@ -225,6 +268,7 @@ def test_integrity_and_accounting_tools(host) -> None:  # noqa: ANN001
     assert records.rc == 0 and records.stdout.strip(), "no process accounting records"
 
 
+@pytest.mark.control("CIS-5.3.3.2.2", "CIS-5.3.3.2.3", "CIS-5.3.3.2.8")
 def test_password_quality_in_the_main_file_the_cis_checks_read(host) -> None:  # noqa: ANN001
     """CIS 5.3.3.2.x: the values live in /etc/security/pwquality.conf (not a drop-in)
     and pam_pwquality really refuses a weak password."""
@@ -236,6 +280,7 @@ def test_password_quality_in_the_main_file_the_cis_checks_read(host) -> None:  #
     assert res.rc != 0, res.stdout
 
 
+@pytest.mark.control("CIS-5.3.2.2")
 def test_faillock_pam_lines_as_the_benchmark_wants(host) -> None:  # noqa: ANN001
     common_auth = host.file("/etc/pam.d/common-auth").content_string
     assert re.search(r"(?m)^auth\s+required\s+pam_faillock\.so preauth", common_auth)
@@ -244,6 +289,7 @@ def test_faillock_pam_lines_as_the_benchmark_wants(host) -> None:  # noqa: ANN00
     assert re.search(r"(?m)^account\s+required\s+pam_faillock\.so", common_account)
 
 
+@pytest.mark.control("CIS-5.2.7")
 def test_su_restricted_to_an_empty_group(host) -> None:  # noqa: ANN001
     """CIS 5.2.7: pam_wheel with an empty group; root (through sudo) still switches users."""
     group = hostvars(host).get("os_baseline_su_group", "sugroup")
@@ -253,6 +299,7 @@ def test_su_restricted_to_an_empty_group(host) -> None:  # noqa: ANN001
     assert host.run("sudo -n su -s /bin/sh -c true nobody").rc == 0, "root can no longer su"
 
 
+@pytest.mark.control("CIS-5.4.1.4", "CIS-5.4.1.5", "CIS-5.4.3.2", "CIS-5.4.3.3")
 def test_shell_timeout_and_umask_everywhere(host) -> None:  # noqa: ANN001
     res = host.run("bash -lc 'echo $TMOUT; umask'")
     assert res.stdout.split() == ["900", "0027"], res.stdout
@@ -261,6 +308,7 @@ def test_shell_timeout_and_umask_everywhere(host) -> None:  # noqa: ANN001
     assert "ENCRYPT_METHOD  YESCRYPT" in host.file("/etc/login.defs").content_string
 
 
+@pytest.mark.control("CIS-1.3.1.1", "EF-OS-6")
 def test_apparmor_enforces_debian_profiles(host) -> None:  # noqa: ANN001
     """CIS 1.3.1.x: AppArmor is enabled in the kernel and Debian's profiles are loaded."""
     for package in ("apparmor", "apparmor-utils"):

@@ -115,6 +115,7 @@ def server(host: Any) -> Any:
 # --------------------------------------------------------------- every server
 
 
+@pytest.mark.control("EF-DB-1")
 def test_listens_only_on_the_inventory_addresses(server: Any) -> None:
     # inventory values are not templated here: "{{ postgresql_server_address }}" is the
     # address _address() reads, "localhost" the loopback pair
@@ -128,6 +129,7 @@ def test_listens_only_on_the_inventory_addresses(server: Any) -> None:
     assert addresses and addresses <= wanted, addresses
 
 
+@pytest.mark.control("EF-DB-2")
 def test_pg_hba_is_hostssl_scram_only_and_no_network_superuser(server: Any) -> None:
     rules = _local_sql(server, "SELECT type, database::text, user_name::text, coalesce(address, ''), "
                                "auth_method, coalesce(error, '') FROM pg_hba_file_rules", "postgres")
@@ -148,6 +150,7 @@ def test_pg_hba_is_hostssl_scram_only_and_no_network_superuser(server: Any) -> N
     assert rows[-1][0] == "host" and rows[-1][4] == "reject"
 
 
+@pytest.mark.control("EF-DB-3")
 def test_settings_tls_scram_logging_pgaudit(server: Any) -> None:
     got = dict(line.split("|", 1) for line in _local_sql(server, """
         SELECT name, setting FROM pg_settings WHERE name IN ('ssl', 'password_encryption',
@@ -163,6 +166,7 @@ def test_settings_tls_scram_logging_pgaudit(server: Any) -> None:
     assert got["pgaudit.role"] == hostvars(server).get("postgresql_server_pgaudit_role", "pgaudit_result_writes")
 
 
+@pytest.mark.control("EF-DB-4")
 def test_no_md5_hash_and_no_superuser_password(server: Any) -> None:
     assert _local_sql(server, "SELECT count(*) FROM pg_authid WHERE rolpassword LIKE 'md5%' OR "
                               "(rolsuper AND rolpassword IS NOT NULL)", "postgres") == "0"
@@ -173,6 +177,8 @@ def test_no_md5_hash_and_no_superuser_password(server: Any) -> None:
 # --------------------------------------------------------------- cross-host (on the primary's turn)
 
 
+@pytest.mark.control("EF-DB-5")
+@pytest.mark.writes
 def test_writer_writes_only_from_the_application_host(fleet: Fleet) -> None:
     station = f"t-{uuid.uuid4().hex[:8]}"
     ok = fleet.psql(fleet.app, fleet.primary_address, "counting_writer",
@@ -186,6 +192,8 @@ def test_writer_writes_only_from_the_application_host(fleet: Fleet) -> None:
     assert denied.rc != 0 and "permission denied" in denied.stderr
 
 
+@pytest.mark.control("EF-DB-6")
+@pytest.mark.writes
 def test_auditor_only_reads(fleet: Fleet) -> None:
     read = fleet.psql(fleet.app, fleet.primary_address, "count_auditor", "SELECT count(*) >= 0 FROM results")
     assert read.rc == 0 and read.stdout.strip() == "t", read.stderr
@@ -195,17 +203,23 @@ def test_auditor_only_reads(fleet: Fleet) -> None:
         assert r.rc != 0 and "permission denied" in r.stderr, (sql, r.stderr)
 
 
+@pytest.mark.control("EF-DB-2")
+@pytest.mark.writes
 def test_superuser_over_the_network_is_refused(fleet: Fleet) -> None:
     for src in (fleet.app, fleet.primary):
         r = fleet.psql(src, fleet.primary_address, "postgres", "SELECT 1")
         assert r.rc != 0 and _refused_by_pg_hba(r.stderr), r.stderr
 
 
+@pytest.mark.control("EF-DB-2")
+@pytest.mark.writes
 def test_a_login_without_tls_is_refused(fleet: Fleet) -> None:
     r = fleet.psql(fleet.app, fleet.primary_address, "counting_writer", "SELECT 1", sslmode="disable")
     assert r.rc != 0 and "no encryption" in r.stderr, r.stderr
 
 
+@pytest.mark.control("EF-DB-7")
+@pytest.mark.writes
 def test_ddl_role_change_and_result_write_are_in_the_audit_log_with_the_user(fleet: Fleet) -> None:
     mark = uuid.uuid4().hex[:10]
     ddl = fleet.psql(fleet.primary, fleet.primary_address, "freeze_operator",
@@ -227,6 +241,8 @@ def test_ddl_role_change_and_result_write_are_in_the_audit_log_with_the_user(fle
     assert found("counting_writer@counting", "AUDIT: OBJECT", "WRITE,INSERT,TABLE,public.results", f"audit-{mark}")
 
 
+@pytest.mark.control("EF-DB-8")
+@pytest.mark.writes
 def test_replication_streams_within_a_second_and_the_replica_refuses_writes(fleet: Fleet) -> None:
     station = f"r-{uuid.uuid4().hex[:8]}"
     fleet._passfile(fleet.app)
@@ -264,6 +280,8 @@ echo $(( ($(date +%s%N) - t0) / 1000000 ))
     assert write.rc != 0 and "read-only transaction" in write.stderr, write.stderr
 
 
+@pytest.mark.control("EF-DB-9")
+@pytest.mark.writes
 def test_replication_is_streaming_over_tls_from_the_slot_and_lag_is_queryable(fleet: Fleet) -> None:
     slot = "standby_" + fleet.standby_name.replace("-", "_")
     rows = fleet.psql(fleet.app, fleet.primary_address, "count_auditor",

@@ -58,10 +58,12 @@ def _fixture_files() -> list[Path]:
     return sorted(p for p in SITE_DIR.rglob("*") if p.is_file())
 
 
+@pytest.mark.control("EF-WEB-1")
 def test_fixture_pages_exist() -> None:
     assert len(_fixture_files()) >= 10
 
 
+@pytest.mark.control("EF-WEB-1")
 def test_every_page_and_asset_is_served_with_the_sites_query_strings(site: Site) -> None:
     # one visitor per page (4 requests each): the per-client rate limit is not under test here
     bad = []
@@ -79,6 +81,7 @@ def test_every_page_and_asset_is_served_with_the_sites_query_strings(site: Site)
     assert not bad, f"the WAF or nginx refused the site's own traffic: {bad}"
 
 
+@pytest.mark.control("EF-WEB-2")
 def test_pages_are_cacheable(site: Site) -> None:
     r = site.request("/index.html", client=_client())
     assert r.status == 200
@@ -97,6 +100,7 @@ def _audit_entries(host: Any) -> list[dict[str, Any]]:
     return entries
 
 
+@pytest.mark.control("EF-WEB-3")
 def test_attacks_are_blocked_and_logged_with_their_rule_id(host: Any, site: Site) -> None:
     client = _client()
     sent = []
@@ -112,6 +116,8 @@ def test_attacks_are_blocked_and_logged_with_their_rule_id(host: Any, site: Site
         assert "949110" in rules, f"{family} {path}: not blocked by the anomaly score ({rules})"
 
 
+@pytest.mark.control("EF-WEB-4")
+@pytest.mark.writes
 def test_audit_log_is_private_and_survives_its_rotation(host: Any, site: Site) -> None:
     """The WAF's records land in the file the shippers read, before and after a rotation.
 
@@ -141,6 +147,7 @@ def test_audit_log_is_private_and_survives_its_rotation(host: Any, site: Site) -
         assert (log.user, log.group, log.mode) == ("root", "adm", 0o640)
 
 
+@pytest.mark.control("EF-WEB-5")
 def test_oversized_requests_are_refused(site: Site) -> None:
     client = _client()
     body = site.request("/index.html", client=client, method="POST", body=b"a=" + b"x" * 64 * 1024,
@@ -157,6 +164,7 @@ def _has_security_headers(r: Reply) -> list[str]:
     return [h for h in SECURITY_HEADERS if not r.header(h)]
 
 
+@pytest.mark.control("EF-WEB-6")
 def test_security_headers_on_every_status(site: Site) -> None:
     client = _client()
     replies = {
@@ -172,6 +180,7 @@ def test_security_headers_on_every_status(site: Site) -> None:
     assert "frame-ancestors 'none'" in (replies["200"].header("content-security-policy") or "")
 
 
+@pytest.mark.control("EF-WEB-7")
 def test_http_redirects_to_https_with_headers(site: Site) -> None:
     c = http.client.HTTPConnection("127.0.0.1", site.http_port, timeout=20)
     c.request("GET", "/index.html?contest=president", headers={"Host": "results-tx", "X-Forwarded-For": _client()})
@@ -183,6 +192,7 @@ def test_http_redirects_to_https_with_headers(site: Site) -> None:
     assert r.getheader("X-Content-Type-Options") == "nosniff"
 
 
+@pytest.mark.control("EF-WEB-8")
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
 def test_old_tls_versions_are_refused(site: Site, version: ssl.TLSVersion) -> None:
     ctx = site.context(minimum=version, maximum=version)
@@ -193,6 +203,7 @@ def test_old_tls_versions_are_refused(site: Site, version: ssl.TLSVersion) -> No
     c.close()
 
 
+@pytest.mark.control("EF-WEB-8")
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3])
 def test_tls_12_and_13_work(site: Site, version: ssl.TLSVersion) -> None:
     """The positive control of the test above: the same client gets in with 1.2/1.3."""
@@ -208,6 +219,7 @@ def test_tls_12_and_13_work(site: Site, version: ssl.TLSVersion) -> None:
     c.close()
 
 
+@pytest.mark.control("EF-WEB-9")
 def test_version_is_not_leaked(site: Site) -> None:
     client = _client()
     for r in (site.request("/index.html", client=client), site.request("/nope", client=client),
@@ -234,6 +246,7 @@ def _parallel_burst(site: Site, client: str, threads: int, each: int) -> list[in
     return statuses
 
 
+@pytest.mark.control("EF-WEB-10")
 def test_a_flooding_client_gets_429_while_an_allowlisted_one_does_not(site: Site) -> None:
     """Normal mode (lab: 5 r/s, burst 20 per client): 4 keep-alive connections
     sending 60 requests each, back to back, exceed it; the same from an allowlisted
@@ -244,6 +257,7 @@ def test_a_flooding_client_gets_429_while_an_allowlisted_one_does_not(site: Site
     assert set(allowed) == {200}, sorted(set(allowed))
 
 
+@pytest.mark.control("EF-WEB-11")
 def test_access_log_is_json_with_the_request_id(host: Any, site: Site) -> None:
     r = site.request("/results.json?contest=president&format=json", client=_client())
     request_id = r.header("x-request-id")
@@ -254,6 +268,7 @@ def test_access_log_is_json_with_the_request_id(host: Any, site: Site) -> None:
     assert mine[0]["mode"] in ("normal", "attack") and mine[0]["tls"] in ("TLSv1.2", "TLSv1.3")
 
 
+@pytest.mark.control("EF-WEB-12")
 def test_both_modes_are_static_files_and_the_selector_picks_one(host: Any) -> None:
     site_of(host)
     conf = "/etc/nginx/results-website"

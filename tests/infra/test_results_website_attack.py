@@ -170,6 +170,8 @@ def _burst(site: Site, client: str, n: int) -> list[int]:
     return statuses
 
 
+@pytest.mark.control("EF-WEB-13")
+@pytest.mark.writes
 def test_attack_mode_on_survives_the_flip_and_is_logged(request: pytest.FixtureRequest, host: Any,
                                                         site: Site) -> None:
     # prime the proxy cache while the upstream is up
@@ -188,6 +190,8 @@ def test_attack_mode_on_survives_the_flip_and_is_logged(request: pytest.FixtureR
           f"download {bg.download_bytes} bytes")
 
 
+@pytest.mark.control("EF-WEB-14")
+@pytest.mark.writes
 def test_attack_mode_limits_a_flood_not_normal_or_allowlisted_clients(site: Site) -> None:
     results: dict[str, list[int]] = {"flood": [], "normal": [], "office": []}
     stop = threading.Event()
@@ -218,6 +222,8 @@ def test_attack_mode_limits_a_flood_not_normal_or_allowlisted_clients(site: Site
     assert 429 in _burst(site, "198.51.100.68", 30)
 
 
+@pytest.mark.control("EF-WEB-15")
+@pytest.mark.writes
 def test_cached_pages_are_served_when_the_upstream_dies(host: Any, site: Site) -> None:
     assert host.run(f"sudo systemctl stop {UPSTREAM_UNIT}").rc == 0
     r = site.request("/live/index.html", client="198.51.100.41")
@@ -225,6 +231,8 @@ def test_cached_pages_are_served_when_the_upstream_dies(host: Any, site: Site) -
     assert r.header("x-cache-status") in ("HIT", "STALE", "UPDATING")
 
 
+@pytest.mark.control("EF-WEB-16")
+@pytest.mark.writes
 def test_attack_mode_off_restores_the_limits(request: pytest.FixtureRequest, host: Any, site: Site) -> None:
     with Background(site) as bg:
         _playbook(request, host, "-e", "attack_mode=off")
@@ -239,6 +247,8 @@ def test_attack_mode_off_restores_the_limits(request: pytest.FixtureRequest, hos
     assert r.status == 200 and r.header("x-cache-status") == "STALE", (r.status, r.headers)
 
 
+@pytest.mark.control("EF-WEB-16")
+@pytest.mark.writes
 def test_attack_mode_reverts_by_itself(request: pytest.FixtureRequest, host: Any) -> None:
     _playbook(request, host, "-e", "attack_mode=on", "-e", "attack_mode_seconds=12")
     assert _mode(host)["mode"] == "attack"

@@ -21,6 +21,9 @@ WEAK = {
     "kexalgorithms": ("sha1", "group1-", "group14-", "ecdh-sha2-nistp", "group-exchange"),
     "hostkeyalgorithms": ("ssh-rsa", "ssh-dss", "ecdsa-sha2-nistp", "-cert-v00"),
 }
+# CIS 5.1.6 / 5.1.15 / 5.1.12 name ciphers, MACs and key exchange; host key algorithms are ours.
+WEAK_CONTROLS = {"ciphers": "CIS-5.1.6", "macs": "CIS-5.1.15", "kexalgorithms": "CIS-5.1.12",
+                 "hostkeyalgorithms": "EF-SSH-2"}
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +38,12 @@ def sshd(host) -> dict[str, str]:  # noqa: ANN001
     return config
 
 
+@pytest.mark.control("CIS-5.1.20")
 def test_root_login_refused(sshd: dict[str, str]) -> None:
     assert sshd["permitrootlogin"] == "no"
 
 
+@pytest.mark.control("CIS-5.1.19", "EF-SSH-1")
 def test_key_only_authentication(sshd: dict[str, str]) -> None:
     assert sshd["passwordauthentication"] == "no"
     assert sshd["kbdinteractiveauthentication"] == "no"
@@ -46,17 +51,21 @@ def test_key_only_authentication(sshd: dict[str, str]) -> None:
     assert sshd["pubkeyauthentication"] == "yes"
 
 
+@pytest.mark.control("CIS-5.1.4")
 def test_allowusers_keeps_the_operator(sshd: dict[str, str], ssh_target: SshTarget) -> None:
     assert ssh_target.user in sshd.get("allowusers", "").split()
 
 
-@pytest.mark.parametrize("keyword", sorted(WEAK))
+@pytest.mark.parametrize("keyword", [pytest.param(k, marks=pytest.mark.control(WEAK_CONTROLS[k]))
+                                     for k in sorted(WEAK)])
 def test_no_weak_algorithms(sshd: dict[str, str], keyword: str) -> None:
     offered = sshd[keyword].split(",")
     weak = [alg for alg in offered if any(marker in alg for marker in WEAK[keyword])]
     assert not weak, f"{keyword} offers weak algorithms: {weak}"
 
 
+@pytest.mark.control("CIS-5.1.8", "CIS-5.1.10", "CIS-5.1.11", "CIS-5.1.14", "CIS-5.1.16", "CIS-5.1.17",
+                     "CIS-5.1.21", "EF-SSH-3")
 def test_session_limits_and_no_forwarding(sshd: dict[str, str]) -> None:
     assert sshd["disableforwarding"] == "yes"
     for keyword in ("allowtcpforwarding", "allowagentforwarding", "x11forwarding",
@@ -70,18 +79,21 @@ def test_session_limits_and_no_forwarding(sshd: dict[str, str]) -> None:
     assert sshd["ignorerhosts"] == "yes"
 
 
+@pytest.mark.control("CIS-5.1.1")
 def test_sshd_config_only_root_can_read(host) -> None:  # noqa: ANN001
     config = host.file("/etc/ssh/sshd_config")
     assert config.user == "root" and config.group == "root"
     assert config.mode == 0o600
 
 
+@pytest.mark.control("EF-SSH-4")
 def test_service_activation(host) -> None:  # noqa: ANN001
     assert host.service("ssh.service").is_enabled
     assert host.service("ssh.service").is_running
     assert not host.service("ssh.socket").is_enabled
 
 
+@pytest.mark.control("EF-SSH-1")
 def test_password_login_is_refused(ssh_target: SshTarget, operator_password: str | None) -> None:
     """Even the operator's REAL password is refused: only keys are accepted."""
     transport = paramiko.Transport((ssh_target.hostname, ssh_target.port))
@@ -97,6 +109,7 @@ def test_password_login_is_refused(ssh_target: SshTarget, operator_password: str
         transport.close()
 
 
+@pytest.mark.control("EF-LOCK-1")
 def test_key_login_and_sudo_still_work(ssh_target: SshTarget) -> None:
     """A brand-new connection (no multiplexing) with the operator's key, then sudo."""
     assert ssh_target.key_file, "the inventory names no private key"

@@ -26,6 +26,7 @@ def conf(host) -> ET.Element:  # noqa: ANN001
     return ET.fromstring(f"<root>{text}</root>")
 
 
+@pytest.mark.control("EF-WAZ-1")
 def test_agent_installed_offline_and_running(host) -> None:  # noqa: ANN001
     hostvars(host)
     pkg = host.package("wazuh-agent")
@@ -37,6 +38,7 @@ def test_agent_installed_offline_and_running(host) -> None:  # noqa: ANN001
     assert "wazuh.com" not in sources, "the agent must come from the local repository, not Wazuh's online one"
 
 
+@pytest.mark.control("EF-WAZ-2")
 def test_configuration_is_private_and_names_the_managers(host, conf: ET.Element) -> None:  # noqa: ANN001
     with host.sudo():  # /var/ossec/etc is 0750 root:wazuh
         f = host.file(CONF)
@@ -48,6 +50,7 @@ def test_configuration_is_private_and_names_the_managers(host, conf: ET.Element)
         assert host.run(f"/var/ossec/bin/wazuh-agentd -t -c {CONF}").rc == 0
 
 
+@pytest.mark.control("EF-WAZ-3")
 def test_enrollment_secret_is_a_private_file_and_in_no_log(host, conf: ET.Element) -> None:  # noqa: ANN001
     hostvars(host)
     with host.sudo():
@@ -63,6 +66,7 @@ def test_enrollment_secret_is_a_private_file_and_in_no_log(host, conf: ET.Elemen
     assert leaks.stdout.split()[0] == "0" and len(leaks.stdout.split()) == 1, "the enrollment password is in a log"
 
 
+@pytest.mark.control("EF-WAZ-4")
 def test_enrolled_exactly_once_with_the_inventory_identity(host) -> None:  # noqa: ANN001
     name = hostvars(host).get("wazuh_agent_name", host.backend.host)
     with host.sudo():
@@ -72,6 +76,7 @@ def test_enrolled_exactly_once_with_the_inventory_identity(host) -> None:  # noq
     assert enrolled.strip() == "1", "the agent enrolled again on a later run"
 
 
+@pytest.mark.control("EF-WAZ-5")
 def test_whodata_rules_are_in_the_immutable_kernel_rule_set(host, conf: ET.Element) -> None:  # noqa: ANN001
     hostvars(host)
     keys = {k.text for k in conf.iter("audit_key")}
@@ -87,6 +92,8 @@ def test_whodata_rules_are_in_the_immutable_kernel_rule_set(host, conf: ET.Eleme
         assert any(f"-k {k}" in lines[0] for k in keys), f"{path}: watch key not read by the agent: {lines[0]}"
 
 
+@pytest.mark.control("EF-WAZ-6")
+@pytest.mark.writes
 def test_a_write_reaches_the_agent_with_who_made_it(host) -> None:  # noqa: ANN001
     hostvars(host)
     marker = f"whodata-probe-{uuid.uuid4().hex[:10]}"

@@ -33,6 +33,7 @@ def _listeners(host: Any, port: int) -> list[str]:
             if line.split()[3].endswith(f":{port}")]
 
 
+@pytest.mark.control("EF-MON-19")
 def test_runs_enabled_and_sandboxed(host: Any) -> None:
     _web(host)
     service = host.service(SERVICE)
@@ -42,12 +43,14 @@ def test_runs_enabled_and_sandboxed(host: Any) -> None:
         assert wanted in show, show
 
 
+@pytest.mark.control("EF-MON-20", "EF-MON-21")
 def test_exporter_on_the_private_address_and_status_on_loopback_only(host: Any) -> None:
     _, address, port, status = _web(host)
     assert _listeners(host, port) == [f"{address}:{port}"]
     assert _listeners(host, status) == [f"127.0.0.1:{status}"]
 
 
+@pytest.mark.control("EF-MON-21")
 def test_status_page_only_on_loopback_and_not_logged(host: Any) -> None:
     _, _, _, status = _web(host)
     mark = uuid.uuid4().hex
@@ -61,6 +64,7 @@ def test_status_page_only_on_loopback_and_not_logged(host: Any) -> None:
     assert mark not in log, "the status server's requests must not reach the access log"
 
 
+@pytest.mark.control("EF-MON-22")
 def test_reports_nginx_up_and_counts_the_sites_requests(host: Any) -> None:
     _, address, port, _ = _web(host)
     url = f"http://{address}:{port}/metrics"
@@ -76,6 +80,7 @@ def test_reports_nginx_up_and_counts_the_sites_requests(host: Any) -> None:
     assert sample(after, "nginx_connections_accepted") > sample(before, "nginx_connections_accepted")
 
 
+@pytest.mark.control("EF-MON-20")
 def test_port_open_to_the_monitoring_host_only(host: Any, request: pytest.FixtureRequest) -> None:
     variables, address, port, _ = _web(host)
     groups = variables["groups"]

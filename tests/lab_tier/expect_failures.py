@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 def failed_tests(junit: Path) -> tuple[set[str], int, list[str]]:
-    """Names (without parameters) of failed tests, how many passed, and why each failed."""
+    """Names (without control ids and parameters) of failed tests, how many passed, and why each failed."""
     failed: set[str] = set()
     reasons: list[str] = []
     passed = 0
@@ -32,7 +32,8 @@ def failed_tests(junit: Path) -> tuple[set[str], int, list[str]]:
         if problem is None:
             problem = case.find("error")
         if problem is not None:
-            failed.add(full.split("[", 1)[0])
+            # the case name is "CONTROL-ID ... test_name[params]" (tests/infra/conftest.py)
+            failed.add(full.split("[", 1)[0].split()[-1])
             message = (problem.get("message") or "").strip().splitlines()
             reasons.append(f"  {full}: {message[0][:160] if message else '(no message)'}")
         elif case.find("skipped") is None:

@@ -56,6 +56,15 @@ def test_shipper_files_and_journald_follow_the_variables(tmp_path: Path) -> None
     assert "audit.log" not in conf and "call log_shipper_ship" not in conf
 
 
+def test_shipper_ships_existing_lines_unless_told_not_to(tmp_path: Path) -> None:
+    whole = render_role_template(tmp_path, "log_shipper", "log-shipper.conf.j2", **SHIPPER)
+    assert whole.count('freshStartTail="off"') == 4 and 'freshStartTail="on"' not in whole
+    fresh = render_role_template(tmp_path, "log_shipper", "log-shipper.conf.j2", **SHIPPER,
+                                 log_shipper_ship_existing_lines=False)
+    assert fresh.count('freshStartTail="on"') == 4 and 'freshStartTail="off"' not in fresh
+    rsyslog_check(tmp_path, fresh, "/etc/rsyslog.d/tls-shipper")
+
+
 def test_collector_admits_only_the_named_peers_and_stores_per_host_and_day(tmp_path: Path) -> None:
     conf = render_role_template(tmp_path, "log_collector", "log-collector.conf.j2",
                   log_collector_permitted_peers=["count-db", "count-app"], log_collector_port=2600,
