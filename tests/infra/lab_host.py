@@ -83,3 +83,9 @@ def sample(samples: list[tuple[str, dict[str, str], float]], name: str, **labels
     found = [v for n, lab, v in samples if n == name and labels.items() <= lab.items()]
     assert len(found) == 1, f"{name}{labels}: {len(found)} samples"
     return found[0]
+
+
+def listeners(host: Any, port: int) -> list[str]:
+    """The local addresses (address:port) the host listens on with TCP at this port."""
+    return [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
+            if line.split()[3].endswith(f":{port}")]

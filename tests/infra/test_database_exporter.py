@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.lab_host import connects, fetch, hostvars, peer_host, prometheus_text, sample
+from tests.infra.lab_host import connects, fetch, hostvars, listeners, peer_host, prometheus_text, sample
 
 SERVICE = "prometheus-postgres-exporter"
 QUERIES = "/etc/prometheus/postgres-exporter-queries.yml"
@@ -58,9 +58,8 @@ def test_runs_enabled_and_sandboxed(host: Any) -> None:
 @pytest.mark.control("EF-MON-16")
 def test_listens_on_the_private_address_only(host: Any) -> None:
     _, address, port = _primary(host)
-    listeners = [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
-                 if line.split()[3].endswith(f":{port}")]
-    assert listeners == [f"{address}:{port}"], listeners
+    found = listeners(host, port)
+    assert found == [f"{address}:{port}"], found
 
 
 @pytest.mark.control("EF-MON-17")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.lab_host import hostvars
+from tests.infra.lab_host import hostvars, listeners
 
 
 def _exporter(host: Any) -> tuple[dict[str, Any], str, int]:
@@ -32,9 +32,8 @@ def test_runs_enabled_and_sandboxed(host: Any) -> None:
 @pytest.mark.control("EF-MON-7")
 def test_listens_on_the_private_address_only(host: Any) -> None:
     _, address, port = _exporter(host)
-    listeners = [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
-                 if line.split()[3].endswith(f":{port}")]
-    assert listeners == [f"{address}:{port}"], listeners
+    found = listeners(host, port)
+    assert found == [f"{address}:{port}"], found
 
 
 @pytest.mark.control("EF-MON-8")

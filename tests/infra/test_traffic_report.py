@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.lab_host import hostvars
+from tests.infra.lab_host import hostvars, listeners
 
 FEED_DEADLINE_S = 10.0
 
@@ -30,11 +30,6 @@ def _report(host: Any) -> tuple[dict[str, Any], str, int]:
     if not address:
         pytest.skip("no literal traffic_report_listen_address for this host")
     return variables, address, int(variables.get("traffic_report_port", 7880))
-
-
-def _listeners(host: Any, port: int) -> list[str]:
-    return [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
-            if line.split()[3].endswith(f":{port}")]
 
 
 @pytest.mark.control("EF-MON-9")
@@ -54,10 +49,10 @@ def test_goaccess_runs_unprivileged_and_sandboxed(host: Any) -> None:
 def test_listens_on_the_monitoring_address_and_loopback_only(host: Any) -> None:
     variables, address, port = _report(host)
     ws_port = int(variables.get("traffic_report_websocket_port", 7890))
-    assert _listeners(host, port) == [f"{address}:{port}"]
-    assert _listeners(host, ws_port) == [f"127.0.0.1:{ws_port}"]
+    assert listeners(host, port) == [f"{address}:{port}"]
+    assert listeners(host, ws_port) == [f"127.0.0.1:{ws_port}"]
     # Debian's default site (port 80 on every address) is not served
-    assert _listeners(host, 80) == []
+    assert listeners(host, 80) == []
 
 
 def _http(host: Any, url: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:

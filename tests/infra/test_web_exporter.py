@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.infra.lab_host import connects, fetch, hostvars, peer_host, prometheus_text, sample
+from tests.infra.lab_host import connects, fetch, hostvars, listeners, peer_host, prometheus_text, sample
 from tests.infra.web_client import site_of
 
 SERVICE = "prometheus-nginx-exporter"
@@ -28,11 +28,6 @@ def _web(host: Any) -> tuple[dict[str, Any], str, int, int]:
             int(variables.get("results_website_status_port", 8080)))
 
 
-def _listeners(host: Any, port: int) -> list[str]:
-    return [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
-            if line.split()[3].endswith(f":{port}")]
-
-
 @pytest.mark.control("EF-MON-19")
 def test_runs_enabled_and_sandboxed(host: Any) -> None:
     _web(host)
@@ -46,8 +41,8 @@ def test_runs_enabled_and_sandboxed(host: Any) -> None:
 @pytest.mark.control("EF-MON-20", "EF-MON-21")
 def test_exporter_on_the_private_address_and_status_on_loopback_only(host: Any) -> None:
     _, address, port, status = _web(host)
-    assert _listeners(host, port) == [f"{address}:{port}"]
-    assert _listeners(host, status) == [f"127.0.0.1:{status}"]
+    assert listeners(host, port) == [f"{address}:{port}"]
+    assert listeners(host, status) == [f"127.0.0.1:{status}"]
 
 
 @pytest.mark.control("EF-MON-21")
