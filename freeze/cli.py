@@ -1298,6 +1298,77 @@ def _cmd_replica_check(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
+# profile compose (per-host profiles from the roles' fragments)
+# ---------------------------------------------------------------------------
+
+
+def _register_profile(sub: argparse._SubParsersAction[_Parser]) -> None:
+    prof = sub.add_parser("profile", help="per-host freeze profiles: compose one from the roles' fragments")
+    psub = prof.add_subparsers(dest="profile_command", metavar="SUBCOMMAND", parser_class=_Parser,
+                               required=True)
+    p = psub.add_parser("compose", help="the host's profile: the base plus the fragments of its roles",
+                        description="Compose the freeze profile of one host from the operator's base "
+                                    "profile and the freeze profile fragments "
+                                    "(ROLES_DIR/ROLE/meta/freeze_profile.yml) of the roles the playbook "
+                                    "applies to it (or --role). The bytes are deterministic: an auditor "
+                                    "composes again and compares with the profile recorded at the freeze "
+                                    "(--check).")
+    p.add_argument("--base", required=True, metavar="PROFILE.yml", help="the operator's base profile")
+    p.add_argument("--roles-dir", required=True, metavar="DIR", help="the collection's roles directory")
+    p.add_argument("--host", required=True, metavar="NAME", help="the inventory host name")
+    p.add_argument("--role", action="append", default=[], metavar="ROLE",
+                   help="a role applied to the host (repeat; instead of --playbook)")
+    p.add_argument("--playbook", metavar="SITE.yml",
+                   help="read the roles applied to the host from this playbook (import_playbook followed)")
+    p.add_argument("--inventory", metavar="INVENTORY",
+                   help="Ansible inventory: the host's groups (for --playbook) and its values of "
+                        "the roles' variables")
+    out = p.add_mutually_exclusive_group(required=True)
+    out.add_argument("--output", "-o", metavar="OUT.yml", help="write the composed profile here")
+    out.add_argument("--check", metavar="RECORDED.yml",
+                     help="compose and compare with this recorded profile (exit 8 if it differs)")
+    p.set_defaults(handler=_cmd_profile_compose)
+
+
+def _cmd_profile_compose(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from freeze.compose import compose_for_host, inventory_view, roles_for_host
+    from freeze.durable import atomic_write
+
+    groups: dict[str, list[str]] = {"all": [args.host]}
+    hostvars: dict[str, dict[str, object]] = {}
+    if args.inventory:
+        groups, hostvars = inventory_view(args.inventory)
+        if args.host not in groups["all"]:
+            raise UsageError(f"{args.inventory}: no host {args.host}")
+    if bool(args.playbook) == bool(args.role):
+        raise UsageError("give either --playbook (with --inventory) or --role, not both")
+    if args.playbook and not args.inventory:
+        raise UsageError("--playbook needs --inventory (the host's groups)")
+    roles = roles_for_host(args.playbook, args.host, groups) if args.playbook else args.role
+    comp = compose_for_host(args.base, args.roles_dir, roles, args.host, hostvars.get(args.host, {}))
+    fragments = ", ".join(comp.roles) or "none"
+    if args.check:
+        from freeze.inputs import read_input
+
+        recorded = read_input(args.check, "profile")
+        if recorded != comp.text:
+            got = hashlib.sha256(recorded).hexdigest()
+            print(f"DIFFERS: {args.check} is sha256:{got}; composing again gives sha256:{comp.sha256} "
+                  f"(roles {', '.join(roles) or 'none'}; fragments {fragments})")
+            return EXIT_VERIFY_FAILED
+        print(f"SAME: {args.check} is the composition for {args.host} (sha256:{comp.sha256}; fragments {fragments})")
+        return EXIT_OK
+    atomic_write(args.output, comp.text, mode=0o644)
+    print(f"wrote {args.output} sha256:{comp.sha256} for {args.host} (roles {', '.join(roles) or 'none'}; "
+          f"fragments {fragments})")
+    for item in comp.overridden:
+        print(f"  the base's entry kept over the role's: {item}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------
 
 
 # One example per command, shown under "example:" at the end of its --help
@@ -1318,6 +1389,10 @@ EXAMPLES: dict[str, str] = {
     "merge-signatures": "freeze merge-signatures manifest.dsse.json copy-from-carol.dsse.json",
     "remove-signature": "freeze remove-signature manifest.dsse.json --keyid KEYID",
     "pae": "freeze pae manifest.dsse.json -o manifest.pae",
+    "profile": "freeze profile compose --base profile.yml --roles-dir roles --role results_website "
+               "--host web1 -o web1.yml",
+    "profile compose": "freeze profile compose --base profile.yml --roles-dir roles --playbook playbooks/site.yml "
+                       "--inventory hosts.yml --host web1 -o web1.yml",
     "verify-envelope": "freeze verify-envelope manifest.dsse.json --type manifest --root root.json",
     "timestamp": "freeze timestamp manifest.dsse.json --tsa https://tsa.example/tsr --root root.json",
     "root": "freeze root init root-spec.yml -o root.json",
@@ -1405,6 +1480,7 @@ def build_parser() -> argparse.ArgumentParser:
     _register_replica(sub)
     _register_evidence(sub)
     _register_intervention(sub)
+    _register_profile(sub)
     _finish_help(parser)
     return parser
 

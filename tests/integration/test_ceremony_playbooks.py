@@ -14,6 +14,7 @@ as "not the signed one" before the host is touched, drift is a JUnit failure.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.demo_room import SIGNERS, demo_room
 from tests.integration.test_ceremony import PASS_ENV, PASSPHRASE, freeze, freeze_proc, needs_tools
@@ -45,6 +47,8 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 HOSTS = ("count-a", "count-b")
 LOG_PASS_ENV = "FREEZE_DEMO_LOG_PASSPHRASE"  # DEMO ONLY: a test passphrase in the environment
+# its fragment only excludes a path (never looked up), so it composes on any machine
+ROLE_OF_COUNT_B = "postgresql_server"
 
 
 def play(inv: Path, playbook: str, evars: dict[str, object], *extra: str, env: dict[str, str] | None = None,
@@ -118,6 +122,10 @@ def ceremony(sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]: 
     base = tmp_path_factory.mktemp("fleet-ceremony")
     os.environ[PASS_ENV] = PASSPHRASE
     inv = loopback_inventory(base / "hosts.yml", sshd["dir"], dict.fromkeys(HOSTS, sshd["port"]))
+    # count-b "runs" postgresql_server: its composed profile gets that role's fragment, count-a's not
+    doc = yaml.safe_load(inv.read_text())
+    doc["all"]["hosts"]["count-b"]["freeze_ceremony_profile_roles"] = [ROLE_OF_COUNT_B]
+    inv.write_text(yaml.safe_dump(doc))
     profile, app = _profile(base)
     tsa = LocalTsa(base / "tsa")
     try:
@@ -152,6 +160,25 @@ def test_ceremony_playbook_snapshots_waits_for_the_signers_and_the_bundle_verifi
     assert PASSPHRASE not in out
     fleet = json.loads((ceremony.dir / "manifests" / "fleet-manifest.json").read_bytes())
     assert fleet["schema"] == "freeze-fleet/v1" and sorted(fleet["manifests"]) == list(HOSTS)
+    # one composed profile per host, named by sha256 in the signed fleet manifest and recorded
+    # in the host's manifest; count-b's carries its role's fragment, count-a's does not
+    profiles = ceremony.dir / "profiles"
+    for host in HOSTS:
+        text = (profiles / f"{host}.profile.yml").read_bytes()
+        digest_p = hashlib.sha256(text).hexdigest()
+        assert fleet["manifests"][host]["profile"] == {"file": f"profiles/{host}.profile.yml", "sha256": digest_p}
+        manifest = json.loads((ceremony.dir / "manifests" / f"{host}.manifest.json").read_bytes())
+        assert manifest["profile"] == {"digest": digest_p, "name": f"remote/{host}"}
+    assert b"role fragment: postgresql_server" in (profiles / "count-b.profile.yml").read_bytes()
+    assert b"/var/lib/postgresql" not in (profiles / "count-a.profile.yml").read_bytes()
+    # an auditor composes again from the base and the collection's roles: the same bytes
+    for host, roles in (("count-a", []), ("count-b", [ROLE_OF_COUNT_B])):
+        code, cout, cerr = freeze("profile", "compose", "--base", ceremony.profile, "--roles-dir", REPO / "roles",
+                                  "--host", host, *(a for r in roles for a in ("--role", r)),
+                                  *([] if roles else ["--playbook", REPO / "playbooks/site.yml",
+                                                      "--inventory", ceremony.inv]),
+                                  "--check", profiles / f"{host}.profile.yml")
+        assert code == 0 and cout.startswith("SAME:"), (cout, cerr)
     digest = out.split("ROOT DIGEST  sha256:")[1][:64]
     line = out.split("CHECKPOINT   ")[1].splitlines()[0].strip().rstrip("'\"")
     # the ordinary verifier, on a copy of the tar, with what the minutes hold
@@ -169,7 +196,7 @@ def test_ceremony_playbook_snapshots_waits_for_the_signers_and_the_bundle_verifi
 
 def _verify(c: Done, tmp_path: Path, **more: object) -> tuple[int, str, ET.Element]:
     junit = tmp_path / "junit.xml"
-    evars = {"freeze_verify_profile": str(c.profile), "freeze_verify_manifests": str(c.dir / "manifests"),
+    evars = {"freeze_verify_profiles": str(c.dir / "profiles"), "freeze_verify_manifests": str(c.dir / "manifests"),
              "freeze_verify_root": str(c.dir / "ceremony" / "root.json"),
              "freeze_verify_envelope": str(c.dir / "ceremony" / "manifest.dsse.json"),
              "freeze_verify_fleet": str(c.dir / "manifests" / "fleet-manifest.json"),
@@ -237,7 +264,7 @@ def test_verify_refuses_an_envelope_without_the_threshold(ceremony: Done, tmp_pa
     freeze("sign", env, "--key", keys / "alice.pem", "--passphrase-env", PASS_ENV, "--root", root)
     junit = tmp_path / "junit.xml"
     rc, out = run_play(ceremony.inv, "verify.yml", {
-        "freeze_verify_profile": str(ceremony.profile), "freeze_verify_manifests": str(manifests),
+        "freeze_verify_profiles": str(ceremony.dir / "profiles"), "freeze_verify_manifests": str(manifests),
         "freeze_verify_root": str(root), "freeze_verify_junit": str(junit),
         "freeze_verify_result_dir": str(tmp_path / "on-host")}, "--limit", "count-a")
     assert rc != 0
@@ -247,7 +274,7 @@ def test_verify_refuses_an_envelope_without_the_threshold(ceremony: Done, tmp_pa
     for who in ("bob", "carol"):
         freeze("sign", env, "--key", keys / f"{who}.pem", "--passphrase-env", PASS_ENV, "--root", root)
     rc, out = run_play(ceremony.inv, "verify.yml", {
-        "freeze_verify_profile": str(ceremony.profile), "freeze_verify_manifests": str(manifests),
+        "freeze_verify_profiles": str(ceremony.dir / "profiles"), "freeze_verify_manifests": str(manifests),
         "freeze_verify_root": str(root), "freeze_verify_result_dir": str(tmp_path / "on-host")},
         "--limit", "count-a")
     # compared now, not refused (the drift test may have run first: a restored file keeps a new ctime)
@@ -351,7 +378,13 @@ def test_ceremony_stops_at_the_precheck_on_drift_since_the_rehearsal(sshd, tmp_p
     profile, app = _profile(tmp_path)
     rehearsal = tmp_path / "rehearsal"
     rehearsal.mkdir()
-    freeze("snapshot", "-p", profile, "-o", rehearsal / "count-a.manifest.json")
+    # the rehearsal is taken with the host's composed profile, as the ceremony composes it
+    host_profile = tmp_path / "count-a.profile.yml"
+    inv_path = tmp_path / "hosts.yml"
+    loopback_inventory(inv_path, sshd["dir"], {"count-a": sshd["port"]})
+    freeze("profile", "compose", "--base", profile, "--roles-dir", REPO / "roles", "--playbook",
+           REPO / "playbooks/site.yml", "--inventory", inv_path, "--host", "count-a", "-o", host_profile)
+    freeze("snapshot", "-p", host_profile, "-o", rehearsal / "count-a.manifest.json")
     evars: dict[str, object] = {
         "freeze_ceremony_profile": str(profile), "freeze_ceremony_rehearsal_dir": str(rehearsal),
         "freeze_ceremony_root_spec": "unused", "freeze_ceremony_log_key": "unused",
