@@ -4,13 +4,14 @@
 # test_root_login_refused[ansible://count-db]"; catalogue: tests/infra/controls.py).
 #
 #   scripts/audit-suite.sh INVENTORY [--hosts PATTERN] [--junit OUT.xml] [--with-writes]
-#       [--ceremony DIR --profile FILE]
+#       [--ceremony DIR [--profile FILE|DIR]]
 #       [--manifests DIR --root FILE [--envelope FILE] [--fleet FILE] --profile FILE]
 #       [-- PYTEST_ARGS...]
 #
 # --ceremony DIR is a directory playbooks/freeze-ceremony.yml made: it sets the
 # manifests (DIR/manifests), the root (DIR/ceremony/root.json), the signed statement
-# (DIR/ceremony/manifest.dsse.json) and the fleet manifest (DIR/manifests/fleet-manifest.json)
+# (DIR/ceremony/manifest.dsse.json), the fleet manifest (DIR/manifests/fleet-manifest.json)
+# and each host's composed profile (DIR/profiles/HOST.profile.yml)
 # for test_frozen_state ("this host matches its signed manifest", EF-FRZ-5); the
 # explicit options override any of them. Without a ceremony or manifests that test skips.
 # Tests marked `writes` change a host to probe it (a probe user, a marker file, rows in
@@ -51,6 +52,8 @@ if [ -n "$ceremony" ]; then
   root=${root:-$ceremony/ceremony/root.json}
   envelope=${envelope:-$ceremony/ceremony/manifest.dsse.json}
   [ -n "$fleet" ] || [ ! -f "$ceremony/manifests/fleet-manifest.json" ] || fleet=$ceremony/manifests/fleet-manifest.json
+  # each host's composed profile, as the ceremony recorded it
+  [ -n "$profile" ] || [ ! -d "$ceremony/profiles" ] || profile=$ceremony/profiles
 fi
 freeze=()
 [ -z "$manifests" ] || freeze+=("--freeze-manifests=$manifests")

@@ -139,7 +139,8 @@ def _host(group: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def host_profile(base: Path) -> Path:
-    """The lab hosts' profile without its database section: the database is taken once, from the controller."""
+    """The lab hosts' BASE profile without its database section (the database is taken once, from the
+    controller); the ceremony composes each host's profile from it and its roles' fragments."""
     doc = yaml.safe_load((REPO / "inventories/lab/freeze/profile.yml").read_text())
     doc.pop("database", None)
     out = base / "hosts-profile.yml"
@@ -161,11 +162,12 @@ def sign_when_prepared(cdir: Path, keys: Path, station: subprocess.Popen[str], e
         log.append(f"{who}: exit {res.returncode}: {(res.stdout + res.stderr).strip().splitlines()[-1:]}")
 
 
-def verify(inv: Path, cdir: Path, profile: Path, out: Path, name: str, env: dict[str, str],
+def verify(inv: Path, cdir: Path, out: Path, name: str, env: dict[str, str],
            hosts: str = "all") -> tuple[int, str]:
     log = out / f"{name}.log"
     evars: dict[str, object] = {"freeze_verify_hosts": hosts,
-             "freeze_verify_profile": str(profile), "freeze_verify_manifests": str(cdir / "manifests"),
+             # each host's composed profile, as the ceremony recorded it (DIR/profiles/HOST.profile.yml)
+             "freeze_verify_profiles": str(cdir / "profiles"), "freeze_verify_manifests": str(cdir / "manifests"),
              "freeze_verify_root": str(cdir / "ceremony" / "root.json"),
              "freeze_verify_envelope": str(cdir / "ceremony" / "manifest.dsse.json"),
              "freeze_verify_fleet": str(cdir / "manifests" / "fleet-manifest.json"),
@@ -231,12 +233,12 @@ def ssh_argv(fleet: Path, name: str, kh: Path) -> tuple[str, dict[str, Any]]:
     return shlex.join(argv), hv
 
 
-def watch_reference(fleet: Path, cdir: Path, profile: Path, base: Path, env: dict[str, str], host: str,
+def watch_reference(fleet: Path, cdir: Path, base: Path, env: dict[str, str], host: str,
                     intervention: Path | None = None) -> str | None:
     """Give `host`'s continuous checker (roles/freeze_watch, playbooks/monitoring.yml) its signed
     reference: the freeze's manifest, or after an intervention the after-manifest its signed record
     names. Checked on the controller before anything reaches the host. Returns an error or None."""
-    evars: dict[str, object] = {"freeze_watch_profile": str(profile),
+    evars: dict[str, object] = {"freeze_watch_profile": str(cdir / "profiles" / f"{host}.profile.yml"),
                                 "freeze_watch_root": str(cdir / "ceremony" / "root.json")}
     if intervention is None:
         evars.update(freeze_watch_manifest=str(cdir / "manifests" / f"{host}.manifest.json"),
@@ -259,7 +261,7 @@ def watch_wait(fleet: Path, what: str, cond: Any, deadline: float) -> tuple[floa
                 time.monotonic())
 
 
-def intervention_plan(base: Path, cdir: Path, profile: Path, fleet: Path, kh: Path, host: str, ident: str,
+def intervention_plan(base: Path, cdir: Path, fleet: Path, kh: Path, host: str, ident: str,
                       commands: list[str], declared: list[str]) -> Path:
     """An intervention plan (freeze/intervention/intervention-plan.example.yml) over the ceremony's evidence."""
     _, hv = ssh_argv(fleet, host, kh)
@@ -275,7 +277,7 @@ def intervention_plan(base: Path, cdir: Path, profile: Path, fleet: Path, kh: Pa
         "reference": {"envelope": str(cdir / "ceremony" / "manifest.dsse.json"),
                       "fleet": str(cdir / "manifests" / "fleet-manifest.json"),
                       "manifests": str(cdir / "manifests")},
-        "profile": str(profile),
+        "profile": str(cdir / "profiles" / f"{host}.profile.yml"),  # the host's, as composed at the freeze
         "hosts": {host: {"ssh": f"{hv.get('ansible_user', 'labadmin')}@127.0.0.1:{hv['ansible_port']}",
                          "identity": str(hv["ansible_ssh_private_key_file"]), "known_hosts": str(kh),
                          "sudo": True}},
@@ -303,19 +305,19 @@ def scale_up_commands(ssh: str) -> list[str]:
     ]
 
 
-def intervention_phase(fleet: Path, base: Path, cdir: Path, profile: Path, env: dict[str, str],
+def intervention_phase(fleet: Path, base: Path, cdir: Path, env: dict[str, str],
                        times: list[tuple[str, float]], failures: list[str], root_pin: str | None) -> None:
     """Issue 19's lab proof: a witnessed scale-up of results-tx's standby under load."""
     inv = yaml.safe_load((fleet / "inventory" / "hosts.yml").read_text())
     port = int(_host(inv["all"], "results-tx")["lab_forward_https"])
     kh = known_hosts(fleet, base, ["results-tx", "count-app"])
     ssh, _ = ssh_argv(fleet, "results-tx", kh)
-    plan = intervention_plan(base, cdir, profile, fleet, kh, "results-tx", "results-db-scale-up",
+    plan = intervention_plan(base, cdir, fleet, kh, "results-tx", "results-db-scale-up",
                              scale_up_commands(ssh), [f"file:{SCALE_FILE}", f"file:{SCALE_FILE.rsplit('/', 1)[0]}"])
     records = cdir / "interventions"
     t = time.monotonic()
     say("freeze_watch on results-tx: its continuous checker gets the freeze's signed manifest")
-    err = watch_reference(fleet, cdir, profile, base, env, "results-tx")
+    err = watch_reference(fleet, cdir, base, env, "results-tx")
     if err:
         failures.append(err)
     else:
@@ -399,7 +401,7 @@ def intervention_phase(fleet: Path, base: Path, cdir: Path, profile: Path, env: 
     record_dir = sorted(records.glob("*-results-db-scale-up"))[-1]
     say(f"freeze_watch on results-tx: the intervention's signed after-manifest becomes its reference "
         f"({record_dir.name})")
-    err = watch_reference(fleet, cdir, profile, base, env, "results-tx", intervention=record_dir)
+    err = watch_reference(fleet, cdir, base, env, "results-tx", intervention=record_dir)
     watched = err is None
     if err:
         failures.append(err)
@@ -523,14 +525,14 @@ def main() -> int:
 
         t = time.monotonic()
         say("verify.yml: the untouched fleet against its signed manifests")
-        rc, text = verify(inv, cdir, profile, base, "verify-clean", env)
+        rc, text = verify(inv, cdir, base, "verify-clean", env)
         print(table(text))
         if rc != 0:
             failures.append(f"verify.yml on the untouched fleet: exit {rc} (see {base}/verify-clean.log)")
         phase("verify.yml, untouched fleet", t)
 
         m = re.search(r"ROOT DIGEST\s+sha256:([0-9a-f]{64})", out)
-        intervention_phase(fleet, base, cdir, profile, env, times, failures, m.group(1) if m else None)
+        intervention_phase(fleet, base, cdir, env, times, failures, m.group(1) if m else None)
 
         t = time.monotonic()
         say(f"LAST: a file planted on count-app ({TAMPER}): verify.yml must name it; count-app stays drifted "
@@ -538,7 +540,7 @@ def main() -> int:
         on_host(fleet, "count-app", f"printf '#!/bin/sh\\necho planted\\n' > {TAMPER} && chmod 755 {TAMPER}")
         # results-tx's reference is now the intervention's after-manifest (freeze intervention check above);
         # verify.yml checks against the freeze's manifests, so it verifies the other hosts
-        rc, text = verify(inv, cdir, profile, base, "verify-tampered", env, hosts="all:!results-tx")
+        rc, text = verify(inv, cdir, base, "verify-tampered", env, hosts="all:!results-tx")
         print(table(text))
         if rc == 0 or TAMPER not in text:
             failures.append(f"verify.yml did not report {TAMPER} on count-app "
@@ -546,7 +548,7 @@ def main() -> int:
         kh = base / "known_hosts"
         if kh.exists():
             say("an intervention on count-app now must be refused (unexplained drift): exit 9")
-            plan = intervention_plan(base, cdir, profile, fleet, kh, "count-app", "count-app-maintenance",
+            plan = intervention_plan(base, cdir, fleet, kh, "count-app", "count-app-maintenance",
                                      ["true"], [])
             r = freeze("intervention", "run", plan, "--passphrase-env", PASS_ENV, env=env)
             print("   exit " + str(r.returncode) + ": " + (r.stderr.strip().splitlines() or [""])[-1][:400])
@@ -567,8 +569,9 @@ def main() -> int:
     print(f"   results-tx against its current signed reference: {BIN}/python -m freeze intervention check "
           f"{base}/interventions/results-db-scale-up.yml")
     print(f"   verify again (the freeze's manifests; results-tx's reference is now its intervention's):  "
-          f"{BIN}/ansible-playbook -i {inv} --become playbooks/verify.yml -e freeze_verify_profile="
-          f"{profile} -e freeze_verify_manifests={cdir}/manifests -e freeze_verify_root={cdir}/ceremony/root.json "
+          f"{BIN}/ansible-playbook -i {inv} --become playbooks/verify.yml -e freeze_verify_profiles="
+          f"{cdir}/profiles -e freeze_verify_manifests={cdir}/manifests "
+          f"-e freeze_verify_root={cdir}/ceremony/root.json "
           f"-e freeze_verify_envelope={cdir}/ceremony/manifest.dsse.json "
           f"-e freeze_verify_fleet={cdir}/manifests/fleet-manifest.json")
     for f in failures:

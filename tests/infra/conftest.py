@@ -41,7 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--freeze-manifests", metavar="DIR",
                     help="the ceremony's host manifests, DIR/HOST.manifest.json per inventory host: "
                          "test_frozen_state checks each host against its own")
-    group.addoption("--freeze-profile", metavar="FILE", help="the freeze profile the manifests were taken with")
+    group.addoption("--freeze-profile", metavar="FILE|DIR",
+                    help="the freeze profile the manifests were taken with, or a directory of "
+                         "HOST.profile.yml (the ceremony's DIR/profiles)")
     group.addoption("--freeze-root", metavar="FILE",
                     help="the ceremony root envelope (root.json) the manifest signature is checked against")
     group.addoption("--freeze-envelope", metavar="FILE",

@@ -13,12 +13,13 @@ for one host, with the same library calls:
    read root-only files) and compared with the manifest (`freeze.drift`); any
    drift fails the test, naming each item.
 
-Options (tests/infra/conftest.py): --freeze-manifests DIR --freeze-profile FILE
+Options (tests/infra/conftest.py): --freeze-manifests DIR --freeze-profile FILE|DIR
+(a directory: the ceremony's DIR/profiles, HOST.profile.yml per host)
 --freeze-root FILE [--freeze-envelope FILE] [--freeze-fleet FILE]. Without them
 the test skips, so a lab run that is not an audit is unchanged. For the layout a
 ceremony directory C leaves (playbooks/freeze-ceremony.yml): DIR = C/manifests,
 root C/ceremony/root.json, envelope C/ceremony/manifest.dsse.json, fleet
-C/manifests/fleet-manifest.json (scripts/audit-suite.sh --ceremony C sets them).
+C/manifests/fleet-manifest.json, profiles C/profiles (scripts/audit-suite.sh --ceremony C sets them).
 """
 
 from __future__ import annotations
@@ -87,9 +88,11 @@ def test_host_matches_its_signed_manifest(host: Any, frozen: Frozen) -> None:
         check_signed_manifest(manifest, envelope, frozen.root, host=name, fleet=frozen.fleet)
     except FreezeError as exc:
         pytest.fail(f"{name}: NOT VERIFIED: {exc}", pytrace=False)
+    # a directory: the ceremony's DIR/profiles, each host's composed profile (HOST.profile.yml)
+    profile_path = frozen.profile / f"{name}.profile.yml" if frozen.profile.is_dir() else frozen.profile
     try:
-        profile = load_profile(str(frozen.profile))
-        inventory = AnsibleInventory(str(host.backend.ansible_inventory), profile_path=str(frozen.profile),
+        profile = load_profile(str(profile_path))
+        inventory = AnsibleInventory(str(host.backend.ansible_inventory), profile_path=str(profile_path),
                                      limit=name, become=True)
         result = verify_inventory({name: load_manifest(manifest)}, profile, inventory)[name]
     except FreezeError as exc:

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, float] = {}
 
     profile_file = work / "profile.yml"
-    profile_file.write_text(yaml.safe_dump(lab_hosts_profile(quick=True), sort_keys=False))
+    profile_file.write_text(yaml.safe_dump(lab_hosts_profile(t, quick=True), sort_keys=False))
     on_host(inv, t, "ansible.builtin.command", f"{SWITCH} normal attack-mode-freeze-proof")
 
     start = time.monotonic()

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "manifests").mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
 
-    profile = lab_hosts_profile(args.quick)
+    profile = lab_hosts_profile(t, args.quick)
     profile_file = work / "profile.yml"
     profile_file.write_text(yaml.safe_dump(profile, sort_keys=False))
 

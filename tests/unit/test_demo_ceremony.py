@@ -58,8 +58,10 @@ def test_the_demo_intervention_plans_pass_the_plan_checks(demo: ModuleType, tmp_
               "manifests/fleet-manifest.json"):
         (cdir / f).parent.mkdir(parents=True, exist_ok=True)
         (cdir / f).write_text("{}")
-    profile = base / "hosts-profile.yml"
-    profile.write_text("version: 1\n")
+    # each host's profile as the ceremony composed it (DIR/profiles/HOST.profile.yml)
+    (cdir / "profiles").mkdir()
+    for host in ("results-tx", "count-app"):
+        (cdir / "profiles" / f"{host}.profile.yml").write_text("version: 1\n")
     fleet = tmp_path / "fleet"
     (fleet / "inventory").mkdir(parents=True)
     (fleet / "inventory" / "hosts.yml").write_text(
@@ -74,14 +76,15 @@ def test_the_demo_intervention_plans_pass_the_plan_checks(demo: ModuleType, tmp_
     commands = demo.scale_up_commands(ssh)
     assert any("systemctl reload postgresql@15-main" in c for c in commands)
     assert not any(re.search(r"systemctl restart|pg_ctlcluster .*restart", c) for c in commands)
-    plan_file = demo.intervention_plan(base, cdir, profile, fleet, kh, "results-tx", "results-db-scale-up",
+    plan_file = demo.intervention_plan(base, cdir, fleet, kh, "results-tx", "results-db-scale-up",
                                        commands, [f"file:{demo.SCALE_FILE}", "file:/etc/postgresql/15/main/conf.d"])
     plan = load_plan(plan_file, people=root.people)
     assert plan.hosts[0].ssh == "labadmin@127.0.0.1:2223" and plan.hosts[0].sudo
+    assert str(plan.profile).endswith("profiles/results-tx.profile.yml")
     assert set(plan.signers) == {"alice", "bob", "carol"}
     assert [w.role for w in plan.present if w.person is None] == ["press"]
     assert [d.text() for d in plan.declared] == [f"file:{demo.SCALE_FILE}", "file:/etc/postgresql/15/main/conf.d"]
-    refused = demo.intervention_plan(base, cdir, profile, fleet, kh, "count-app", "count-app-maintenance",
+    refused = demo.intervention_plan(base, cdir, fleet, kh, "count-app", "count-app-maintenance",
                                      ["true"], [])
     assert load_plan(refused, people=root.people).declared == ()
 

@@ -116,6 +116,12 @@ def test_lab_example_profile_is_valid():
     role = Path(__file__).resolve().parents[2] / "roles/results_website"
     path = yaml.safe_load((role / "vars/main.yml").read_text())["__results_website_selector"]
     assert 'ln -sfn "mode-$1.conf" "$sel.new"' in (role / "templates/results-website-mode.sh.j2").read_text()
+    # the selector comes with the role's fragment: in results-tx's composed profile, not the base
+    from freeze.compose import compose_for_host
+
+    base = Path(__file__).resolve().parents[2] / "inventories/lab/freeze/profile.yml"
+    assert p.rule_for(path).volatility == "static"
+    p = compose_for_host(base, role.parent, ["results_website"], "results-tx").profile
     selector = p.rule_for(path)
     assert selector.volatility == "switch" and selector.path == path
     assert selector.targets == ("mode-normal.conf", "mode-attack.conf")
@@ -274,7 +280,7 @@ def test_known_transient_validation_names_the_key(text, message):
 
 
 def test_lab_profile_knows_the_revert_timer_units_the_switch_script_starts():
-    """The lab profile's known transient units are the two systemd-run makes from the
+    """results-tx's composed lab profile knows the two transient units systemd-run makes from the
     role's revert unit name (--unit=NAME with --on-active: NAME.timer and NAME.service)."""
     from pathlib import Path
 
@@ -286,8 +292,11 @@ def test_lab_profile_knows_the_revert_timer_units_the_switch_script_starts():
     script = (role / "templates/results-website-mode.sh.j2").read_text()
     assert "unit={{ __results_website_revert_unit }}" in script
     assert 'systemd-run --quiet --unit="$unit" --on-active=' in script
-    p = load_profile(repo / "inventories/lab/freeze/profile.yml")
-    assert p.services["known_transient"] == [f"{unit}.timer", f"{unit}.service"]
+    from freeze.compose import compose_for_host
+
+    p = compose_for_host(repo / "inventories/lab/freeze/profile.yml", repo / "roles", ["results_website"],
+                         "results-tx").profile
+    assert p.known_transient == {f"{unit}.timer", f"{unit}.service"}
 
 
 # --------------------------------------------------------------------------- modules loaded on demand (issue 17)
