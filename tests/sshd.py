@@ -76,6 +76,11 @@ X11Forwarding no
 Subsystem sftp internal-sftp
 MaxStartups 200
 MaxSessions 200
+# Debian's bash runs ~/.bashrc for every command sshd starts (it detects sshd
+# through SSH_CLIENT when SHLVL is unset); this machine's root .bashrc runs
+# `pyenv init`, a second of shell work per session that no real counting host
+# does. SHLVL=1 makes bash skip it: the loopback "hosts" then cost what a host does.
+SetEnv SHLVL=1
 """)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     with open(d / "sshd.log", "wb") as log:
