@@ -563,7 +563,8 @@ def main() -> int:
     say("ceremony summary")
     for name, secs in times:
         print(f"   {name:<52} {secs:7.0f} s")
-    print(f"   evidence for the auditors: {cdir}/ceremony/evidence.tar, {cdir}/manifests/, {cdir}/zero/, "
+    print(f"   evidence for the auditors: {cdir}/ceremony/evidence.tar, {cdir}/manifests/, "
+          f"{cdir}/profiles/ (each host's composed freeze profile), {cdir}/zero/, "
           f"{cdir}/interventions/ (records, reference.json, the journal since the freeze)")
     print(f"   load during the intervention: {base}/intervention-load.json")
     print(f"   results-tx against its current signed reference: {BIN}/python -m freeze intervention check "
