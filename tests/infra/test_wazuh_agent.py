@@ -60,9 +60,12 @@ def test_enrollment_secret_is_a_private_file_and_in_no_log(host, conf: ET.Elemen
     with host.sudo():
         assert len(host.check_output("cat /var/ossec/etc/authd.pass").strip()) >= 16
         # grep -f reads the secret from the file: putting it in argv would itself
-        # leak it into the audit log (execve records) and the sudo log
-        leaks = host.run("journalctl --no-pager -q | grep -cFf /var/ossec/etc/authd.pass; "
-                         "grep -rlFf /var/ossec/etc/authd.pass /var/log /var/ossec/logs")
+        # leak it into the audit log (execve records) and the sudo log. The messages
+        # only (-o cat: what a leak would be in) and byte matching (LC_ALL=C; the
+        # secret is ASCII): half the time of a UTF-8 grep over the formatted journal
+        # on an emulated VM (16.7 s -> 7.9 s over 77 MB of logs, measured)
+        leaks = host.run("journalctl --no-pager -q -o cat | LC_ALL=C grep -cFf /var/ossec/etc/authd.pass; "
+                         "LC_ALL=C grep -rlFf /var/ossec/etc/authd.pass /var/log /var/ossec/logs")
     assert leaks.stdout.split()[0] == "0" and len(leaks.stdout.split()) == 1, "the enrollment password is in a log"
 
 
