@@ -253,7 +253,7 @@ CONTROLS: dict[str, str] = {
     "EF-WEB-9": "the server version is not leaked",
     "EF-WEB-10": "a flooding client gets 429; an allowlisted network is never limited",
     "EF-WEB-11": "the access log is JSON with the request id",
-    "EF-WEB-12": "both modes (normal, attack) are static files and a symlink selects one",
+    "EF-WEB-12": "both modes (normal, attack) are static files, a symlink selects one, switches are logged",
     "EF-WEB-13": "switching attack mode on drops no request and is logged on the host",
     "EF-WEB-14": "in attack mode a flood is limited while normal and allowlisted clients are served",
     "EF-WEB-15": "cached pages are served when the results application is down",

@@ -280,3 +280,8 @@ def test_both_modes_are_static_files_and_the_selector_picks_one(host: Any) -> No
     assert "paranoia_level=2" in host.file(f"{conf}/modsecurity-attack.conf").content_string
     assert host.run("sudo /usr/sbin/nginx -t -q").rc == 0
     assert host.service("nginx").is_running and host.service("nginx").is_enabled
+    # who switched when: the log exists from the converge on, so the role's freeze profile
+    # fragment can record it as growing (a switch appends; anything else is drift)
+    with host.sudo():
+        log = host.file("/var/lib/results-website/switch.log")
+        assert log.is_file and (log.user, log.group, log.mode) == ("root", "root", 0o640)
