@@ -352,3 +352,10 @@ def test_interactive_homes_and_dot_files_are_private(host) -> None:  # noqa: ANN
                                 else 0o7177 if path.rsplit("/", 1)[-1] in (".bash_history", ".netrc")
                                 else 0o7037)]
     assert not loose, loose
+
+
+@pytest.mark.control("CIS-1.5.3")
+def test_login_shells_make_no_core_files(host) -> None:  # noqa: ANN001
+    """CIS 1.5.3 in the shell too: limits.d's hard 0 and the profile's `ulimit -c 0` (Lynis KRNL-5820)."""
+    assert "ulimit -c 0" in host.file("/etc/profile.d/60-os-baseline.sh").content_string
+    assert host.check_output("bash -lc 'ulimit -Sc; ulimit -Hc'").split() == ["0", "0"]
