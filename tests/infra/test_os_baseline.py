@@ -246,6 +246,10 @@ def test_login_defs_and_banners(host) -> None:  # noqa: ANN001
 def test_cron_restricted(host) -> None:  # noqa: ANN001
     assert host.file("/etc/crontab").mode == 0o600
     assert host.file("/etc/cron.allow").exists and not host.file("/etc/cron.deny").exists
+    if set(hostvars(host).get("os_baseline_cron_allow_users", ["root"])) <= {"root"}:
+        # only root reads the allow lists (CIS: 0640 or stricter; Lynis FILE-7524: 0600)
+        assert host.file("/etc/cron.allow").mode == 0o600
+        assert host.file("/etc/at.allow").mode == 0o600
 
 
 @pytest.mark.control("CIS-2.3.3.3")
