@@ -170,6 +170,8 @@ CONTROLS: dict[str, str] = {
     "CIS-6.3.1": "AIDE is installed (when the inventory turns it on)",
     # --- CIS section 7: system maintenance --------------------------------------------------------
     "CIS-7.1.13": "set-id files are reviewed: only the allowlisted programs keep a SUID/SGID bit",
+    "CIS-7.2.9": "interactive accounts' home directories are 0750 or stricter (no group write, nothing for others)",
+    "CIS-7.2.10": "their dot files are 0740 or stricter; .bash_history and .netrc 0600",
     # --- EF-SSH: ssh_hardening beyond CIS ---------------------------------------------------------
     "EF-SSH-1": "sshd accepts public keys only: password and keyboard-interactive logins are refused",
     "EF-SSH-2": "sshd offers no weak host key algorithms (no ssh-rsa SHA-1, DSA, NIST curves)",

@@ -246,6 +246,10 @@ def test_login_defs_and_banners(host) -> None:  # noqa: ANN001
 def test_cron_restricted(host) -> None:  # noqa: ANN001
     assert host.file("/etc/crontab").mode == 0o600
     assert host.file("/etc/cron.allow").exists and not host.file("/etc/cron.deny").exists
+    if set(hostvars(host).get("os_baseline_cron_allow_users", ["root"])) <= {"root"}:
+        # only root reads the allow lists (CIS: 0640 or stricter; Lynis FILE-7524: 0600)
+        assert host.file("/etc/cron.allow").mode == 0o600
+        assert host.file("/etc/at.allow").mode == 0o600
 
 
 @pytest.mark.control("CIS-2.3.3.3")
@@ -305,7 +309,10 @@ def test_shell_timeout_and_umask_everywhere(host) -> None:  # noqa: ANN001
     assert res.stdout.split() == ["900", "0027"], res.stdout
     assert "umask 027" in host.file("/etc/bash.bashrc").content_string
     assert "INACTIVE=45" in host.file("/etc/default/useradd").content_string
-    assert "ENCRYPT_METHOD  YESCRYPT" in host.file("/etc/login.defs").content_string
+    login_defs = host.file("/etc/login.defs").content_string
+    assert "ENCRYPT_METHOD  YESCRYPT" in login_defs
+    # rounds for tools told to use SHA512 (and Lynis AUTH-9230), whatever ENCRYPT_METHOD is
+    assert "SHA_CRYPT_MIN_ROUNDS 65536" in login_defs
 
 
 @pytest.mark.control("CIS-1.3.1.1", "EF-OS-6")
@@ -317,3 +324,42 @@ def test_apparmor_enforces_debian_profiles(host) -> None:  # noqa: ANN001
     with host.sudo():
         status = host.check_output("aa-status")
     assert "profiles are in enforce mode" in status
+
+
+# Interactive accounts as CIS 7.2.9/7.2.10 and ComplianceAsCode define them; for each,
+# its home and every entry at the top of it whose name starts with a dot:
+# "<kind> <octal mode> <path>". Run as root: another account's home is 0750.
+HOMES_AND_DOT_FILES = r"""
+uid_min=$(awk '$1 == "UID_MIN" { print $2 }' /etc/login.defs)
+awk -F: -v min="${uid_min:-1000}" '$3 >= min && $1 != "nobody" && $7 !~ /(nologin|false)$/ { print $6 }' /etc/passwd |
+sort -u | while IFS= read -r home; do
+  [ -d "$home" ] || continue
+  find "$home" -maxdepth 0 -printf 'home %m %p\n'
+  find "$home" -mindepth 1 -maxdepth 1 -name '.*' ! -type l -printf 'dot %m %p\n'
+done
+"""
+
+
+@pytest.mark.control("CIS-7.2.9", "CIS-7.2.10")
+def test_interactive_homes_and_dot_files_are_private(host) -> None:  # noqa: ANN001
+    """CIS 7.2.9: homes 0750 or stricter; 7.2.10: dot files 0740 or stricter, history 0600."""
+    with host.sudo():
+        listing = host.check_output("sh -c %s", HOMES_AND_DOT_FILES)
+    rows = [line.split(" ", 2) for line in listing.splitlines() if line.strip()]
+    homes = [path for kind, _, path in rows if kind == "home"]
+    # the operator (labadmin in the lab) is an interactive account: the scan saw something
+    assert f"/home/{hostvars(host).get('ansible_user', 'labadmin')}" in homes, listing
+    # forbidden bits: set-id/sticky, group write (dot files: also group execute), all of
+    # others' bits; .bash_history and .netrc: anything beyond the owner's read and write
+    loose = [f"{mode} {path}" for kind, mode, path in rows
+             if int(mode, 8) & (0o7027 if kind == "home"
+                                else 0o7177 if path.rsplit("/", 1)[-1] in (".bash_history", ".netrc")
+                                else 0o7037)]
+    assert not loose, loose
+
+
+@pytest.mark.control("CIS-1.5.3")
+def test_login_shells_make_no_core_files(host) -> None:  # noqa: ANN001
+    """CIS 1.5.3 in the shell too: limits.d's hard 0 and the profile's `ulimit -c 0` (Lynis KRNL-5820)."""
+    assert "ulimit -c 0" in host.file("/etc/profile.d/60-os-baseline.sh").content_string
+    assert host.check_output("bash -lc 'ulimit -Sc; ulimit -Hc'").split() == ["0", "0"]
