@@ -300,6 +300,35 @@ def test_ceremony_stops_at_the_precheck_when_a_host_is_down(sshd, tmp_path: Path
     assert not (cdir / "ceremony-plan.yml").exists() and not (cdir / "zero").exists()
 
 
+def test_ceremony_stops_when_a_hosts_profile_cannot_be_composed(sshd, tmp_path: Path) -> None:  # noqa: F811
+    """Two role fragments that disagree on a path: that host's profile is not composed, the host is
+    not snapshotted, and the ceremony stops at the pre-checks naming both roles; the other host is fine."""
+    if not PLAYBOOK.exists():
+        pytest.skip("ansible not installed (the ops extra)")
+    inv = loopback_inventory(tmp_path / "hosts.yml", sshd["dir"], {"count-a": sshd["port"], "count-b": sshd["port"]})
+    roles = tmp_path / "roles"
+    for role, volatility in (("cache_a", "excluded"), ("cache_b", "static")):
+        (roles / role / "meta").mkdir(parents=True)
+        (roles / role / "meta" / "freeze_profile.yml").write_text(
+            f"version: 1\npaths: [{{path: /var/cache/shared, volatility: {volatility}}}]\n")
+    doc = yaml.safe_load(inv.read_text())
+    doc["all"]["hosts"]["count-b"]["freeze_ceremony_profile_roles"] = ["cache_a", "cache_b"]
+    inv.write_text(yaml.safe_dump(doc))
+    profile, _ = _profile(tmp_path)
+    cdir = tmp_path / "ceremony"
+    rc, out = run_play(inv, "freeze-ceremony.yml", {
+        "freeze_ceremony_dir": str(cdir), "freeze_ceremony_profile": str(profile),
+        "freeze_ceremony_roles_dir": str(roles),
+        "freeze_ceremony_root_spec": "unused", "freeze_ceremony_log_key": "unused",
+        "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_zero": True})
+    assert rc != 0 and "CEREMONY STOPPED at the pre-checks" in out, out[-4000:]
+    states = json.loads((cdir / "hosts.json").read_text())
+    assert states["count-a"]["state"] == "snapshot taken"
+    assert states["count-b"]["state"] == "profile not composed"
+    assert "fragments of cache_a and cache_b disagree on /var/cache/shared" in states["count-b"]["detail"]
+    assert not (cdir / "manifests" / "count-b.manifest.json").exists() and not (cdir / "zero").exists()
+
+
 @pytest.mark.postgres
 def test_ceremony_playbook_with_the_database_snapshot_and_zero(sshd, pg_server, pg_db, tmp_path: Path) -> None:  # noqa: F811
     """freeze_ceremony_zero: true on the reference counting database (drill results): the database is
