@@ -304,7 +304,6 @@ def render_fragment(text: str, role: str, defaults: Mapping[str, Any],
     the host's inventory gives it or else the default. Nothing else is evaluated: a
     fragment follows the role's configuration without being a program."""
     where = f"{role} freeze profile fragment"
-    values = {**defaults, **(overrides or {})}
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1).strip()
@@ -312,7 +311,9 @@ def render_fragment(text: str, role: str, defaults: Mapping[str, Any],
             raise InputError(f"{where}: {match.group(0)}: only a plain variable name is allowed")
         if not name.startswith(role + "_") or name not in defaults:
             raise InputError(f"{where}: {name}: not one of the role's documented defaults")
-        val = values[name]
+        # only the names the fragment uses are looked up: the host's other values (vault
+        # secrets among them) are never read
+        val = overrides[name] if overrides is not None and name in overrides else defaults[name]
         if not isinstance(val, str) or "{{" in val or "\n" in val:
             raise InputError(f"{where}: {name}: must be a plain one-line string for the fragment")
         return val
@@ -385,12 +386,12 @@ def inventory_view(inventory: str | Path) -> tuple[dict[str, list[str]], dict[st
 def compose_for_host(base: str | Path, roles_dir: str | Path, roles: Sequence[str], host: str,
                      host_vars: Mapping[str, Any] | None = None) -> Composition:
     """The host's composed profile from files: the base, the roles' fragments rendered
-    with the host's own values of each role's variables (`host_vars`)."""
+    with the host's own values of each role's variables (`host_vars`, read lazily: only
+    the names a fragment uses are looked up)."""
     fragments = []
     for role in sorted(set(roles)):
-        prefix = role + "_"
-        own = {k: v for k, v in (host_vars or {}).items() if k.startswith(prefix)}
-        frag = load_fragment(roles_dir, role, own)
+        # render_fragment reads only the role's own names the fragment uses
+        frag = load_fragment(roles_dir, role, host_vars)
         if frag is not None:
             fragments.append(frag)
     base_path = Path(base)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ansible.plugins.action import ActionBase
@@ -20,13 +21,39 @@ from ansible.plugins.action import ActionBase
 try:
     from freeze.compose import compose_for_host, roles_for_host
     from freeze.durable import atomic_write
-    from freeze.errors import FreezeError
+    from freeze.errors import FreezeError, InputError
 except ImportError as exc:  # reported by the task, in one line
     FREEZE_IMPORT_ERROR = str(exc)
 else:
     FREEZE_IMPORT_ERROR = None
 
 COLLECTION = Path(__file__).resolve().parents[2]
+
+
+class _RenderedVars(Mapping):
+    """The task's variables, each templated when first read (plain str, not Ansible's
+    string types, which YAML cannot represent); a broken value is one InputError line."""
+
+    def __init__(self, task_vars, templar):
+        self._vars = task_vars
+        self._templar = templar
+
+    def __getitem__(self, name):
+        raw = self._vars[name]  # KeyError: not set for this host (the role's default applies)
+        try:
+            value = self._templar.template(raw)
+        except Exception as exc:  # an undefined or broken value: one line, no traceback
+            raise InputError("%s: %s" % (name, exc)) from None
+        return str(value) if isinstance(value, str) else value
+
+    def __contains__(self, name):  # without templating (Mapping's would read the value)
+        return name in self._vars
+
+    def __iter__(self):
+        return iter(self._vars)
+
+    def __len__(self):
+        return len(self._vars)
 
 ARGS = dict(
     base=dict(type="path", required=True),
@@ -62,16 +89,9 @@ class ActionModule(ActionBase):
                 groups = {str(g): [str(h) for h in hs] for g, hs in task_vars.get("groups", {}).items()}
                 roles = roles_for_host(playbook, str(host), groups)
                 source = playbook
-            prefixes = tuple(r + "_" for r in roles)
             # the host's own values of the roles' variables (inventory, extra vars), rendered
-            own = {}
-            for name in sorted(k for k in task_vars if k.startswith(prefixes)):
-                try:
-                    value = self._templar.template(task_vars[name])
-                    own[str(name)] = str(value) if isinstance(value, str) else value
-                except Exception as exc:  # an undefined or broken value: one line, no traceback
-                    result.update(failed=True, msg="%s: %s: %s" % (host, name, exc))
-                    return result
+            # only when a fragment uses them: the others (vault secrets) are never templated
+            own = _RenderedVars(task_vars, self._templar)
             comp = compose_for_host(args["base"], roles_dir, roles, str(host), own)
         except FreezeError as exc:
             result.update(failed=True, msg="%s: %s" % (host, exc))

@@ -226,3 +226,23 @@ def test_compose_for_host_and_the_cli_give_the_same_bytes(tmp_path: Path) -> Non
     code, _, err = freeze("profile", "compose", "--base", base, "--roles-dir", REPO / "roles",
                           "--host", "h", "-o", tmp_path / "x.yml", expect=None)
     assert code == 64 and "--playbook" in err
+
+
+def test_only_the_host_values_a_fragment_uses_are_read() -> None:
+    """The host's other values (vault secrets among them) are never looked up, so a ceremony
+    does not template them and a broken unrelated value cannot stop a composition."""
+    class Guarded(dict):  # type: ignore[type-arg]
+        def __getitem__(self, name: str) -> object:
+            if name != "results_website_root":
+                raise AssertionError(f"{name} was read")
+            return super().__getitem__(name)
+
+        def items(self):  # type: ignore[no-untyped-def]
+            raise AssertionError("every host value was read")
+
+    host_vars = Guarded(results_website_root="/srv/site", results_website_tls_private_key="SECRET",
+                        postgresql_server_logins=[{"password": "SECRET"}])
+    base = REPO / "inventories" / "lab" / "freeze" / "profile.yml"
+    comp = compose_for_host(base, REPO / "roles", ["results_website", "postgresql_server"], "web1", host_vars)
+    rule = comp.profile.rule_for("/srv/site/index.html")
+    assert rule is not None and rule.path == "/srv/site"
