@@ -260,6 +260,7 @@ CONTROLS: dict[str, str] = {
     "EF-WEB-14": "in attack mode a flood is limited while normal and allowlisted clients are served",
     "EF-WEB-15": "cached pages are served when the results application is down",
     "EF-WEB-16": "attack mode off restores the normal limits, and attack mode reverts by itself",
+    "EF-WEB-17": "a request over the rate limit is answered 429 before the WAF inspects it",
     # --- EF-WAZ: wazuh_agent ----------------------------------------------------------------------
     "EF-WAZ-1": "the Wazuh agent is installed from the local repository, enabled and running",
     "EF-WAZ-2": "the agent's configuration is private, names the inventory's managers and is valid",
