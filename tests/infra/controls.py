@@ -206,6 +206,7 @@ CONTROLS: dict[str, str] = {
     "EF-LOG-2": "the collector's store is root-only and a daily job enforces the retention",
     "EF-LOG-3": "each host ships with RELP over TLS and its TLS key is root-only",
     "EF-LOG-4": "an audit event on a counting server is stored by the collector within 5 seconds",
+    "EF-LOG-5": "the running shipper has the CPU weight the inventory gives it (below the database's there)",
     # --- EF-LYN: lynis_evidence -------------------------------------------------------------------
     "EF-LYN-1": "a local fact per phase summarises a real Lynis run of this host",
     "EF-LYN-2": "the raw Lynis report stays on the host, root-only, and matches the fact",

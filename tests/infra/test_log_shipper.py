@@ -34,6 +34,24 @@ def test_rsyslog_ships_with_relp_and_keeps_its_key_private(host: Any) -> None:
         assert host.run("rsyslogd -N1").rc == 0
 
 
+@pytest.mark.control("EF-LOG-5")
+def test_running_shipper_has_the_inventory_cpu_weight(host: Any) -> None:
+    variables = _shipper(host)
+    weight = int(variables.get("log_shipper_cpu_weight", 100))
+    # the kernel's view of the running service, not the drop-in's text
+    cgroup = host.run("systemctl show -P ControlGroup rsyslog.service").stdout.strip()
+    assert cgroup, "rsyslog has no control group"
+    assert int(host.file(f"/sys/fs/cgroup{cgroup}/cpu.weight").content_string) == weight
+    if variables["inventory_hostname"] == EVENT_HOST:
+        # On the counting database the shipper yields to PostgreSQL: the kernel weighs
+        # rsyslog against its sibling on PostgreSQL's path (system-postgresql.slice).
+        parent = cgroup.rsplit("/", 1)[0]
+        pg = host.run("systemctl show -P ControlGroup postgresql@15-main.service").stdout.strip()
+        assert pg.startswith(parent + "/"), (pg, parent)
+        sibling = parent + "/" + pg[len(parent) + 1:].split("/")[0]
+        assert weight < int(host.file(f"/sys/fs/cgroup{sibling}/cpu.weight").content_string)
+
+
 @pytest.mark.control("EF-LOG-4")
 @pytest.mark.writes
 def test_audit_event_reaches_the_collector_within_5_seconds(host: Any) -> None:
