@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,6 +76,8 @@ class Paced:
     ok: int
     p50_ms: float
     p99_ms: float
+    # what the requests that were not answered 200 got instead: "429", "ConnectionResetError", ...
+    failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def success(self) -> float:
@@ -150,19 +152,21 @@ def wrk(port: int, label: str, seconds: int, client: str, connections: int = 8) 
 def paced_client(port: int, label: str, rate: float, seconds: int) -> Paced:
     """A browser-like visitor: one keep-alive connection, `rate` requests per second."""
     samples: list[tuple[float, bool, float]] = []
+    failures: dict[str, int] = {}
     end = time.monotonic() + seconds
-    paced_requests(port, rate, lambda: time.monotonic() >= end, samples)
+    paced_requests(port, rate, lambda: time.monotonic() >= end, samples, failures=failures)
     latencies = [ms for _, _, ms in samples]
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return Paced(label, len(samples), sum(ok for _, ok, _ in samples), round(statistics.median(latencies), 1),
-                 round(q[98], 1))
+                 round(q[98], 1), failures)
 
 
 def paced_requests(port: int, rate: float, stop: Callable[[], bool], samples: list[tuple[float, bool, float]],
-                   client: str = PACED) -> None:
+                   client: str = PACED, failures: dict[str, int] | None = None) -> None:
     """One keep-alive visitor at `rate` requests per second until `stop()`: appends (start time
     (time.monotonic), answered 200, latency ms) per request to `samples` (also used by
-    scripts/demo_ceremony.py's load during the witnessed intervention, several of them in threads)."""
+    scripts/demo_ceremony.py's load during the witnessed intervention, several of them in threads);
+    counts in `failures`, if given, what each request not answered 200 got (its status, or the error)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # the lab CA is checked by the tests; here only timing matters
@@ -179,6 +183,7 @@ def paced_requests(port: int, rate: float, stop: Callable[[], bool], samples: li
         sent += 1
         t0 = time.monotonic()
         ok = False
+        reason = ""
         try:
             if conn is None:
                 conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
@@ -186,13 +191,17 @@ def paced_requests(port: int, rate: float, stop: Callable[[], bool], samples: li
             resp = conn.getresponse()
             resp.read()
             ok = resp.status == 200
+            reason = "" if ok else str(resp.status)
             if resp.getheader("Connection", "").lower() == "close":
                 conn.close()
                 conn = None
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException) as exc:
+            reason = type(exc).__name__
             if conn is not None:
                 conn.close()
             conn = None
+        if not ok and failures is not None:
+            failures[reason] = failures.get(reason, 0) + 1
         samples.append((t0, ok, (time.monotonic() - t0) * 1000))
     if conn is not None:
         conn.close()
@@ -301,9 +310,11 @@ def main() -> int:
     flood_rate = fl.requests_per_s
     rows += ["", f"Flood from one client: {flood_rate:.0f} requests/s offered = {flood_rate / a.rate:.0f}x "
              f"the per-client rate ({a.rate:g}/s); {fl.non_2xx} of {fl.requests} answered non-2xx (429).", "",
-             "| paced visitor | sent | 200 | success | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|---:|"]
+             "| paced visitor | sent | 200 | success | p50 ms | p99 ms | not 200 |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     for p in paced:
-        rows.append(f"| {p.label} | {p.sent} | {p.ok} | {p.success:.1%} | {p.p50_ms:.0f} | {p.p99_ms:.0f} |")
+        why = ", ".join(f"{n}x {k}" for k, n in sorted(p.failures.items())) or "-"
+        rows.append(f"| {p.label} | {p.sent} | {p.ok} | {p.success:.1%} | {p.p50_ms:.0f} | {p.p99_ms:.0f} | {why} |")
     waf_share = loads[1].requests_per_s / ref.requests_per_s
     p99_ratio = paced[1].p99_ms / paced[0].p99_ms if paced[0].p99_ms else float("inf")
     goals = [
