@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lab of real Debian 12 hosts (qemu VMs), built offline from Debian packages.",
         epilog="Environment: LAB_DIR (fleet state, default .lab/fleet), LAB_CACHE (images, "
                "repositories, key; default .lab/cache), LAB_PORT_BASE (default 2220), "
-               "LAB_ACCEL (auto|kvm|tcg), LAB_SMP, LAB_KERNEL_APPEND, LAB_READY_TIMEOUT.")
+               "LAB_ACCEL (auto|kvm|tcg), LAB_SMP, LAB_SMP_HOSTS (e.g. count-db=2), "
+               "LAB_KERNEL_APPEND, LAB_READY_TIMEOUT.")
     p.add_argument("--fleet", help="fleet state directory (overrides LAB_DIR)")
     p.add_argument("--cache", help="cache directory (overrides LAB_CACHE)")
     p.add_argument("--port-base", type=int, help="port base (overrides LAB_PORT_BASE)")

@@ -208,16 +208,37 @@ def _prepare(paths: LabPaths, spec: HostSpec) -> str:
     return f"{spec.name} ready in {timer} ({state})"
 
 
+def vcpus_by_host(specs: list[HostSpec], default: int, spec_text: str) -> dict[str, int]:
+    """Each VM's vCPU count: `default`, or what LAB_SMP_HOSTS ("count-db=2,results-tx=2") gives it.
+
+    For a measurement that needs one host's service beside its helpers on a second
+    CPU (e.g. the counting database and its log shipper) while the other VMs keep
+    one each, so the fleet still fits the machine's cores.
+    """
+    names = {s.name for s in specs}
+    vcpus = {s.name: default for s in specs}
+    for item in filter(None, (part.strip() for part in spec_text.split(","))):
+        name, sep, count = item.partition("=")
+        if not sep or not count.isdigit() or not 1 <= int(count) <= 8:
+            raise LabError(f"LAB_SMP_HOSTS: {item!r} is not HOST=N with N from 1 to 8")
+        if name not in names:
+            raise LabError(f"LAB_SMP_HOSTS: {name!r} is not a host of this fleet ({', '.join(sorted(names))})")
+        vcpus[name] = int(count)
+    return vcpus
+
+
 def up(paths: LabPaths, image: Image, repo: Path, specs: list[HostSpec]) -> dict[str, object]:
     need_tools("qemu-system-x86_64", "qemu-img", "nc", "ssh")
     paths.fleet.mkdir(parents=True, exist_ok=True)
     accel = choose_accel(image.kernel, image.initrd, paths.fleet / "accel")
     smp = int(os.environ.get("LAB_SMP", "2" if len(specs) == 1 else "1"))
+    vcpus = vcpus_by_host(specs, smp, os.environ.get("LAB_SMP_HOSTS", ""))
     start_repo_server(paths, repo)
     timer = Timer()
     for spec in specs:
-        start_vm(paths, image, spec, accel, smp)
-    log(f"booting {len(specs)} VM(s) ({accel}, {smp} vCPU each): {', '.join(s.name for s in specs)}")
+        start_vm(paths, image, spec, accel, vcpus[spec.name])
+    log(f"booting {len(specs)} VM(s) ({accel}): "
+        + ", ".join(f"{s.name} ({vcpus[s.name]} vCPU)" for s in specs))
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         futures = [pool.submit(_prepare, paths, s) for s in specs]
         errors = []
@@ -231,7 +252,7 @@ def up(paths: LabPaths, image: Image, repo: Path, specs: list[HostSpec]) -> dict
     state = {"image": image.recipe_hash, "repo": repo.name, "accel": accel, "smp": smp,
              "user": OPERATOR, "ssh_key": str(paths.ssh_key),
              "port_base": paths.port_base, "repo_port": paths.repo_port,
-             "hosts": [{"name": s.name, "port": s.port} for s in specs]}
+             "hosts": [{"name": s.name, "port": s.port, "vcpus": vcpus[s.name]} for s in specs]}
     (paths.fleet / "fleet.json").write_text(json.dumps(state, indent=2) + "\n")
     log(f"fleet up in {timer}")
     return state
