@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from freeze.evidence.guided import Status
     from freeze.evidence.keys import PassphraseSource
     from freeze.evidence.plan import Plan
-    from freeze.profile import Profile
+    from freeze.profile import HostProfiles
     from freeze.transport import AnsibleInventory, SSHTransport
 
 Handler = Callable[[argparse.Namespace], int]
@@ -97,7 +97,9 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
                           description="Collect files, packages, services, accounts, network, "
                                       "kernel and database state named by the profile into a "
                                       "canonical JSON manifest.")
-    snap.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
+    snap.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml",
+                      help="the freeze profile; with --inventory also a directory of HOST.profile.yml "
+                           "files, each host's own (as freeze-ceremony.yml composes them)")
     snap.add_argument("--output", "-o", required=True, metavar="MANIFEST",
                       help="manifest file to create (refuses to overwrite without --force); "
                            "with --inventory, a directory for HOST.manifest.json files")
@@ -114,7 +116,9 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
                      help="manifest file (with --inventory: directory of HOST.manifest.json); "
                           "also accepted as --manifest/-m, as in freeze zero")
     ver.add_argument("--manifest", "-m", dest="manifest_option", metavar="MANIFEST", help=argparse.SUPPRESS)
-    ver.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml")
+    ver.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml",
+                     help="the profile the manifest was taken with; with --inventory also a "
+                          "directory of HOST.profile.yml files, each host's own")
     ver.add_argument("--json", action="store_true", help="print the drift report as JSON")
     ver.add_argument("--max-entries", type=int, default=200, metavar="N",
                      help="show at most N entries in the human output (default 200)")
@@ -142,10 +146,12 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
     from freeze.progress import scan_progress
     from freeze.snapshot import snapshot_to_file
 
-    profile = load_profile(args.profile)
     transport = _snapshot_transport(args)
     if args.inventory:
-        return _snapshot_inventory(args, profile)
+        from freeze.profile import load_host_profiles
+
+        return _snapshot_inventory(args, load_host_profiles(args.profile))
+    profile = load_profile(args.profile)
     with scan_progress("snapshot", None if not args.json else False) as progress:
         summary = snapshot_to_file(profile, args.output, force=args.force, transport=transport,
                                    progress=progress)
@@ -181,7 +187,7 @@ def _print_host_errors(errors: dict[str, Exception]) -> None:
         print(f"freeze: error: {exc}", file=sys.stderr)
 
 
-def _snapshot_inventory(args: argparse.Namespace, profile: Profile) -> int:
+def _snapshot_inventory(args: argparse.Namespace, profile: HostProfiles) -> int:
     import json
 
     from freeze.errors import worst_exit_code
@@ -199,7 +205,7 @@ def _snapshot_inventory(args: argparse.Namespace, profile: Profile) -> int:
     return worst_exit_code(done.errors)
 
 
-def _verify_inventory(args: argparse.Namespace, profile: Profile) -> int:
+def _verify_inventory(args: argparse.Namespace, profile: HostProfiles) -> int:
     import json
 
     from freeze.drift import verify_inventory_dir
@@ -223,7 +229,8 @@ def _verify_inventory(args: argparse.Namespace, profile: Profile) -> int:
         summary = []
         for host, r in sorted(result.reports.items()):
             console.print(escape(f"== {host} (inventory host)"), highlight=False, soft_wrap=True)
-            for line in render_drift_text(r, manifest=host_manifest_path(args.manifest, host), profile=profile,
+            for line in render_drift_text(r, manifest=host_manifest_path(args.manifest, host),
+                                          profile=profile.for_host(host),
                                           max_entries=args.max_entries):
                 console.print(escape(line), highlight=False, soft_wrap=True)
             c = r.counts()
@@ -258,7 +265,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if args.envelope or args.expect_sha256:
             raise UsageError("--envelope/--expect-sha256 check one manifest file, not --inventory")
         _snapshot_transport(args)  # option checks
-        return _verify_inventory(args, load_profile(args.profile))
+        from freeze.profile import load_host_profiles
+
+        return _verify_inventory(args, load_host_profiles(args.profile))
     # load_manifest keeps only the parsed manifest, not its bytes: verify needs no more
     manifest = load_manifest(args.manifest)
     identity = check_manifest_identity(manifest, envelope=args.envelope,

@@ -54,6 +54,7 @@ from freeze.errors import (
     EXIT_ADDED,
     EXIT_CHANGED,
     EXIT_REMOVED,
+    FreezeError,
     VerificationError,
     worst_exit_code,
 )
@@ -72,7 +73,7 @@ from freeze.judge import (
     transient_problem,
 )
 from freeze.manifest import DB_SEMANTIC_SECTIONS, Manifest, kind_of, load_manifest_dir
-from freeze.profile import Profile
+from freeze.profile import HostProfiles, Profile
 
 if TYPE_CHECKING:
     # the collectors and transports are heavy: imported on use (see verify)
@@ -504,17 +505,37 @@ def verify(manifest: Manifest, profile: Profile, *, transport: Transport | None 
     return compare(manifest, fresh, profile)
 
 
-def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory: AnsibleInventory,
-                     dsn: str | None = None) -> dict[str, DriftReport | Exception]:
-    """Verify every host of an inventory against its own manifest (one Ansible run)."""
+def verify_inventory(manifests: dict[str, Manifest], profile: Profile | HostProfiles,
+                     inventory: AnsibleInventory, dsn: str | None = None) -> dict[str, DriftReport | Exception]:
+    """Verify every host of an inventory against its own manifest (one Ansible run),
+    each with its profile (`profile`: one for all, or HostProfiles)."""
+    from freeze.profile import as_host_profiles
     from freeze.snapshot import snapshot_inventory
 
-    for m in manifests.values():
-        check_profile_matches(m, profile)
-    fresh = snapshot_inventory(profile, inventory,
-                               {h: growing_sizes(m, profile) for h, m in manifests.items()},
-                               dsn=dsn, require_tables=False)
+    profiles = as_host_profiles(profile)
     out: dict[str, DriftReport | Exception] = {}
+    if profiles.shared is not None:
+        for m in manifests.values():
+            check_profile_matches(m, profiles.shared)
+    else:
+        # each host's manifest judged only with that host's profile; a host whose
+        # profile is missing or another than its manifest's is an error of its own
+        for host, m in list(manifests.items()):
+            try:
+                host_profile = profiles.for_host(host)
+            except FreezeError as exc:  # no HOST.profile.yml: the message names the host
+                out[host] = exc
+                continue
+            try:
+                check_profile_matches(m, host_profile)
+            except VerificationError as exc:
+                out[host] = VerificationError(f"host {host}: {exc}")
+        manifests = {h: m for h, m in manifests.items() if h not in out}
+        if not manifests:
+            return out
+    fresh = snapshot_inventory(profiles, inventory,
+                               {h: growing_sizes(m, profiles.for_host(h)) for h, m in manifests.items()},
+                               dsn=dsn, require_tables=False)
     for host, m in manifests.items():
         now = fresh.get(host)
         if now is None:
@@ -524,7 +545,7 @@ def verify_inventory(manifests: dict[str, Manifest], profile: Profile, inventory
         elif isinstance(now, Exception):
             out[host] = now
         else:
-            out[host] = compare(m, now, profile)
+            out[host] = compare(m, now, profiles.for_host(host))
     return out
 
 
@@ -544,7 +565,7 @@ class InventoryDrift:
         return worst_exit_code(self.errors) or drift
 
 
-def verify_inventory_dir(directory: str, profile: Profile, inventory: AnsibleInventory
+def verify_inventory_dir(directory: str, profile: Profile | HostProfiles, inventory: AnsibleInventory
                          ) -> InventoryDrift:
     """Verify every host of an inventory against DIR/HOST.manifest.json."""
     results = verify_inventory(load_manifest_dir(directory), profile, inventory)

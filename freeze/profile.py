@@ -67,7 +67,7 @@ from typing import Any
 
 import yaml
 
-from freeze.errors import InputError
+from freeze.errors import InputError, NoInputError
 from freeze.inputs import read_input, read_owner_only
 from freeze.judge import governing_rule
 
@@ -554,3 +554,50 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     """Read and validate a profile file. Errors name the file and the key path."""
     p = Path(path)
     return parse_profile(read_input(p, "profile"), source=p.name)
+
+
+# The file name a per-host profile has in a directory of them (freeze-ceremony.yml
+# writes DIR/profiles/HOST.profile.yml, `freeze profile compose -o` the same).
+HOST_PROFILE_SUFFIX = ".profile.yml"
+
+
+@dataclass(frozen=True)
+class HostProfiles:
+    """The profile each inventory host is collected and judged with.
+
+    Either one profile for every host (`shared`), or one per host read from a
+    directory of HOST.profile.yml files (`by_host`), as the ceremony composes them
+    from the roles each host runs. A host with no file in the directory has no
+    profile: that host is an error, never silently judged with another's.
+    """
+
+    shared: Profile | None = None
+    by_host: dict[str, Profile] = field(default_factory=dict)
+    source: str = ""
+
+    def for_host(self, host: str) -> Profile:
+        if self.shared is not None:
+            return self.shared
+        try:
+            return self.by_host[host]
+        except KeyError:
+            raise NoInputError(f"host {host}: no profile {host}{HOST_PROFILE_SUFFIX} "
+                               f"in {self.source}") from None
+
+
+def as_host_profiles(profile: Profile | HostProfiles) -> HostProfiles:
+    return profile if isinstance(profile, HostProfiles) else HostProfiles(shared=profile,
+                                                                           source=profile.source)
+
+
+def load_host_profiles(path: str | os.PathLike[str]) -> HostProfiles:
+    """A profile file (every host), or a directory of HOST.profile.yml files (each host its own)."""
+    p = Path(path)
+    if not p.is_dir():
+        return HostProfiles(shared=load_profile(p), source=str(p))
+    by_host = {f.name[: -len(HOST_PROFILE_SUFFIX)]: parse_profile(read_input(f, "profile"), source=f.name)
+               for f in sorted(p.iterdir())
+               if f.name.endswith(HOST_PROFILE_SUFFIX) and len(f.name) > len(HOST_PROFILE_SUFFIX)}
+    if not by_host:
+        raise NoInputError(f"{path}: a directory without any HOST{HOST_PROFILE_SUFFIX} file")
+    return HostProfiles(by_host=by_host, source=os.path.abspath(p))

@@ -16,7 +16,7 @@ from freeze.errors import ConfigMismatchError, InputError, NoInputError, Refused
 from freeze.extras import require_extra
 from freeze.judge import switch_problem
 from freeze.manifest import Manifest
-from freeze.profile import DatabaseSpec, Profile
+from freeze.profile import DatabaseSpec, HostProfiles, Profile, as_host_profiles
 from freeze.transport import AnsibleInventory, LocalTransport, Transport
 
 if TYPE_CHECKING:
@@ -90,22 +90,43 @@ def manifest_from_collected(profile: Profile, doc: dict[str, Any],
                     unavailable=unavailable, facts=facts)
 
 
-def snapshot_inventory(profile: Profile, inventory: AnsibleInventory,
+def snapshot_inventory(profile: Profile | HostProfiles, inventory: AnsibleInventory,
                        growing_by_host: dict[str, dict[str, int]] | None = None,
                        dsn: str | None = None, require_tables: bool = True
                        ) -> dict[str, Manifest | Exception]:
-    """One manifest per inventory host (or that host's error).
+    """One manifest per inventory host (or that host's error), each with its profile.
 
-    The database, if the profile names one, is collected once (one snapshot) and
-    recorded in every host's manifest, so each manifest is a complete view.
+    The database, if the profiles name one, is collected once (one snapshot) and
+    recorded in the manifest of every host whose profile names it, so each manifest
+    is a complete view. Per-host profiles that name different databases are refused:
+    one snapshot cannot stand for two.
     """
-    hosts = inventory.collect_all(profile.digest, growing_by_host or {})
-    db = None
-    if profile.database is not None and any(not isinstance(v, Exception)
-                                            for v in hosts.values()):
-        db = _database(profile.database, dsn, require_tables)
-    return {h: (v if isinstance(v, Exception) else manifest_from_collected(profile, v, db))
-            for h, v in hosts.items()}
+    profiles = as_host_profiles(profile)
+    digests: str | dict[str, str] = (profiles.shared.digest if profiles.shared is not None
+                                     else {h: p.digest for h, p in profiles.by_host.items()})
+    hosts = inventory.collect_all(digests, growing_by_host or {})
+    collected: dict[str, tuple[Profile, dict[str, Any]]] = {}
+    out: dict[str, Manifest | Exception] = {}
+    for host, doc in hosts.items():
+        if profiles.shared is None and host not in profiles.by_host:
+            try:  # the collection failed for want of the file; say so plainly
+                profiles.for_host(host)
+            except NoInputError as exc:
+                out[host] = exc
+                continue
+        if isinstance(doc, Exception):
+            out[host] = doc
+        else:
+            collected[host] = (profiles.for_host(host), doc)
+    specs = {p.database for p, _ in collected.values() if p.database is not None}
+    if len(specs) > 1:
+        named = sorted(h for h, (p, _) in collected.items() if p.database is not None)
+        raise ConfigMismatchError(f"the profiles of {', '.join(named)} name different databases; "
+                                  "one database snapshot goes into every host's manifest")
+    db = _database(specs.pop(), dsn, require_tables) if specs else None
+    for host, (p, doc) in collected.items():
+        out[host] = manifest_from_collected(p, doc, db if p.database is not None else None)
+    return out
 
 
 def write_manifest(path: Path | str, manifest: Manifest) -> str:
@@ -171,9 +192,10 @@ class InventorySnapshot:
     errors: dict[str, Exception] = field(default_factory=dict)
 
 
-def snapshot_inventory_to_dir(profile: Profile, output_dir: str, inventory: AnsibleInventory, *,
+def snapshot_inventory_to_dir(profile: Profile | HostProfiles, output_dir: str, inventory: AnsibleInventory, *,
                               force: bool = False) -> InventorySnapshot:
-    """One DIR/HOST.manifest.json per inventory host (the directory is created if needed)."""
+    """One DIR/HOST.manifest.json per inventory host (the directory is created if needed),
+    each taken with the host's profile (`profile`: one for all, or HostProfiles)."""
     out_dir = os.path.abspath(output_dir)
     if not os.path.isdir(out_dir):
         if os.path.lexists(out_dir) or not os.path.isdir(os.path.dirname(out_dir)):
@@ -188,7 +210,7 @@ def snapshot_inventory_to_dir(profile: Profile, output_dir: str, inventory: Ansi
         if isinstance(m, Exception):
             continue
         try:
-            check_switches(m.sections.get("files", {}), profile)
+            check_switches(m.sections.get("files", {}), as_host_profiles(profile).for_host(host))
         except ConfigMismatchError as exc:
             done.errors[host] = ConfigMismatchError(f"host {host}: {exc}")
             continue

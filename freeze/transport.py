@@ -269,12 +269,13 @@ class AnsibleInventory:
         raise UnavailableError("ansible-playbook is not installed "
                                "(pip install 'election-freeze[ops]')")
 
-    def collect_all(self, profile_digest: str, growing_by_host: dict[str, dict[str, int]]
+    def collect_all(self, profile_digest: str | dict[str, str], growing_by_host: dict[str, dict[str, int]]
                     ) -> dict[str, dict[str, Any] | Exception]:
         """{inventory_hostname: collected doc, or the error for that host}.
 
-        `profile_digest` is the profile the caller builds the manifests with: a
-        host collected with another profile (the file changed meanwhile) is an error.
+        `profile_digest` is the profile the caller builds the manifests with (or, with
+        `profile_path` a directory of HOST.profile.yml files, each host's): a host
+        collected with another profile (the file changed meanwhile) is an error.
         """
         import os
         import subprocess
@@ -288,8 +289,9 @@ class AnsibleInventory:
             out = Path(tmp, "collected")
             out.mkdir(mode=0o700)
             extra = Path(tmp, "vars.json")
+            profile = os.path.abspath(self.profile_path)
             extra.write_text(json.dumps({
-                "freeze_collect_profile": os.path.abspath(self.profile_path),
+                ("freeze_collect_profiles_dir" if os.path.isdir(profile) else "freeze_collect_profile"): profile,
                 "freeze_collect_dir": str(out), "freeze_collect_output": "collected",
                 "freeze_collect_hosts": self.limit, "freeze_collect_growing": growing_by_host,
             }), "utf-8")
@@ -338,7 +340,7 @@ def _collection_path(tmp: Path) -> str | None:
     return f"{tmp / 'collections'}:{os.environ.get('ANSIBLE_COLLECTIONS_PATH', default)}"
 
 
-def results_from_status(status: dict[str, Any], profile_digest: str
+def results_from_status(status: dict[str, Any], profile_digest: str | dict[str, str]
                         ) -> dict[str, dict[str, Any] | Exception]:
     """Each host's collected document (read from the file its status names) or error."""
     from freeze.collect import error_for
@@ -354,7 +356,8 @@ def results_from_status(status: dict[str, Any], profile_digest: str
             out[host] = (error_for(kind, f"host {host}: {msg}") if kind
                          else UnavailableError(f"host {host}: collection failed: "
                                                f"{msg or 'no result'}"))
-        elif res.get("profile_sha256") != profile_digest:
+        elif res.get("profile_sha256") != (profile_digest if isinstance(profile_digest, str)
+                                           else profile_digest.get(host)):
             out[host] = InputError(f"host {host}: collected with another profile "
                                    "(the profile file changed during the run)")
         else:

@@ -150,3 +150,47 @@ def test_whole_inventory_through_ansible(sshd, tmp_path):
     assert "== count-a (inventory host)" in text.stdout and "== count-b (inventory host)" in text.stdout
     assert f"- added: file {app}/extra" in text.stdout, text.stdout
     assert "summary:" in text.stdout and "count-a: 1 added, 0 removed, 1 changed" in text.stdout, text.stdout
+
+
+def test_whole_inventory_with_each_hosts_own_profile(sshd, tmp_path):
+    """-p DIR: each host collected and judged with DIR/HOST.profile.yml (what the
+    ceremony composes); a host without its file is an error of its own."""
+    if not Path(sys.executable).with_name("ansible").exists() and not shutil.which("ansible"):
+        pytest.skip("ansible not installed (the ops extra)")
+    d, port = sshd["dir"], sshd["port"]
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    apps = {}
+    for host in ("count-a", "count-b"):
+        apps[host] = app = tmp_path / f"app-{host}"
+        app.mkdir()
+        (app / "counting.conf").write_text(f"host = {host}\n")
+        (profiles / f"{host}.profile.yml").write_text(f"name: {host}\npaths: [{app}]\nnetwork: {{sockets: false}}\n")
+    inv = loopback_inventory(tmp_path / "hosts.yml", d, {"count-a": port, "count-b": port, "count-c": port})
+    out = tmp_path / "manifests"
+    proc = freeze("snapshot", "-p", str(profiles), "-o", str(out), "--inventory", str(inv))
+    assert proc.returncode == 66, proc.stdout + proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(errors) == 1 and "count-c" in errors[0] and "count-c.profile.yml" in errors[0], errors
+    assert sorted(p.name for p in out.iterdir()) == ["count-a.manifest.json", "count-b.manifest.json"]
+    for host, other in (("count-a", "count-b"), ("count-b", "count-a")):
+        m = json.loads((out / f"{host}.manifest.json").read_bytes())
+        assert f"{apps[host]}/counting.conf" in m["sections"]["files"]
+        assert not any(k.startswith(str(apps[other])) for k in m["sections"]["files"])
+
+    args = ["verify", str(out), "-p", str(profiles), "--inventory", str(inv), "--limit", "count-a:count-b", "--json"]
+    proc = freeze(*args)
+    assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
+    (apps["count-b"] / "counting.conf").write_text("host = tampered\n")
+    proc = freeze(*args)
+    assert proc.returncode == EXIT_CHANGED, proc.stdout + proc.stderr
+    hosts = json.loads(proc.stdout)["hosts"]
+    assert hosts["count-a"]["entries"] == []
+    assert [(e["category"], e["key"]) for e in hosts["count-b"]["entries"]] == [
+        ("changed", f"{apps['count-b']}/counting.conf")]
+    # count-a's manifest judged with count-b's profile is that host's error, not drift
+    (profiles / "count-a.profile.yml").write_text((profiles / "count-b.profile.yml").read_text())
+    proc = freeze(*args[:-1])
+    assert proc.returncode == 8 and "Traceback" not in proc.stderr, proc.stderr  # an error outranks drift
+    assert "host count-a: profile mismatch" in proc.stderr, proc.stderr
+    assert "count-b: 0 added, 0 removed, 1 changed" in proc.stdout, proc.stdout

@@ -377,3 +377,25 @@ def test_lab_profile_lists_the_modules_loaded_on_demand_and_keeps_its_kernel_def
                                               "netlink_diag", "raw_diag", "af_packet_diag", "veth"]}
     # the lab test that makes the veth pair
     assert "type veth" in (repo / "tests/infra/test_nftables_firewall.py").read_text()
+
+
+def test_host_profiles_from_a_file_or_a_directory_of_host_files(tmp_path):
+    from freeze.errors import NoInputError
+    from freeze.profile import load_host_profiles
+
+    one = tmp_path / "base.yml"
+    one.write_text("name: base\npaths: [/etc]\n")
+    shared = load_host_profiles(one)
+    assert shared.for_host("any-host").name == "base" and shared.for_host("other").name == "base"
+    d = tmp_path / "profiles"
+    d.mkdir()
+    (d / "count-db.profile.yml").write_text("name: db\npaths: [/etc]\n")
+    (d / "notes.txt").write_text("not a profile\n")
+    each = load_host_profiles(d)
+    assert set(each.by_host) == {"count-db"} and each.for_host("count-db").name == "db"
+    with pytest.raises(NoInputError, match="host web-01: no profile web-01.profile.yml"):
+        each.for_host("web-01")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(NoInputError, match="without any HOST.profile.yml"):
+        load_host_profiles(empty)
