@@ -595,7 +595,7 @@ def load_host_profiles(path: str | os.PathLike[str]) -> HostProfiles:
     p = Path(path)
     if not p.is_dir():
         return HostProfiles(shared=load_profile(p), source=str(p))
-    by_host = {f.name[: -len(HOST_PROFILE_SUFFIX)]: parse_profile(read_input(f, "profile"), source=f.name)
+    by_host = {f.name[: -len(HOST_PROFILE_SUFFIX)]: load_profile(f)
                for f in sorted(p.iterdir())
                if f.name.endswith(HOST_PROFILE_SUFFIX) and len(f.name) > len(HOST_PROFILE_SUFFIX)}
     if not by_host:

@@ -108,16 +108,15 @@ def snapshot_inventory(profile: Profile | HostProfiles, inventory: AnsibleInvent
     collected: dict[str, tuple[Profile, dict[str, Any]]] = {}
     out: dict[str, Manifest | Exception] = {}
     for host, doc in hosts.items():
-        if profiles.shared is None and host not in profiles.by_host:
-            try:  # the collection failed for want of the file; say so plainly
-                profiles.for_host(host)
-            except NoInputError as exc:
-                out[host] = exc
-                continue
+        try:
+            host_profile = profiles.for_host(host)
+        except NoInputError as exc:  # the collection failed for want of the file; say so plainly
+            out[host] = exc
+            continue
         if isinstance(doc, Exception):
             out[host] = doc
         else:
-            collected[host] = (profiles.for_host(host), doc)
+            collected[host] = (host_profile, doc)
     specs = {p.database for p, _ in collected.values() if p.database is not None}
     if len(specs) > 1:
         named = sorted(h for h, (p, _) in collected.items() if p.database is not None)
@@ -205,12 +204,13 @@ def snapshot_inventory_to_dir(profile: Profile | HostProfiles, output_dir: str, 
     results = snapshot_inventory(profile, inventory)
     if not results:
         raise NoInputError(f"inventory {inventory.inventory}: no hosts match {inventory.limit!r}")
+    profiles = as_host_profiles(profile)
     done = InventorySnapshot(errors={h: r for h, r in results.items() if isinstance(r, Exception)})
     for host, m in sorted(results.items()):
         if isinstance(m, Exception):
             continue
         try:
-            check_switches(m.sections.get("files", {}), as_host_profiles(profile).for_host(host))
+            check_switches(m.sections.get("files", {}), profiles.for_host(host))
         except ConfigMismatchError as exc:
             done.errors[host] = ConfigMismatchError(f"host {host}: {exc}")
             continue
