@@ -85,14 +85,20 @@ def site(host: Any) -> Iterator[Site]:
 class Background:
     """A keep-alive client at a normal rate and a slow long download, counting failures."""
 
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: Site, host: Any) -> None:
         self.site = site
+        self.host = host
         self.stop = threading.Event()
         self.keepalive_ok = 0
         self.keepalive_failed: list[str] = []
         self.keepalive_retries = 0
         self.download_bytes = 0
         self.download_error: str | None = None
+        # when the reader last got bytes, and its longest wait between two reads:
+        # a gap near the site's send_timeout would mean the CLIENT stalled
+        self.download_max_gap = 0.0
+        self.download_seconds = 0.0
+        self.bytes_at_stop: int | None = None  # None: the download ended before the switch did
         self.threads = [threading.Thread(target=self._keepalive), threading.Thread(target=self._download)]
 
     def _keepalive(self) -> None:
@@ -136,10 +142,20 @@ class Background:
             if r.status != 200:
                 self.download_error = f"status {r.status}"
                 return
-            while chunk := r.read(64 * 1024):
+            start = last = time.monotonic()
+            # A slow reader (16 KiB per 0.05 s, ~320 KiB/s: 16 MiB would take ~50 s)
+            # until the switch is over, then as fast as it can: the download is
+            # in flight on an old nginx worker when the reload happens.
+            while chunk := r.read(16 * 1024):
+                now = time.monotonic()
+                self.download_max_gap = max(self.download_max_gap, now - last)
+                last = now
                 self.download_bytes += len(chunk)
                 if not self.stop.is_set():
-                    time.sleep(0.04)  # a slow reader: the download spans the switch
+                    time.sleep(0.05)
+                elif self.bytes_at_stop is None:
+                    self.bytes_at_stop = self.download_bytes
+            self.download_seconds = time.monotonic() - start
             conn.close()
         except Exception as exc:  # noqa: BLE001
             self.download_error = repr(exc)
@@ -160,7 +176,22 @@ class Background:
         assert not self.keepalive_failed, f"keep-alive client failed across the switch: {self.keepalive_failed}"
         assert self.keepalive_ok > 5
         assert self.download_error is None, self.download_error
-        assert self.download_bytes == BIG_MB * 1024 * 1024, f"download cut at {self.download_bytes} bytes"
+        # the download must have spanned the switch, or it proves nothing
+        assert self.bytes_at_stop is not None and self.bytes_at_stop < BIG_MB * 1024 * 1024, \
+            f"the download ended before the switch did ({self.download_seconds:.1f} s)"
+        if self.download_bytes != BIG_MB * 1024 * 1024:
+            raise AssertionError(
+                f"download cut at {self.download_bytes} of {BIG_MB * 1024 * 1024} bytes after "
+                f"{self.download_seconds:.1f} s (longest wait between reads {self.download_max_gap:.1f} s); "
+                f"on the host: {self._host_evidence()}")
+
+    def _host_evidence(self) -> str:
+        """What the host saw when a download was cut: the kernel (OOM?) and nginx."""
+        out = self.host.run(
+            "sudo journalctl -k --since -10min --no-pager -q | grep -iE 'oom|killed process|segfault' | tail -n 5; "
+            "sudo tail -n 8 /var/log/nginx/error.log; "
+            "sudo journalctl -u nginx --since -10min --no-pager -q | tail -n 5; free -m | sed -n 2p")
+        return " | ".join(line for line in out.stdout.splitlines() if line.strip()) or "(nothing)"
 
 
 def _burst(site: Site, client: str, n: int) -> list[int]:
@@ -176,7 +207,7 @@ def test_attack_mode_on_survives_the_flip_and_is_logged(request: pytest.FixtureR
                                                         site: Site) -> None:
     # prime the proxy cache while the upstream is up
     assert site.request("/live/index.html", client="198.51.100.40").status == 200
-    with Background(site) as bg:
+    with Background(site, host) as bg:
         took, out = _playbook(request, host, "-e", "attack_mode=on")
     bg.assert_clean()
     assert _mode(host)["mode"] == "attack" and _mode(host)["revert_at"]
@@ -187,7 +218,8 @@ def test_attack_mode_on_survives_the_flip_and_is_logged(request: pytest.FixtureR
     assert host.run("sudo journalctl -t results-website-mode -n 5 --no-pager").stdout.count('"mode":"attack"') >= 1
     print(f"attack-mode on: playbook {took:.1f} s, on-host switch {last['switch_ms']} ms, "
           f"keep-alive ok {bg.keepalive_ok}, idle-close retries {bg.keepalive_retries}, "
-          f"download {bg.download_bytes} bytes")
+          f"download {bg.download_bytes} bytes in {bg.download_seconds:.1f} s "
+          f"({bg.bytes_at_stop} when the switch was over)")
 
 
 @pytest.mark.control("EF-WEB-14")
@@ -234,7 +266,7 @@ def test_cached_pages_are_served_when_the_upstream_dies(host: Any, site: Site) -
 @pytest.mark.control("EF-WEB-16")
 @pytest.mark.writes
 def test_attack_mode_off_restores_the_limits(request: pytest.FixtureRequest, host: Any, site: Site) -> None:
-    with Background(site) as bg:
+    with Background(site, host) as bg:
         _playbook(request, host, "-e", "attack_mode=off")
     bg.assert_clean()
     assert _mode(host) == {"mode": "normal", "revert_at": ""}
