@@ -207,6 +207,7 @@ CONTROLS: dict[str, str] = {
     "EF-LOG-3": "each host ships with RELP over TLS and its TLS key is root-only",
     "EF-LOG-4": "an audit event on a counting server is stored by the collector within 5 seconds",
     "EF-LOG-5": "the running shipper has the CPU weight the inventory gives it (below the database's there)",
+    "EF-LOG-6": "the running shipper watches its files the way the inventory says (inotify or polling)",
     # --- EF-LYN: lynis_evidence -------------------------------------------------------------------
     "EF-LYN-1": "a local fact per phase summarises a real Lynis run of this host",
     "EF-LYN-2": "the raw Lynis report stays on the host, root-only, and matches the fact",

@@ -52,6 +52,18 @@ def test_running_shipper_has_the_inventory_cpu_weight(host: Any) -> None:
         assert weight < int(host.file(f"/sys/fs/cgroup{sibling}/cpu.weight").content_string)
 
 
+@pytest.mark.control("EF-LOG-6")
+def test_running_shipper_reads_its_files_the_inventory_way(host: Any) -> None:
+    # imfile in inotify mode holds an inotify instance; polling holds none (rsyslog
+    # has no other inotify user here). The running process, not the file's text.
+    watch = _shipper(host).get("log_shipper_file_watch", "inotify")
+    pid = host.run("systemctl show -P MainPID rsyslog.service").stdout.strip()
+    assert pid not in ("", "0"), "rsyslog is not running"
+    fds = host.run(f"sudo ls -l /proc/{pid}/fd").stdout
+    inotify = fds.count("anon_inode:inotify")
+    assert (inotify > 0) == (watch == "inotify"), (watch, inotify)
+
+
 @pytest.mark.control("EF-LOG-4")
 @pytest.mark.writes
 def test_audit_event_reaches_the_collector_within_5_seconds(host: Any) -> None:
