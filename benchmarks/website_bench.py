@@ -100,7 +100,35 @@ class Host:
         return r.stdout
 
     def mode(self, name: str) -> None:
-        self.run(f"sudo {SWITCH} {name} {'600 ' if name == 'attack' else ''}bench >/dev/null")
+        current = json.loads(self.run(f"sudo {SWITCH} status"))["mode"]
+        switch = f"sudo {SWITCH} {name} {'600 ' if name == 'attack' else ''}bench >/dev/null"
+        if current == name:
+            self.run(switch)  # no reload (attack: the revert timer re-armed)
+        else:
+            self.reload_with(switch)
+
+    def reload_with(self, command: str) -> None:
+        """Run `command` (which reloads nginx) and return once the reload is over.
+
+        `systemctl reload nginx` returns when the master has its signal; the master
+        then parses the configuration (seconds with the CRS on the emulated CPU),
+        starts new workers and only then tells the old ones to finish. A keep-alive
+        connection an old worker accepted meanwhile is closed when it goes idle: a
+        measurement started before that would count the reload, not the site.
+        """
+        self.run("bash -s", stdin=f"""set -e
+workers() {{ pgrep -f '^nginx: worker process$' | sort || true; }}
+before=$(workers)
+{command}
+for _ in $(seq 1 600); do
+  now=$(workers)
+  if [ -n "$now" ] && [ -z "$(comm -12 <(echo "$before") <(echo "$now"))" ] \
+     && ! pgrep -f 'nginx: worker process is shutting down' >/dev/null; then exit 0; fi
+  sleep 0.1
+done
+echo "nginx's old workers still there 60 s after the reload" >&2
+exit 1
+""")
 
     def reference_mode_on(self) -> None:
         """No rules and no limits: a temporary mode file beside the two real ones.
@@ -118,9 +146,9 @@ class Host:
         ) + f"\nmodsecurity_rules_file {CONF_DIR}/modsecurity-{BENCH_MODE}.conf;\n"
         self.run(f"sudo tee {CONF_DIR}/modsecurity-{BENCH_MODE}.conf >/dev/null", stdin="SecRuleEngine Off\n")
         self.run(f"sudo tee {CONF_DIR}/mode-{BENCH_MODE}.conf >/dev/null", stdin=plain)
-        self.run(f"cd {CONF_DIR} && sudo ln -sfn mode-{BENCH_MODE}.conf active-mode.conf "
-                 "&& { sudo nginx -t -q || { sudo ln -sfn mode-normal.conf active-mode.conf; false; }; } "
-                 "&& sudo systemctl reload nginx")
+        self.reload_with(f"cd {CONF_DIR} && sudo ln -sfn mode-{BENCH_MODE}.conf active-mode.conf "
+                         "&& { sudo nginx -t -q || { sudo ln -sfn mode-normal.conf active-mode.conf; false; }; } "
+                         "&& sudo systemctl reload nginx")
 
     def reference_mode_off(self) -> None:
         self.mode("normal")
