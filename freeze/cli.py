@@ -113,7 +113,8 @@ def _register_snapshot(sub: argparse._SubParsersAction[_Parser]) -> None:
                                      "was added (1), removed (2) or changed (4); the exit "
                                      "status is the bitmask of the categories found.")
     ver.add_argument("manifest", metavar="MANIFEST", nargs="?",
-                     help="manifest file (with --inventory: directory of HOST.manifest.json); "
+                     help="manifest file (with --inventory: directory of HOST.manifest.json; in a "
+                          "ceremony's manifests directory, the hosts its fleet-manifest.json names); "
                           "also accepted as --manifest/-m, as in freeze zero")
     ver.add_argument("--manifest", "-m", dest="manifest_option", metavar="MANIFEST", help=argparse.SUPPRESS)
     ver.add_argument("--profile", "-p", required=True, metavar="PROFILE.yml",

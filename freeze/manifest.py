@@ -233,12 +233,56 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     return Manifest.from_bytes(data, source=os.path.basename(os.fspath(path)))
 
 
+FLEET_MANIFEST_FILE = "fleet-manifest.json"
+
+
+def _fleet_host_files(where: str) -> dict[str, str] | None:
+    """{host: file} named by DIR/fleet-manifest.json, or None when DIR has none.
+
+    A ceremony's manifests directory also holds the database's manifest
+    (database.manifest.json), which is not a host's: the fleet manifest, which
+    names the hosts' manifests and the database's apart, says which is which.
+    """
+    import json
+
+    path = os.path.join(where, FLEET_MANIFEST_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        doc = json.loads(read_input(path, what="fleet manifest"))
+    except ValueError as exc:
+        raise InputError(f"{path}: not JSON ({exc})") from exc
+    entries = doc.get("manifests") if isinstance(doc, dict) else None
+    if not isinstance(entries, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries.values()):
+        raise InputError(f"{path}: not a fleet manifest (no \"manifests\" of {{HOST: {{file: ...}}}})")
+    files = {}
+    for host, entry in entries.items():
+        name = entry["file"]
+        if os.path.basename(name) != name:  # only files beside the fleet manifest
+            raise InputError(f"{path}: host {host}: {name!r} is not a file name")
+        files[host] = name
+    return files
+
+
 def load_manifest_dir(directory: str | os.PathLike[str]) -> dict[str, Manifest]:
-    """{host: manifest} from DIR/HOST.manifest.json (what snapshot --inventory writes)."""
+    """{host: manifest} from DIR/HOST.manifest.json (what snapshot --inventory writes).
+
+    When DIR holds a fleet manifest (a ceremony's manifests directory), exactly the
+    hosts it names are loaded, so the database's manifest beside them is not taken
+    for a host's.
+    """
     where = os.fspath(directory)
     if not os.path.isdir(where):
         raise NoInputError(f"{where}: not a directory of HOST.manifest.json files")
     manifests = {}
+    named = _fleet_host_files(where)
+    if named is not None:
+        for host, name in sorted(named.items()):
+            manifests[host] = load_manifest(os.path.join(where, name))
+        if not manifests:
+            raise NoInputError(f"{where}/{FLEET_MANIFEST_FILE}: names no host manifest")
+        return manifests
     for path in sorted(glob.glob(os.path.join(glob.escape(where), "*.manifest.json"))):
         host = os.path.basename(path)[: -len(".manifest.json")]
         manifests[host] = load_manifest(path)
