@@ -181,6 +181,10 @@ def test_whole_inventory_with_each_hosts_own_profile(sshd, tmp_path):
     args = ["verify", str(out), "-p", str(profiles), "--inventory", str(inv), "--limit", "count-a:count-b", "--json"]
     proc = freeze(*args)
     assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
+    # a narrower --limit verifies its hosts only: the other manifests are not "not in the inventory"
+    proc = freeze("verify", str(out), "-p", str(profiles), "--inventory", str(inv), "--limit", "count-a", "--json")
+    assert proc.returncode == EXIT_OK, proc.stdout + proc.stderr
+    assert sorted(json.loads(proc.stdout)["hosts"]) == ["count-a"]
     (apps["count-b"] / "counting.conf").write_text("host = tampered\n")
     proc = freeze(*args)
     assert proc.returncode == EXIT_CHANGED, proc.stdout + proc.stderr
