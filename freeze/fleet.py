@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from pathlib import Path
 
-from freeze.errors import VerificationError
+from freeze.errors import InputError, VerificationError
+from freeze.manifest import read_fleet_manifests
 
-FLEET_SCHEMA = "freeze-fleet/v1"
 _CHUNK = 1 << 20
 
 
@@ -48,12 +47,10 @@ def _not_signed(text: str) -> VerificationError:
 def fleet_entry(fleet: Path, host: str) -> dict[str, object]:
     """The fleet manifest's entry for `host` (VerificationError if it has none or is malformed)."""
     try:
-        doc = json.loads(fleet.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise _not_signed(f"{fleet}: unreadable fleet manifest ({exc})") from exc
-    if not isinstance(doc, dict) or doc.get("schema") != FLEET_SCHEMA or not isinstance(doc.get("manifests"), dict):
-        raise _not_signed(f"{fleet}: not a {FLEET_SCHEMA} document")
-    entry = doc["manifests"].get(host)
+        entries = read_fleet_manifests(fleet)
+    except InputError as exc:  # here an unusable fleet manifest is an unsigned manifest
+        raise _not_signed(str(exc)) from exc
+    entry = entries.get(host)
     if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
         raise _not_signed(f"{fleet}: names no manifest for host {host}")
     return entry

@@ -234,6 +234,22 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
 
 
 FLEET_MANIFEST_FILE = "fleet-manifest.json"
+FLEET_SCHEMA = "freeze-fleet/v1"
+
+
+def read_fleet_manifests(fleet: str | os.PathLike[str]) -> dict[str, object]:
+    """The fleet manifest's {host: entry} ("manifests"); InputError if unreadable or not one."""
+    import json
+
+    try:
+        with open(fleet, "rb") as fh:
+            doc = json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{fleet}: unreadable fleet manifest ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("schema") != FLEET_SCHEMA or not isinstance(doc.get("manifests"), dict):
+        raise InputError(f"{fleet}: not a {FLEET_SCHEMA} document")
+    manifests: dict[str, object] = doc["manifests"]
+    return manifests
 
 
 def _fleet_host_files(where: str) -> dict[str, str] | None:
@@ -243,22 +259,14 @@ def _fleet_host_files(where: str) -> dict[str, str] | None:
     (database.manifest.json), which is not a host's: the fleet manifest, which
     names the hosts' manifests and the database's apart, says which is which.
     """
-    import json
-
     path = os.path.join(where, FLEET_MANIFEST_FILE)
     if not os.path.exists(path):
         return None
-    try:
-        doc = json.loads(read_input(path, what="fleet manifest"))
-    except ValueError as exc:
-        raise InputError(f"{path}: not JSON ({exc})") from exc
-    entries = doc.get("manifests") if isinstance(doc, dict) else None
-    if not isinstance(entries, dict) or not all(
-            isinstance(e, dict) and isinstance(e.get("file"), str) for e in entries.values()):
-        raise InputError(f"{path}: not a fleet manifest (no \"manifests\" of {{HOST: {{file: ...}}}})")
     files = {}
-    for host, entry in entries.items():
-        name = entry["file"]
+    for host, entry in read_fleet_manifests(path).items():
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str):
+            raise InputError(f"{path}: host {host}: no manifest file named")
         if os.path.basename(name) != name:  # only files beside the fleet manifest
             raise InputError(f"{path}: host {host}: {name!r} is not a file name")
         files[host] = name

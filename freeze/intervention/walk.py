@@ -41,7 +41,7 @@ from freeze.evidence.root import Root
 from freeze.evidence.verify import BundleReader, Check, Report, check_checkpoint_note
 from freeze.intervention.plan import parse_declared
 from freeze.intervention.record import check_record_drift, describe_split, present_people
-from freeze.manifest import Manifest
+from freeze.manifest import FLEET_SCHEMA, Manifest
 
 
 def _person(root: Root, pid: str) -> str:
@@ -71,7 +71,7 @@ def _freeze_references(reader: BundleReader, idx: dict[str, Any]) -> dict[str, s
         doc = json.loads(data)
     except ValueError:
         doc = None
-    if isinstance(doc, dict) and doc.get("schema") == "freeze-fleet/v1" and isinstance(doc.get("manifests"), dict):
+    if isinstance(doc, dict) and doc.get("schema") == FLEET_SCHEMA and isinstance(doc.get("manifests"), dict):
         return {h: str(e.get("sha256")) for h, e in doc["manifests"].items() if isinstance(e, dict)}
     return sha256_hex(data)  # one host's manifest: any host name
 

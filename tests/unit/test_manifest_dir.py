@@ -49,8 +49,9 @@ def test_without_a_fleet_manifest_every_manifest_file_is_a_host(tmp_path: Path) 
 @pytest.mark.parametrize("fleet", [
     [],
     {"schema": "freeze-fleet/v1"},
-    {"manifests": {"count-app": "count-app.manifest.json"}},
-    {"manifests": {"count-app": {"file": "../count-app.manifest.json"}}},
+    {"manifests": {"count-app": {"file": "count-app.manifest.json"}}},  # no schema
+    {"schema": "freeze-fleet/v1", "manifests": {"count-app": "count-app.manifest.json"}},
+    {"schema": "freeze-fleet/v1", "manifests": {"count-app": {"file": "../count-app.manifest.json"}}},
 ])
 def test_a_malformed_fleet_manifest_is_refused(tmp_path: Path, fleet: object) -> None:
     with pytest.raises(InputError, match="fleet-manifest.json"):
@@ -60,7 +61,7 @@ def test_a_malformed_fleet_manifest_is_refused(tmp_path: Path, fleet: object) ->
 def test_a_fleet_manifest_that_is_not_json_is_refused(tmp_path: Path) -> None:
     d = _ceremony_dir(tmp_path, None)
     (d / "fleet-manifest.json").write_text("{not json")
-    with pytest.raises(InputError, match="not JSON"):
+    with pytest.raises(InputError, match="unreadable fleet manifest"):
         load_manifest_dir(d)
 
 
