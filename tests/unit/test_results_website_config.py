@@ -40,3 +40,18 @@ def test_public_locations_hand_requests_to_the_waf_only_after_the_limits(tmp_pat
         assert "modsecurity on;" in named and "limit_except GET { deny all; }" in named, name
     assert "try_files $uri $uri/ =404;" in served["/"]
     assert "proxy_pass http://127.0.0.1:8081;" in served["/live/"]
+
+
+def test_the_waf_loads_the_crs_groups_listed_in_order_and_no_others(tmp_path: Path) -> None:
+    """The rule groups that can do nothing on this site are not loaded (each loaded
+    rule costs libmodsecurity time on every request); the order stays the CRS's."""
+    conf = render_role_template(tmp_path, "results_website", "modsecurity.conf.j2", os_vars=True,
+                                __results_website_mode="normal", **WEB)
+    includes = re.findall(r"^Include (\S+)$", conf, re.M)
+    crs = [i.rsplit("/", 1)[1] for i in includes if i.startswith("/usr/share/modsecurity-crs/rules/")]
+    assert crs == ["REQUEST-901-INITIALIZATION.conf", "REQUEST-905-COMMON-EXCEPTIONS.conf",
+                   "REQUEST-911-METHOD-ENFORCEMENT.conf", "REQUEST-913-SCANNER-DETECTION.conf",
+                   "REQUEST-92*.conf", "REQUEST-93*.conf", "REQUEST-94*.conf"], includes
+    # the site's own exclusions come before the CRS rules they exclude
+    assert includes[0].endswith("/crs-exclusions.conf"), includes
+    assert not any("RESPONSE-" in i or "*.conf" == i.rsplit("/", 1)[1] for i in includes), includes
