@@ -96,9 +96,10 @@ def playbook(inv: Path, name: str, evars: Mapping[str, object], log: Path, env: 
 
 
 def on_host(fleet: Path, host: str, command: str) -> None:
-    """One command as root on a lab VM (the lab's operator key; NOPASSWD sudo)."""
+    """One command as root on a lab VM (the lab's operator key; NOPASSWD sudo), run from
+    / (the operator's home is 0750: psql as postgres would complain it cannot enter it)."""
     subprocess.run([sys.executable, "-m", "lab", "--fleet", str(fleet), "ssh", host,
-                    "sudo sh -c " + shlex.quote(command)], check=True, cwd=REPO,
+                    "sudo sh -c " + shlex.quote("cd / && " + command)], check=True, cwd=REPO,
                    stdout=subprocess.DEVNULL)
 
 
@@ -301,7 +302,7 @@ def scale_up_commands(ssh: str) -> list[str]:
         f"printf %s {shlex.quote(conf)} | {ssh} "
         + shlex.quote(f"sudo install -m 0644 -o postgres -g postgres /dev/stdin {SCALE_FILE}"),
         f"{ssh} " + shlex.quote("sudo systemctl reload postgresql@15-main && sleep 2"),
-        f"{ssh} " + shlex.quote("sudo runuser -u postgres -- psql -X -A -t -d postgres -c " + shlex.quote(query)),
+        f"{ssh} " + shlex.quote("cd / && sudo runuser -u postgres -- psql -X -A -t -d postgres -c " + shlex.quote(query)),
     ]
 
 

@@ -5,6 +5,7 @@ target up (read from Prometheus' own API on the host), configuration valid."""
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -64,6 +65,22 @@ def test_every_node_target_is_up(host: Any) -> None:
     for probe in variables.get("monitoring_server_probe_targets", []):
         assert any(t["labels"].get("instance") == probe["name"] and t["labels"].get("probe") == "https"
                    for t in targets), probe
+
+
+@pytest.mark.control("EF-MON-19")
+def test_prometheus_never_ran_with_debians_default_configuration(host: Any) -> None:
+    """Debian's package would start Prometheus at install with its own prometheus.yml
+    (every interface, localhost targets): the series it scraped outlive a restart by
+    five minutes and fired HostDown for localhost:9100 after a first converge. The
+    role keeps the service stopped until its configuration is written, so the TSDB
+    holds no series from a localhost target, ever (retention is 15 days)."""
+    _, address = _server(host)
+    expr = 'count by (instance) (last_over_time(up{instance=~"localhost:.*"}[15d]))'
+    url = f"http://{address}:9090/api/v1/query?query=" + urllib.parse.quote(expr)
+    assert _get(host, url)["data"]["result"] == []
+    # the query itself works: the role's own targets are found the same way
+    expr = 'count(last_over_time(up{job="node"}[15d]))'
+    assert _get(host, f"http://{address}:9090/api/v1/query?query=" + urllib.parse.quote(expr))["data"]["result"]
 
 
 @pytest.mark.control("EF-MON-14")
