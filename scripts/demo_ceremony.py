@@ -302,7 +302,8 @@ def scale_up_commands(ssh: str) -> list[str]:
         f"printf %s {shlex.quote(conf)} | {ssh} "
         + shlex.quote(f"sudo install -m 0644 -o postgres -g postgres /dev/stdin {SCALE_FILE}"),
         f"{ssh} " + shlex.quote("sudo systemctl reload postgresql@15-main && sleep 2"),
-        f"{ssh} " + shlex.quote("cd / && sudo runuser -u postgres -- psql -X -A -t -d postgres -c " + shlex.quote(query)),
+        f"{ssh} " + shlex.quote("cd / && sudo runuser -u postgres -- psql -X -A -t -d postgres -c "
+                                + shlex.quote(query)),
     ]
 
 

@@ -231,11 +231,11 @@ CONTROLS: dict[str, str] = {
     "EF-MON-16": "the PostgreSQL exporter listens on the private address only and answers the monitoring host alone",
     "EF-MON-17": "the PostgreSQL exporter's login: pg_monitor only, no password, socket to the postgres database only",
     "EF-MON-18": "the PostgreSQL exporter reports each standby streaming and its lag, back to 0 after a write",
-    "EF-MON-19": "Prometheus never ran with Debian's default configuration (no series from its default targets)",
     "EF-MON-19": "the nginx exporter is enabled, running and sandboxed as user prometheus",
     "EF-MON-20": "the nginx exporter listens on the private address only and answers the monitoring host alone",
     "EF-MON-21": "nginx's status page is on loopback only: not on the public site, not in the access log",
     "EF-MON-22": "the nginx exporter reports nginx up and counts the site's requests",
+    "EF-MON-23": "Prometheus never ran with Debian's default configuration (no series from its default targets)",
     # --- EF-DB: postgresql_server -----------------------------------------------------------------
     "EF-DB-1": "PostgreSQL listens on the inventory's addresses only",
     "EF-DB-2": "logins are TLS-only with scram-sha-256; no superuser login over the network",

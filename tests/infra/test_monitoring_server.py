@@ -67,7 +67,7 @@ def test_every_node_target_is_up(host: Any) -> None:
                    for t in targets), probe
 
 
-@pytest.mark.control("EF-MON-19")
+@pytest.mark.control("EF-MON-23")
 def test_prometheus_never_ran_with_debians_default_configuration(host: Any) -> None:
     """Debian's package would start Prometheus at install with its own prometheus.yml
     (every interface, localhost targets): the series it scraped outlive a restart by
