@@ -6,7 +6,7 @@
 #   count (as in OpenSCAP's own scoring). Errors are reported separately.
 # Issue 18 floors: ratio >= 95 % with 0 errors, Lynis >= 90, first converge <= 300 s.
 #
-# Usage: benchmarks/cis_bench.sh [--no-lynis] DATASTREAM
+# Usage: benchmarks/cis_bench.sh [--no-lynis] [--no-before] DATASTREAM
 #    or: CIS_DATASTREAM=/path/ssg-debian12-ds.xml benchmarks/cis_bench.sh [--no-lynis]
 # The data stream is NOT part of this project (it cannot be shipped or downloaded at
 # run time): build it from the ComplianceAsCode sources outside this repository,
@@ -21,12 +21,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 lynis=1
+before=1
 ds="${CIS_DATASTREAM:-}"
 for arg in "$@"; do
   case "$arg" in
     --no-lynis) lynis=0 ;;
+    --no-before) before=0 ;;  # the fresh-VM figures are known: measure after hardening only
     -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
-    -*) echo "usage: $0 [--no-lynis] DATASTREAM" >&2; exit 64 ;;
+    -*) echo "usage: $0 [--no-lynis] [--no-before] DATASTREAM" >&2; exit 64 ;;
     *) ds=$arg ;;
   esac
 done
@@ -93,8 +95,9 @@ lynis_run() {
 }
 idx() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["hardening_index"])' "$1" 2>/dev/null || echo n/a; }
 
-echo "== OpenSCAP before hardening (~10 min)"; tb=$(t "$ART/time-oscap-before.log" oscap_scan before)
-if [ $lynis = 1 ]; then echo "== Lynis before hardening (~12 min)"; t "$ART/lynis-before.log" lynis_run before >/dev/null; fi
+tb=-
+if [ $before = 1 ]; then echo "== OpenSCAP before hardening (~10 min)"; tb=$(t "$ART/time-oscap-before.log" oscap_scan before); fi
+if [ $lynis = 1 ] && [ $before = 1 ]; then echo "== Lynis before hardening (~12 min)"; t "$ART/lynis-before.log" lynis_run before >/dev/null; fi
 echo "== first converge (harden.yml)"
 first=$(t "$ART/converge1.log" run playbooks/harden.yml --skip-tags lynis_before,lynis_after)
 echo "== idempotent re-converge"
@@ -103,7 +106,8 @@ changed=$(sed -n 's/^bench-1 .*changed=\([0-9]*\).*/\1/p' "$ART/converge2.log" |
 echo "== OpenSCAP after hardening (~10 min)"; ta=$(t "$ART/time-oscap-after.log" oscap_scan after)
 if [ $lynis = 1 ]; then echo "== Lynis after hardening (~12 min)"; t "$ART/lynis-after.log" lynis_run after >/dev/null; fi
 
-read -r bp bf be bn br < <(counts before)
+bp=- bf=- be=- bn=- br=-
+if [ $before = 1 ]; then read -r bp bf be bn br < <(counts before); fi
 read -r ap af ae an ar < <(counts after)
 printf '\n%-44s %12s %12s %10s\n' "measure" "before" "after" "goal"
 printf '%-44s %12s %12s %10s\n' "OpenSCAP $profile pass ratio %" "$br" "$ar" ">= 95"

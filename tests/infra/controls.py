@@ -167,7 +167,9 @@ CONTROLS: dict[str, str] = {
     "CIS-6.2.3.17": "chacl runs are audited (key perm_chng)",
     "CIS-6.2.3.19": "kernel module loading and unloading is audited (key kernel_modules)",
     "CIS-6.2.3.20": "the audit configuration is immutable (-e 2: the kernel refuses rule changes)",
-    "CIS-6.3.1": "AIDE is installed (when the inventory turns it on)",
+    "CIS-6.3.1": "AIDE is installed with the role's rule set and its database is built",
+    "CIS-6.3.2": "a systemd timer runs the AIDE check periodically",
+    "CIS-6.3.3": "AIDE hashes the audit tools with SHA-512",
     # --- CIS section 7: system maintenance --------------------------------------------------------
     "CIS-7.1.13": "set-id files are reviewed: only the allowlisted programs keep a SUID/SGID bit",
     "CIS-7.2.9": "interactive accounts' home directories are 0750 or stricter (no group write, nothing for others)",
@@ -185,6 +187,7 @@ CONTROLS: dict[str, str] = {
     "EF-OS-4": "the key-only operator is exempt from password ageing (an expiry would block key logins)",
     "EF-OS-5": "debsums and process accounting are installed, and accounting records commands",
     "EF-OS-6": "AppArmor is enabled in the kernel with Debian's profiles in enforce mode",
+    "EF-OS-7": "USBGuard runs and blocks USB devices no rule allows, including controllers at start",
     # --- EF-FW: nftables_firewall -----------------------------------------------------------------
     "EF-FW-1": "SSH is allowed in the same table as the default deny (one transaction)",
     "EF-FW-2": "only SSH and the host's inventory-group services are open; restricted ones name their sources",

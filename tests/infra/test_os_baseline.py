@@ -257,19 +257,76 @@ def test_time_sync_by_chrony(host) -> None:  # noqa: ANN001
     assert host.service("chrony").is_enabled and host.service("chrony").is_running
 
 
-@pytest.mark.control("CIS-6.3.1", "EF-OS-5")
+@pytest.mark.control("EF-OS-5")
 def test_integrity_and_accounting_tools(host) -> None:  # noqa: ANN001
-    """AIDE (CIS 6.3.1, when on) and debsums are installed; process accounting records commands."""
-    packages = ["debsums", "acct"]
-    if hostvars(host).get("os_baseline_cis_6_3_1", True):
-        packages += ["aide", "aide-common"]  # the lab inventory turns AIDE off (TCG: see there)
-    for package in packages:
-        assert host.package(package).is_installed, package
+    """debsums is installed; process accounting records commands."""
+    assert host.package("debsums").is_installed
+    assert host.package("acct").is_installed
     assert host.service("acct").is_enabled
     with host.sudo():
         host.run("/usr/bin/true")
         records = host.run("lastcomm --user root 2>/dev/null | head -50")
     assert records.rc == 0 and records.stdout.strip(), "no process accounting records"
+
+
+def _aide_database_built(host) -> None:  # noqa: ANN001
+    """Wait (bounded) for the background build os_baseline starts, then require the file."""
+    with host.sudo():
+        res = host.run(
+            "for i in $(seq 120); do systemctl is-active --quiet os-baseline-aideinit.service || break;"
+            " sleep 5; done; test -s /var/lib/aide/aide.db")
+    assert res.rc == 0, "AIDE's database was not built (os-baseline-aideinit.service)"
+
+
+@pytest.mark.control("CIS-6.3.1", "CIS-6.3.3")
+def test_aide_database_holds_the_role_rule_set(host) -> None:  # noqa: ANN001
+    """AIDE alone (no aide-common), the role's aide.conf parses, the database holds the
+    watched paths' SHA-512 entries, and a check against it runs without error."""
+    hv = hostvars(host)
+    assert host.package("aide").is_installed
+    assert not host.package("aide-common").is_installed
+    _aide_database_built(host)
+    with host.sudo():
+        assert host.run("aide --config=/etc/aide/aide.conf --config-check").rc == 0
+        for path in hv.get("os_baseline_aide_paths") or ["/etc"]:
+            entry = host.run(f"grep -c -m1 '^{path} ' /var/lib/aide/aide.db")
+            assert entry.stdout.strip() == "1", f"{path} not in AIDE's database"
+        # CIS 6.3.3: the audit tools are in (the database is built at the end of the
+        # play, after audit_trail installed them; a lone os_baseline has none)
+        if host.file("/usr/sbin/auditctl").exists:
+            assert host.run("grep -m1 '^/usr/sbin/auditctl ' /var/lib/aide/aide.db").rc == 0
+        conf = host.file("/etc/aide/aide.conf").content_string
+        assert re.search(r"(?m)^/usr/sbin/auditctl p\+i\+n\+u\+g\+s\+b\+acl\+xattrs\+sha512$", conf)
+        # 0 = no difference, 1-7 = differences found (later roles write /etc); 14+ = error
+        check = host.run("aide --check --config=/etc/aide/aide.conf >/dev/null 2>&1; echo $?")
+    assert int(check.stdout.strip()) < 14, f"aide --check failed: exit {check.stdout.strip()}"
+
+
+@pytest.mark.control("CIS-6.3.2")
+def test_aide_check_is_periodic(host) -> None:  # noqa: ANN001
+    timer = host.service("aidecheck.timer")
+    assert timer.is_enabled and timer.is_running
+    assert host.service("aidecheck.service").is_enabled
+    exec_start = host.run("systemctl show -p ExecStart --value aidecheck.service").stdout
+    assert "--check" in exec_start and "/etc/aide/aide.conf" in exec_start
+
+
+@pytest.mark.control("EF-OS-7")
+def test_usbguard_blocks_unlisted_devices(host) -> None:  # noqa: ANN001
+    """USBGuard (disruption gate): the daemon runs with the role's policy settings and
+    answers over its IPC socket (it would refuse a device no rule allows)."""
+    hv = hostvars(host)
+    if not (hv.get("os_baseline_disruption_high") and hv.get("os_baseline_usbguard", True)):
+        pytest.skip("USBGuard is behind os_baseline_disruption_high, off for this host")
+    assert host.service("usbguard").is_enabled and host.service("usbguard").is_running
+    with host.sudo():
+        conf = host.file("/etc/usbguard/usbguard-daemon.conf")
+        assert conf.mode == 0o600
+        for line in ("ImplicitPolicyTarget=block", "PresentControllerPolicy=apply-policy",
+                     "InsertedDevicePolicy=apply-policy", "PresentDevicePolicy=apply-policy"):
+            assert line in conf.content_string.splitlines(), line
+        # the daemon itself answers: the policy it enforces is readable over IPC
+        assert host.run("usbguard list-rules").rc == 0
 
 
 @pytest.mark.control("CIS-5.3.3.2.2", "CIS-5.3.3.2.3", "CIS-5.3.3.2.8")
