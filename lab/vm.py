@@ -153,6 +153,9 @@ def start_vm(paths: LabPaths, image: Image, spec: HostSpec, accel: str, smp: int
            "-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
            "-netdev", private, "-device", f"virtio-net-pci,netdev=n1,mac={private_mac(index)}",
            "-device", "virtio-rng-pci",
+           # a USB controller, as on the counting centre's servers: USBGuard (os_baseline)
+           # guards a real USB bus (usbguard-daemon exits where there is none)
+           "-device", "qemu-xhci,id=usb0",
            "-serial", f"file:{f['console']}", "-display", "none", "-monitor", "none",
            "-daemonize", "-pidfile", f["pid"]]
     run(cmd, f"qemu for {spec.name}")
