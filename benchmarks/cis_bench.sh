@@ -64,8 +64,12 @@ adhoc() { ansible -i "$INV" bench-1 -b "$@"; }
 
 # The scanner comes from the lab repository (lab/repo-packages.txt); the data stream
 # lives under /var/lib (os_baseline makes /tmp a fresh tmpfs).
-adhoc -m ansible.builtin.apt -a "name=openscap-scanner state=present" >"$ART/oscap-install.log" 2>&1
-adhoc -m ansible.builtin.copy -a "src=$ds dest=/var/lib/cis-bench/ds.xml mode=0600" >>"$ART/oscap-install.log" 2>&1
+echo "== installing the scanner and copying the data stream"
+{ adhoc -m ansible.builtin.apt -a "name=openscap-scanner state=present" \
+  && adhoc -m ansible.builtin.file -a "path=/var/lib/cis-bench state=directory mode=0700" \
+  && adhoc -m ansible.builtin.copy -a "src=$ds dest=/var/lib/cis-bench/ds.xml mode=0600"; } \
+  >"$ART/oscap-install.log" 2>&1 \
+  || { tail -20 "$ART/oscap-install.log" >&2; echo "cis_bench: scanner setup failed, see $ART/oscap-install.log" >&2; exit 1; }
 
 # oscap PHASE: scan (polled, so SSH never times out), fetch the stdout and the ARF.
 # oscap exits 2 when a rule fails: that is a result, not an error.
