@@ -12,7 +12,7 @@ APT_PACKAGES=(
   openssh-client ca-certificates
   # freeze tool: real PostgreSQL for tests, AIDE as the benchmark reference,
   # openssl for the local timestamp authority, fonts and pango for the PDF report
-  postgresql postgresql-client aide openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+  postgresql postgresql-client aide openscap-scanner openssl libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
   poppler-utils
   # freeze tests: a throw-away sshd on a loopback port; nft for the firewall collector
   openssh-server nftables

@@ -53,6 +53,7 @@ PREFIXES: dict[str, str] = {
     "EF-LOCK": "lockout_guard and the operator's access (never locked out)",
     "EF-LOG": "log_shipper and log_collector (acknowledged log delivery)",
     "EF-LYN": "lynis_evidence (Lynis reports as evidence)",
+    "EF-SCAP": "openscap_evidence (OpenSCAP results as evidence)",
     "EF-MON": "monitoring: monitoring_server, node_exporter and the other exporters, the watch room's views",
     "EF-DB": "postgresql_server (the counting database)",
     "EF-WEB": "results_website (nginx, WAF, attack mode)",
@@ -215,6 +216,9 @@ CONTROLS: dict[str, str] = {
     "EF-LYN-1": "a local fact per phase summarises a real Lynis run of this host",
     "EF-LYN-2": "the raw Lynis report stays on the host, root-only, and matches the fact",
     "EF-LYN-3": "Ansible reads the summary back as ansible_local.lynis_<phase>",
+    # --- EF-SCAP: openscap_evidence ---------------------------------------------------------------
+    "EF-SCAP-1": "a local fact per phase summarises a real OpenSCAP scan of this host",
+    "EF-SCAP-2": "the ARF results and HTML report stay on the host, root-only, and match the fact's sha256",
     # --- EF-MON: monitoring -----------------------------------------------------------------------
     "EF-MON-1": "Prometheus, Alertmanager and the blackbox exporter are enabled and running",
     "EF-MON-2": "the monitoring services listen on the private address and loopback only",
