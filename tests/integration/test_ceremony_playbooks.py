@@ -49,6 +49,10 @@ HOSTS = ("count-a", "count-b")
 LOG_PASS_ENV = "FREEZE_DEMO_LOG_PASSPHRASE"  # DEMO ONLY: a test passphrase in the environment
 # its fragment only excludes a path (never looked up), so it composes on any machine
 ROLE_OF_COUNT_B = "postgresql_server"
+LYNIS_AFTER = {"phase": "after", "hardening_index": 90, "warning_count": 0, "lynis_version": "3.0.8"}
+OPENSCAP_AFTER = {"phase": "after", "pass": 331, "fail": 16, "error": 0, "pass_ratio": 95.4,
+                  "profile": "xccdf_org.ssgproject.content_profile_cis_level1_server",
+                  "files": {"arf.xml": "ab" * 32}}
 
 
 def play(inv: Path, playbook: str, evars: dict[str, object], *extra: str, env: dict[str, str] | None = None,
@@ -127,6 +131,13 @@ def ceremony(sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]: 
     doc["all"]["hosts"]["count-b"]["freeze_ceremony_profile_roles"] = [ROLE_OF_COUNT_B]
     inv.write_text(yaml.safe_dump(doc))
     profile, app = _profile(base)
+    # the hardening evidence the hosts keep as local facts (lynis_evidence, openscap_evidence
+    # write these); the other fact is not compliance evidence and stays out of the manifest
+    facts = base / "facts.d"
+    facts.mkdir()
+    (facts / "lynis_after.fact").write_text(json.dumps(LYNIS_AFTER))
+    (facts / "openscap_after.fact").write_text(json.dumps(OPENSCAP_AFTER))
+    (facts / "os_baseline_files.fact").write_text(json.dumps({"suid_removed": []}))
     tsa = LocalTsa(base / "tsa")
     try:
         spec = _room(base, tsa)
@@ -134,7 +145,7 @@ def ceremony(sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Done]: 
         evars = {"freeze_ceremony_dir": str(cdir), "freeze_ceremony_profile": str(profile),
                  "freeze_ceremony_root_spec": str(spec), "freeze_ceremony_log_key": str(base / "keys/journal-log.pem"),
                  "freeze_ceremony_log_key_passphrase_env": LOG_PASS_ENV, "freeze_ceremony_wait": 240,
-                 "freeze_ceremony_pdf": False}
+                 "freeze_ceremony_pdf": False, "freeze_ceremony_facts_dir": str(facts)}
         # a --check run first: pre-checks only, and it leaves nothing that stops the real run
         rc, checked = run_play(inv, "freeze-ceremony.yml", evars, "--check")
         assert rc == 0 and "check mode: pre-checks done; no database snapshot, no zero, no ceremony" in checked, \
@@ -160,6 +171,10 @@ def test_ceremony_playbook_snapshots_waits_for_the_signers_and_the_bundle_verifi
     assert PASSPHRASE not in out
     fleet = json.loads((ceremony.dir / "manifests" / "fleet-manifest.json").read_bytes())
     assert fleet["schema"] == "freeze-fleet/v1" and sorted(fleet["manifests"]) == list(HOSTS)
+    # each host's hardening evidence is in the signed fleet manifest, as the host kept it
+    for host in HOSTS:
+        assert fleet["manifests"][host]["compliance"] == {"lynis_after": LYNIS_AFTER,
+                                                          "openscap_after": OPENSCAP_AFTER}
     # one composed profile per host, named by sha256 in the signed fleet manifest and recorded
     # in the host's manifest; count-b's carries its role's fragment, count-a's does not
     profiles = ceremony.dir / "profiles"
