@@ -89,3 +89,28 @@ def listeners(host: Any, port: int) -> list[str]:
     """The local addresses (address:port) the host listens on with TCP at this port."""
     return [line.split()[3] for line in host.run("ss -Htln").stdout.splitlines()
             if line.split()[3].endswith(f":{port}")]
+
+
+TRUE = (True, "true", "True", "yes", "1", 1)
+
+
+def evidence_facts(host: Any, role: str, why_off: str) -> dict[str, dict[str, Any]]:
+    """{phase: summary} from every <tool>_<phase>.fact an evidence role left on the host.
+
+    ``role`` is lynis_evidence or openscap_evidence (the fact prefix is the tool's
+    name); skips with ``why_off`` when the inventory leaves the role off for the host,
+    and fails when it is on but left no fact.
+    """
+    import json
+
+    hv = hostvars(host)
+    if hv.get(f"{role}_enabled", False) not in TRUE:
+        pytest.skip(f"{role}_enabled is false for this host ({why_off})")
+    tool = role.removesuffix("_evidence")
+    facts_dir = hv.get(f"{role}_facts_dir", "/etc/ansible/facts.d")
+    with host.sudo():
+        names = host.check_output(f"find {facts_dir} -maxdepth 1 -name '{tool}_*.fact' -printf '%f\\n'").split()
+        found = {n[len(tool) + 1:-len(".fact")]: json.loads(host.check_output(f"cat {facts_dir}/{n}"))
+                 for n in names}
+    assert found, f"{role} is on but left no {tool}_<phase>.fact in {facts_dir}"
+    return found

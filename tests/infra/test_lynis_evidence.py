@@ -8,29 +8,16 @@ tier converges site.yml without it, so on such a host these tests skip."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.infra.lab_host import hostvars
-
-TRUE = (True, "true", "True", "yes", "1", 1)
+from tests.infra.lab_host import evidence_facts, hostvars
 
 
 @pytest.fixture(scope="module")
 def evidence(host) -> dict[str, dict]:  # noqa: ANN001
     """{phase: summary} read from every lynis_<phase>.fact on the host."""
-    hv = hostvars(host)
-    if hv.get("lynis_evidence_enabled", False) not in TRUE:
-        pytest.skip("lynis_evidence_enabled is false for this host (the role's default: "
-                    "a full Lynis audit takes ~12 min on a lab VM)")
-    facts_dir = hv.get("lynis_evidence_facts_dir", "/etc/ansible/facts.d")
-    with host.sudo():
-        names = host.check_output(f"find {facts_dir} -maxdepth 1 -name 'lynis_*.fact' -printf '%f\\n'").split()
-        found = {n[len("lynis_"):-len(".fact")]: json.loads(host.check_output(f"cat {facts_dir}/{n}"))
-                 for n in names}
-    assert found, f"lynis_evidence is on but left no lynis_<phase>.fact in {facts_dir}"
-    return found
+    return evidence_facts(host, "lynis_evidence", "the role's default: "
+                          "a full Lynis audit takes ~12 min on a lab VM")
 
 
 @pytest.mark.control("EF-LYN-1")

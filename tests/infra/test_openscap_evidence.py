@@ -10,29 +10,16 @@ own two-rule test data stream."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.infra.lab_host import hostvars
-
-TRUE = (True, "true", "True", "yes", "1", 1)
+from tests.infra.lab_host import evidence_facts, hostvars
 
 
 @pytest.fixture(scope="module")
 def evidence(host) -> dict[str, dict]:  # noqa: ANN001
     """{phase: summary} read from every openscap_<phase>.fact on the host."""
-    hv = hostvars(host)
-    if hv.get("openscap_evidence_enabled", False) not in TRUE:
-        pytest.skip("openscap_evidence_enabled is false for this host (the role's default: it needs "
-                    "the operator's data stream, and a CIS scan takes ~10 min on a lab VM)")
-    facts_dir = hv.get("openscap_evidence_facts_dir", "/etc/ansible/facts.d")
-    with host.sudo():
-        names = host.check_output(f"find {facts_dir} -maxdepth 1 -name 'openscap_*.fact' -printf '%f\\n'").split()
-        found = {n[len("openscap_"):-len(".fact")]: json.loads(host.check_output(f"cat {facts_dir}/{n}"))
-                 for n in names}
-    assert found, f"openscap_evidence is on but left no openscap_<phase>.fact in {facts_dir}"
-    return found
+    return evidence_facts(host, "openscap_evidence", "the role's default: it needs "
+                          "the operator's data stream, and a CIS scan takes ~10 min on a lab VM")
 
 
 @pytest.mark.control("EF-SCAP-1")
