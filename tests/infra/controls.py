@@ -125,7 +125,7 @@ CONTROLS: dict[str, str] = {
     "CIS-5.1.14": "sshd LogLevel is VERBOSE or INFO",
     "CIS-5.1.15": "sshd offers no weak MACs (no MD5, SHA-1, 64-bit tags, RIPEMD)",
     "CIS-5.1.16": "sshd MaxAuthTries is 4 or less",
-    "CIS-5.1.17": "sshd MaxSessions is 4 or less",
+    "CIS-5.1.17": "sshd MaxSessions is 2 or less",
     "CIS-5.1.19": "sshd PermitEmptyPasswords is off",
     "CIS-5.1.20": "sshd PermitRootLogin is off",
     "CIS-5.1.21": "sshd PermitUserEnvironment is off",

@@ -71,7 +71,7 @@ def test_session_limits_and_no_forwarding(sshd: dict[str, str]) -> None:
     for keyword in ("allowtcpforwarding", "allowagentforwarding", "x11forwarding",
                     "allowstreamlocalforwarding", "tcpkeepalive", "compression"):
         assert sshd[keyword] == "no", keyword
-    assert int(sshd["maxsessions"]) <= 4
+    assert int(sshd["maxsessions"]) <= 2
     assert int(sshd["maxauthtries"]) <= 4
     assert sshd["loglevel"] in ("VERBOSE", "INFO")
     assert sshd["permituserenvironment"] == "no"
